@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian 12 / Ubuntu machine
+# (run as root). Safe to run again: it skips what is already present.
+set -euo pipefail
+
+# Debian packages the tests drive for real: a busybox userland for test
+# rootfs images, peer runtimes and engines, and the tools network tests use.
+pkgs=(
+	busybox-static   # test root filesystems
+	runc             # reference OCI runtime, compared side by side
+	podman           # an engine that drives pelagos-runc through --runtime
+	iproute2         # ip netns / veth in network tests
+	procps           # ps, pkill in test scripts
+	xz-utils
+	ca-certificates
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Go tools used by lint, pinned.
+export GOBIN="${GOBIN:-$(go env GOPATH)/bin}"
+if [ ! -x "$GOBIN/staticcheck" ]; then
+	echo "installing staticcheck"
+	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
