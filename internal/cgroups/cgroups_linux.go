@@ -1,0 +1,348 @@
+package cgroups
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotEmpty is returned by Create when the requested cgroup already exists
+// and holds processes: it belongs to something else.
+var ErrNotEmpty = errors.New("cgroup already exists and is not empty")
+
+// ErrFrozen is returned by Create when the requested cgroup already exists
+// and is frozen: a process placed in it would never run.
+var ErrFrozen = errors.New("cgroup already exists and is frozen")
+
+// Mode says which cgroup layout the host uses.
+type Mode int
+
+const (
+	// Legacy is cgroup v1, possibly hybrid (controllers on v1, with an
+	// extra cgroup2 hierarchy that holds no controllers).
+	Legacy Mode = iota + 1
+	// Unified is a pure cgroup v2 host.
+	Unified
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Legacy:
+		return "v1"
+	case Unified:
+		return "v2"
+	}
+	return "unknown"
+}
+
+// Root is where the cgroup filesystems live.
+const Root = "/sys/fs/cgroup"
+
+// DetectMode reports the host's cgroup layout by the filesystem type mounted
+// at /sys/fs/cgroup.
+func DetectMode() (Mode, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(Root, &st); err != nil {
+		return 0, &os.PathError{Op: "statfs", Path: Root, Err: err}
+	}
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return Unified, nil
+	}
+	return Legacy, nil
+}
+
+// Config says where a container's cgroup goes.
+type Config struct {
+	// Path is the OCI cgroupsPath. An absolute path is taken from the root
+	// of each hierarchy; a relative one from the calling process's own
+	// cgroup; an empty one means "<own cgroup>/<Name>".
+	Path string
+	// Name is used when Path is empty (the container ID).
+	Name string
+}
+
+// Manager owns one container's cgroup: the directory in every hierarchy.
+type Manager struct {
+	mode Mode
+	// paths maps a hierarchy key (the controller list such as "memory",
+	// "cpu,cpuacct", "name=systemd", or "" for the cgroup2 tree) to the
+	// absolute directory of the container's cgroup in that hierarchy.
+	paths map[string]string
+	// created lists the directories this manager made, outermost first,
+	// so that Destroy removes exactly those and nothing else.
+	created []string
+}
+
+// State is what a Manager persists so that a later command can Load it.
+type State struct {
+	Mode    Mode              `json:"mode"`
+	Paths   map[string]string `json:"paths"`
+	Created []string          `json:"created,omitempty"`
+}
+
+// New resolves the cgroup directories for cfg without creating anything.
+func New(cfg Config) (*Manager, error) {
+	mode, err := DetectMode()
+	if err != nil {
+		return nil, err
+	}
+	inner := cfg.Path
+	if inner == "" {
+		if cfg.Name == "" {
+			return nil, errors.New("cgroup: neither a path nor a name given")
+		}
+		inner = cfg.Name
+	}
+	if strings.Count(inner, ":") == 2 && !strings.HasPrefix(inner, "/") {
+		return nil, fmt.Errorf("cgroupsPath %q is a systemd slice path: the systemd cgroup driver is not supported yet (no systemd here)", inner)
+	}
+	hier, err := hierarchies(mode)
+	if err != nil {
+		return nil, err
+	}
+	own, err := ownCgroups()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{mode: mode, paths: map[string]string{}}
+	for key, mnt := range hier {
+		rel := inner
+		if !filepath.IsAbs(rel) {
+			rel = filepath.Join(own[key], rel)
+		}
+		rel = filepath.Clean("/" + rel)
+		m.paths[key] = filepath.Join(mnt, rel)
+	}
+	return m, nil
+}
+
+// Load rebuilds a Manager from what State returned in an earlier process.
+func Load(s State) *Manager {
+	return &Manager{mode: s.Mode, paths: s.Paths, created: s.Created}
+}
+
+// State returns what must be saved to Load this manager later.
+func (m *Manager) State() State {
+	return State{Mode: m.mode, Paths: m.paths, Created: m.created}
+}
+
+// Mode reports the layout this manager works on.
+func (m *Manager) Mode() Mode { return m.mode }
+
+// Paths returns the container's cgroup directory in each hierarchy, keyed
+// as in State.Paths.
+func (m *Manager) Paths() map[string]string { return m.paths }
+
+// Path returns the directory in the hierarchy of the given controller
+// ("memory", "pids", ...), or in the cgroup2 tree for "", and whether there
+// is one.
+func (m *Manager) Path(controller string) (string, bool) {
+	if p, ok := m.paths[controller]; ok {
+		return p, true
+	}
+	for key, p := range m.paths {
+		for _, c := range strings.Split(key, ",") {
+			if c == controller {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+// Create makes the cgroup directories. A directory that already exists is
+// adopted only when it is empty and not frozen.
+func (m *Manager) Create() error {
+	for _, key := range sortedKeys(m.paths) {
+		dir := m.paths[key]
+		if err := checkReusable(dir); err != nil {
+			return fmt.Errorf("cgroup %s: %w", dir, err)
+		}
+		made, err := mkdirAll(dir)
+		m.created = append(m.created, made...)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Apply moves process pid into the cgroup in every hierarchy.
+func (m *Manager) Apply(pid int) error {
+	for _, key := range sortedKeys(m.paths) {
+		f := filepath.Join(m.paths[key], "cgroup.procs")
+		if err := os.WriteFile(f, []byte(fmt.Sprint(pid)), 0); err != nil {
+			return fmt.Errorf("join cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
+// Pids lists the processes in the container's cgroup (from the pids
+// hierarchy on v1, or the cgroup2 tree), including those in child cgroups.
+func (m *Manager) Pids() ([]int, error) {
+	dir, ok := m.Path("pids")
+	if !ok {
+		dir, ok = m.Path("")
+	}
+	if !ok {
+		for _, p := range m.paths {
+			dir, ok = p, true
+			break
+		}
+	}
+	if !ok {
+		return nil, nil
+	}
+	var pids []int
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		got, err := readPids(filepath.Join(p, "cgroup.procs"))
+		pids = append(pids, got...)
+		return err
+	})
+	return pids, err
+}
+
+// Destroy removes the directories Create made, innermost first. Processes
+// still inside are sent SIGKILL first and waited for (a bounded time), since
+// a cgroup with members cannot be removed.
+func (m *Manager) Destroy() error {
+	var firstErr error
+	for i := len(m.created) - 1; i >= 0; i-- {
+		if err := removeCgroup(m.created[i]); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+func removeCgroup(dir string) error {
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		err = removeTree(dir)
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if !errors.Is(err, syscall.EBUSY) {
+			break
+		}
+		// Members keep the directory busy: kill what is left and retry.
+		pids, _ := readTreePids(dir)
+		for _, p := range pids {
+			_ = unix.Kill(p, unix.SIGKILL)
+		}
+		time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond)
+	}
+	return fmt.Errorf("remove cgroup %s: %w", dir, err)
+}
+
+// removeTree removes dir and its child cgroups (a container may create
+// sub-cgroups of its own), deepest first. cgroup directories are removed
+// with rmdir even though they contain control files.
+func removeTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return unix.Rmdir(dir)
+}
+
+func readTreePids(dir string) ([]int, error) {
+	var pids []int
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		got, _ := readPids(filepath.Join(p, "cgroup.procs"))
+		pids = append(pids, got...)
+		return nil
+	})
+	return pids, err
+}
+
+func readPids(file string) ([]int, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	defer f.Close()
+	var pids []int
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		var pid int
+		if _, err := fmt.Sscan(s.Text(), &pid); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, s.Err()
+}
+
+// checkReusable refuses an existing cgroup that has members or is frozen.
+func checkReusable(dir string) error {
+	if _, err := os.Stat(dir); err != nil {
+		return nil // does not exist yet
+	}
+	pids, err := readPids(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return err
+	}
+	if len(pids) > 0 {
+		return ErrNotEmpty
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "freezer.state")); err == nil && strings.TrimSpace(string(b)) != "THAWED" {
+		return ErrFrozen
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroup.freeze")); err == nil && strings.TrimSpace(string(b)) == "1" {
+		return ErrFrozen
+	}
+	return nil
+}
+
+// mkdirAll is os.MkdirAll that reports which directories it made.
+func mkdirAll(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+		if d == "/" {
+			break
+		}
+	}
+	var made []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return made, fmt.Errorf("create cgroup: %w", err)
+		}
+		made = append(made, missing[i])
+	}
+	return made, nil
+}
