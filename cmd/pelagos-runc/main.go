@@ -1,21 +1,27 @@
 // Command pelagos-runc is pelagos's OCI runtime with runc's command line, so
 // that containerd, podman, Docker and the OCI validation suite can drive it
 // unchanged.
+//
+// The same binary is the container init: the runtime re-executes a sealed
+// copy of itself as "pelagos-runc init" inside the new namespaces. That
+// path is decided first, before any command-line machinery runs.
 package main
 
 import (
-	"fmt"
 	"os"
+
+	"github.com/pelagos-go/pelagos/internal/initproc"
+	_ "github.com/pelagos-go/pelagos/internal/nsenter" // joins namespaces before the Go runtime starts
+	"github.com/pelagos-go/pelagos/internal/runccli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.0.0-dev"
 
 func main() {
-	if len(os.Args) > 1 && (os.Args[1] == "--version" || os.Args[1] == "-v") {
-		fmt.Printf("pelagos-runc version %s\nspec: 1.3.0\n", version)
-		return
+	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv(initproc.EnvInitPipe) != "" {
+		initproc.Main()
 	}
-	fmt.Fprintln(os.Stderr, "pelagos-runc: no command given")
-	os.Exit(1)
+	runccli.Version = version
+	os.Exit(runccli.Main(os.Args[1:]))
 }

@@ -171,6 +171,35 @@ func (m *Manager) Create() error {
 		if err != nil {
 			return err
 		}
+		if m.mode == Legacy && strings.Contains(key, "cpuset") {
+			for _, d := range made {
+				if err := inheritCpuset(d); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// inheritCpuset fills a new v1 cpuset cgroup's cpus and mems from its
+// parent: they start empty, and no process can join an empty cpuset.
+func inheritCpuset(dir string) error {
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(string(cur)) != "" {
+			continue
+		}
+		parent, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), parent, 0); err != nil {
+			return fmt.Errorf("cpuset: %w", err)
+		}
 	}
 	return nil
 }

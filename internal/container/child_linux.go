@@ -1,0 +1,259 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/initproc"
+	"github.com/pelagos-go/pelagos/internal/nsenter"
+)
+
+// nsFlags maps namespace types to clone flags.
+var nsFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+}
+
+// procNames are the /proc/<pid>/ns entries.
+var procNames = map[specs.LinuxNamespaceType]string{
+	specs.UserNamespace: "user", specs.MountNamespace: "mnt", specs.PIDNamespace: "pid",
+	specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+// cJoined are the namespaces only the C constructor can join (see
+// internal/nsenter), in the order it must join them: the user namespace
+// first, so that it owns the right to join the others.
+var cJoined = []specs.LinuxNamespaceType{specs.UserNamespace, specs.MountNamespace, specs.TimeNamespace}
+
+// child is a process of our sealed binary being started as init or exec.
+type child struct {
+	exe   *os.File
+	stdio [3]*os.File
+	// files become the child's descriptors 3, 4, ...; the first
+	// preserve of them are the caller's, passed to the container process.
+	files []*os.File
+	env   []string
+	attr  syscall.SysProcAttr
+	// joins are namespaces the parent joins on the cloning thread.
+	joins []*os.File
+	// cJoins are namespace files for the C constructor, in order.
+	cJoins []*os.File
+}
+
+func newChild(exe *os.File, stdin, stdout, stderr *os.File, preserve int) *child {
+	c := &child{exe: exe, stdio: [3]*os.File{stdin, stdout, stderr}}
+	for i := range c.stdio {
+		if c.stdio[i] == nil {
+			c.stdio[i] = []*os.File{os.Stdin, os.Stdout, os.Stderr}[i]
+		}
+	}
+	for i := 0; i < preserve; i++ {
+		c.files = append(c.files, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	return c
+}
+
+// slot passes f to the child and returns its descriptor number there.
+func (c *child) slot(f *os.File) int {
+	c.files = append(c.files, f)
+	return 2 + len(c.files)
+}
+
+// openNamespace opens a namespace file and checks it is of type t, so a
+// config naming the wrong file fails instead of joining something else.
+func openNamespace(path string, t specs.LinuxNamespaceType) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s namespace: %w", t, err)
+	}
+	got, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s namespace %s: not a namespace file: %w", t, path, err)
+	}
+	if uintptr(got) != nsFlags[t] {
+		f.Close()
+		return nil, fmt.Errorf("%s namespace %s: the file is a namespace of another type", t, path)
+	}
+	return f, nil
+}
+
+// addJoin arranges for the child to join the namespace in f.
+func (c *child) addJoin(t specs.LinuxNamespaceType, f *os.File) {
+	for _, ct := range cJoined {
+		if ct == t {
+			c.cJoins = append(c.cJoins, f)
+			return
+		}
+	}
+	c.joins = append(c.joins, f)
+}
+
+// start starts the child: joins the parent-side namespaces on a locked
+// thread that is never unlocked (it dies with its goroutine instead of
+// returning to the pool in foreign namespaces), then clones there.
+func (c *child) start(syncFd int) (*exec.Cmd, error) {
+	var list []string
+	// The C constructor needs the fds in the order they were added; they
+	// go after every other slot.
+	for _, f := range c.cJoinsOrdered() {
+		list = append(list, strconv.Itoa(c.slot(f)))
+	}
+	env := append([]string{
+		initproc.EnvInitPipe + "=" + strconv.Itoa(syncFd),
+		nsenter.EnvJoin + "=" + strings.Join(list, ","),
+	}, c.env...)
+	cmd := &exec.Cmd{
+		Path:        fmt.Sprintf("/proc/self/fd/%d", c.exe.Fd()),
+		Args:        []string{"pelagos-runc", "init"},
+		Env:         env,
+		Stdin:       c.stdio[0],
+		Stdout:      c.stdio[1],
+		Stderr:      c.stdio[2],
+		ExtraFiles:  c.files,
+		SysProcAttr: &c.attr,
+	}
+	if len(c.joins) == 0 {
+		return cmd, cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		for _, f := range c.joins {
+			if err := unix.Setns(int(f.Fd()), 0); err != nil {
+				errc <- fmt.Errorf("join namespace %s: %w", f.Name(), err)
+				return
+			}
+		}
+		errc <- cmd.Start()
+	}()
+	return cmd, <-errc
+}
+
+func (c *child) cJoinsOrdered() []*os.File {
+	return c.cJoins
+}
+
+// killChild kills a child that did not make it and reaps it.
+func killChild(cmd *exec.Cmd) {
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	_, _ = cmd.Process.Wait()
+}
+
+// socketpair returns a connected pair: ours and the child's.
+func socketpair() (parent, childEnd *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
+}
+
+// setupNamespaces fills in clone flags, id mappings and joins for the
+// container's namespaces.
+func (c *child) setupNamespaces(s *specs.Spec) ([]*os.File, error) {
+	var opened []*os.File
+	var userJoined bool
+	var newFlags uintptr
+	// Order joins so the user namespace comes first for the C side.
+	order := append([]specs.LinuxNamespaceType{}, cJoined...)
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Path == "" {
+			switch ns.Type {
+			case specs.CgroupNamespace, specs.TimeNamespace:
+				// Created by the init itself (see Bootstrap).
+			default:
+				newFlags |= nsFlags[ns.Type]
+			}
+			continue
+		}
+		f, err := openNamespace(ns.Path, ns.Type)
+		if err != nil {
+			closeAll(opened)
+			return nil, err
+		}
+		opened = append(opened, f)
+		if ns.Type == specs.UserNamespace {
+			userJoined = true
+		}
+	}
+	// Add joins: C-side ones in cJoined order, then the rest.
+	for _, t := range order {
+		for i, ns := range nsWithPath(s) {
+			if ns.Type == t {
+				c.addJoin(t, opened[i])
+			}
+		}
+	}
+	for i, ns := range nsWithPath(s) {
+		if !isCJoined(ns.Type) {
+			c.addJoin(ns.Type, opened[i])
+		}
+	}
+	if userJoined && newFlags != 0 {
+		// New namespaces must be owned by the joined user namespace: the
+		// C constructor creates them after joining it. A new pid
+		// namespace cannot be entered that way.
+		if newFlags&unix.CLONE_NEWPID != 0 {
+			closeAll(opened)
+			return nil, errors.New("joining a user namespace by path together with a new pid namespace is not supported")
+		}
+		c.env = append(c.env, nsenter.EnvUnshare+"="+strconv.FormatUint(uint64(newFlags), 10))
+		newFlags = 0
+	}
+	c.attr.Cloneflags = newFlags
+	if newFlags&unix.CLONE_NEWUSER != 0 {
+		for _, m := range s.Linux.UIDMappings {
+			c.attr.UidMappings = append(c.attr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		for _, m := range s.Linux.GIDMappings {
+			c.attr.GidMappings = append(c.attr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		c.attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
+	}
+	return opened, nil
+}
+
+func nsWithPath(s *specs.Spec) []specs.LinuxNamespace {
+	var out []specs.LinuxNamespace
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Path != "" {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+func isCJoined(t specs.LinuxNamespaceType) bool {
+	for _, ct := range cJoined {
+		if ct == t {
+			return true
+		}
+	}
+	return false
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}

@@ -1,0 +1,440 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/cgroups"
+	"github.com/pelagos-go/pelagos/internal/hooks"
+	"github.com/pelagos-go/pelagos/internal/initproc"
+	"github.com/pelagos-go/pelagos/internal/spec"
+)
+
+// CreateOpts are the inputs of Create.
+type CreateOpts struct {
+	Root   string // runtime state root (--root)
+	ID     string
+	Bundle string
+	// PidFile, when set, receives the init's pid once created.
+	PidFile string
+	// ConsoleSocket is a connected socket that receives the pty master
+	// when process.terminal is set.
+	ConsoleSocket *os.File
+	NoPivot       bool
+	NoNewKeyring  bool
+	// PreserveFds passes descriptors 3 .. 3+PreserveFds-1 of this process
+	// to the container process.
+	PreserveFds int
+	// Stdio of the container process; nil means this process's own.
+	Stdin, Stdout, Stderr *os.File
+	// Warn receives warnings (unsupported capabilities, failed poststart
+	// hooks of a 1.0-1.2 config, ...). May be nil.
+	Warn func(string)
+}
+
+// creation is one Create in progress: its steps share this, and undo
+// holds what to take back if a later step fails.
+type creation struct {
+	o      CreateOpts
+	spec   *specs.Spec
+	c      *Container
+	lock   *os.File
+	cg     *cgroups.Manager
+	exe    *os.File
+	listen *os.File
+	cmd    *exec.Cmd
+	conn   *initproc.Conn
+	fds    initproc.FdSlots
+	// childFiles are the child's ends, closed once it has them.
+	childFiles []*os.File
+	undo       []func()
+	// destroyOnFail makes a failure after the runtime hooks started run
+	// the poststop hooks too (the lifecycle continues at "destroy").
+	destroyOnFail bool
+}
+
+type createStep struct {
+	name string
+	fn   func(*creation) error
+}
+
+// The order matters: nothing is created until the config has been
+// validated; the cgroup exists before the child so the child is never
+// outside it; the state file records the cgroup and pid as soon as they
+// exist, so a killed create can be cleaned up by delete --force.
+var createSteps = []createStep{
+	{"config", (*creation).loadConfig},
+	{"state directory", (*creation).makeStateDir},
+	{"cgroup", (*creation).makeCgroup},
+	{"start socket", (*creation).makeStartSocket},
+	{"init binary", (*creation).sealBinary},
+	{"start init", (*creation).startInit},
+	{"bootstrap", (*creation).sendBootstrap},
+	{"runtime hooks", (*creation).runtimeHooks},
+	{"wait for init", (*creation).waitReady},
+	{"save state", (*creation).saveCreated},
+}
+
+// Create creates a container from a bundle and leaves its init waiting
+// for Start. On error nothing is left behind: no state directory, cgroup,
+// mount or process.
+func Create(ctx context.Context, o CreateOpts) (*Container, error) {
+	cr := &creation{o: o}
+	for _, st := range createSteps {
+		if err := st.fn(cr); err != nil {
+			cr.rollback(ctx)
+			return nil, wrapStep(st.name, err)
+		}
+	}
+	cr.closeChildFiles()
+	cr.conn.Close()
+	cr.lock.Close()
+	cr.c.cmd = cr.cmd
+	return cr.c, nil
+}
+
+func wrapStep(name string, err error) error {
+	var se *initproc.StepError
+	if errors.As(err, &se) {
+		return fmt.Errorf("container init: %w", err)
+	}
+	if errors.Is(err, spec.ErrInvalid) || errors.Is(err, ErrExist) {
+		return err
+	}
+	return &initproc.StepError{Step: name, Err: err}
+}
+
+func (cr *creation) rollback(ctx context.Context) {
+	if cr.destroyOnFail && cr.spec.Hooks != nil && len(cr.spec.Hooks.Poststop) > 0 {
+		st := cr.c.State()
+		st.Status = specs.StateStopped
+		if err := hooks.RunAll(ctx, "poststop", cr.spec.Hooks.Poststop, &st); err != nil {
+			cr.warn(err.Error())
+		}
+	}
+	for i := len(cr.undo) - 1; i >= 0; i-- {
+		cr.undo[i]()
+	}
+	cr.closeChildFiles()
+}
+
+func (cr *creation) warn(msg string) {
+	if cr.o.Warn != nil {
+		cr.o.Warn(msg)
+	}
+}
+
+func (cr *creation) closeChildFiles() {
+	for _, f := range cr.childFiles {
+		f.Close()
+	}
+	cr.childFiles = nil
+}
+
+func (cr *creation) loadConfig() error {
+	if err := spec.ValidateID(cr.o.ID); err != nil {
+		return err
+	}
+	bundle, err := filepath.Abs(cr.o.Bundle)
+	if err != nil {
+		return err
+	}
+	s, err := spec.Load(bundle)
+	if err != nil {
+		return err
+	}
+	if s.Process == nil {
+		return fmt.Errorf("config has no process: there is nothing to start: %w", spec.ErrInvalid)
+	}
+	if err := spec.CheckHost(s); err != nil {
+		return err
+	}
+	rootfs := s.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return fmt.Errorf("root.path %s: %w", rootfs, err)
+	}
+	cr.spec = s
+	owner := ""
+	if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil {
+		owner = u.Username
+	}
+	cr.c = &Container{
+		dir: filepath.Join(cr.o.Root, cr.o.ID),
+		rec: record{
+			ID: cr.o.ID, Bundle: bundle, Rootfs: rootfs, Status: specs.StateCreating,
+			Created: time.Now().UTC(), Owner: owner, Config: s,
+			Creator: os.Getpid(),
+		},
+	}
+	_, cr.c.rec.CreatorStart, _ = procStat(os.Getpid())
+	return nil
+}
+
+func (cr *creation) makeStateDir() error {
+	if err := os.MkdirAll(cr.o.Root, rootDirMod); err != nil {
+		return err
+	}
+	if err := os.Mkdir(cr.c.dir, dirMode); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("container %s: %w", cr.o.ID, ErrExist)
+		}
+		return err
+	}
+	cr.undo = append(cr.undo, func() { os.RemoveAll(cr.c.dir) })
+	lock, err := lockDir(cr.c.dir)
+	if err != nil {
+		return err
+	}
+	cr.lock = lock
+	cr.undo = append(cr.undo, func() { lock.Close() })
+	return cr.c.save()
+}
+
+func (cr *creation) makeCgroup() error {
+	l := cr.spec.Linux
+	cg, err := cgroups.New(cgroups.Config{Path: l.CgroupsPath, Name: cr.o.ID})
+	if err != nil {
+		return err
+	}
+	if err := cg.Create(); err != nil {
+		// Create may have made some directories before failing.
+		_ = cg.Destroy()
+		return err
+	}
+	cr.cg = cg
+	cr.undo = append(cr.undo, func() { _ = cg.Destroy() })
+	if err := cg.Set(l.Resources); err != nil {
+		return err
+	}
+	st := cg.State()
+	cr.c.rec.Cgroup = &st
+	return cr.c.save()
+}
+
+// makeStartSocket listens on <dir>/start.sock. The path is bound through
+// /proc/self/fd so that a long --root never exceeds sun_path.
+func (cr *creation) makeStartSocket() error {
+	dir, err := os.Open(cr.c.dir)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	path := fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), startSock)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return err
+	}
+	l.SetUnlinkOnClose(false)
+	f, err := l.File()
+	l.Close()
+	if err != nil {
+		return err
+	}
+	cr.listen = f
+	cr.childFiles = append(cr.childFiles, f)
+	return nil
+}
+
+func (cr *creation) sealBinary() error {
+	exe, err := sealedExe()
+	if err != nil {
+		return err
+	}
+	cr.exe = exe
+	cr.undo = append(cr.undo, func() { exe.Close() })
+	return nil
+}
+
+func (cr *creation) sendBootstrap() error {
+	b := &initproc.Bootstrap{
+		Mode:            initproc.ModeCreate,
+		ID:              cr.o.ID,
+		Spec:            cr.spec,
+		Rootfs:          cr.c.rec.Rootfs,
+		Bundle:          cr.c.rec.Bundle,
+		Pid:             cr.cmd.Process.Pid,
+		NoPivot:         cr.o.NoPivot,
+		NoNewKeyring:    cr.o.NoNewKeyring,
+		UnshareCgroupNS: newNamespace(cr.spec, specs.CgroupNamespace),
+		UnshareTimeNS:   newNamespace(cr.spec, specs.TimeNamespace),
+		Cgroups:         cgroupHierarchies(cr.cg),
+		Fds:             cr.fds,
+		PreserveFds:     cr.o.PreserveFds,
+	}
+	return cr.conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b})
+}
+
+// runtimeHooks runs prestart and createRuntime hooks when the init asks:
+// its namespaces exist and its mounts are done, pivot_root is not.
+func (cr *creation) runtimeHooks() error {
+	if _, err := cr.expect(initproc.MsgHooks); err != nil {
+		return err
+	}
+	cr.destroyOnFail = true
+	if h := cr.spec.Hooks; h != nil {
+		st := cr.c.State()
+		st.Status = specs.StateCreating
+		st.Pid = cr.cmd.Process.Pid
+		//nolint:staticcheck // prestart is deprecated but still part of the spec.
+		if err := hooks.Run(context.Background(), "prestart", h.Prestart, &st); err != nil {
+			return err
+		}
+		if err := hooks.Run(context.Background(), "createRuntime", h.CreateRuntime, &st); err != nil {
+			return err
+		}
+	}
+	return cr.conn.Send(initproc.Message{Type: initproc.MsgHooksDone})
+}
+
+func (cr *creation) waitReady() error {
+	_, err := cr.expect(initproc.MsgReady)
+	return err
+}
+
+// expect waits for a message from the init; if the init died without
+// saying why, its exit status is the error.
+func (cr *creation) expect(typ string) (initproc.Message, error) {
+	m, err := cr.conn.Expect(typ, cr.warn)
+	if errors.Is(err, io.EOF) {
+		werr := cr.cmd.Wait()
+		if werr == nil {
+			werr = errors.New("exited")
+		}
+		return m, fmt.Errorf("container init died before %s: %w", typ, werr)
+	}
+	return m, err
+}
+
+func (cr *creation) saveCreated() error {
+	cr.c.rec.Status = specs.StateCreated
+	cr.c.rec.Creator, cr.c.rec.CreatorStart = 0, 0
+	if err := cr.c.save(); err != nil {
+		return err
+	}
+	if cr.o.PidFile != "" {
+		return writePidFile(cr.o.PidFile, cr.cmd.Process.Pid)
+	}
+	return nil
+}
+
+// writePidFile writes the pid atomically (a reader never sees a partial
+// number).
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, abs)
+}
+
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, os.NewSyscallError("flock", err)
+	}
+	return f, nil
+}
+
+func newNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return ns.Path == ""
+		}
+	}
+	return false
+}
+
+// cgroupHierarchies describes, for the init, what a cgroup mount inside
+// the container shows.
+func cgroupHierarchies(cg *cgroups.Manager) []initproc.CgroupHierarchy {
+	var out []initproc.CgroupHierarchy
+	if cg.Mode() == cgroups.Unified {
+		dir, _ := cg.Path("")
+		return []initproc.CgroupHierarchy{{Name: "", Type: "cgroup2", Dir: dir}}
+	}
+	for key, dir := range cg.Paths() {
+		h := initproc.CgroupHierarchy{Type: "cgroup", Options: key, Dir: dir}
+		switch {
+		case key == "":
+			h.Name, h.Type, h.Options = "unified", "cgroup2", ""
+		case len(key) > 5 && key[:5] == "name=":
+			h.Name = key[5:]
+		default:
+			h.Name = key
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+func (cr *creation) startInit() error {
+	parent, childEnd, err := socketpair()
+	if err != nil {
+		return err
+	}
+	cr.childFiles = append(cr.childFiles, childEnd)
+	cr.undo = append(cr.undo, func() { parent.Close() })
+	ch := newChild(cr.exe, cr.o.Stdin, cr.o.Stdout, cr.o.Stderr, cr.o.PreserveFds)
+	syncFd := ch.slot(childEnd)
+	cr.fds.Start = ch.slot(cr.listen)
+	if cr.o.ConsoleSocket != nil {
+		cr.fds.Console = ch.slot(cr.o.ConsoleSocket)
+	}
+	opened, err := ch.setupNamespaces(cr.spec)
+	if err != nil {
+		return err
+	}
+	cr.childFiles = append(cr.childFiles, opened...)
+	if cr.cg.Mode() == cgroups.Unified {
+		// Clone straight into the cgroup: the child is never outside it.
+		dir, _ := cr.cg.Path("")
+		if fd, err := os.Open(dir); err == nil {
+			cr.childFiles = append(cr.childFiles, fd)
+			ch.attr.UseCgroupFD, ch.attr.CgroupFD = true, int(fd.Fd())
+		}
+	}
+	cmd, err := ch.start(syncFd)
+	if err != nil {
+		return err
+	}
+	cr.cmd = cmd
+	cr.undo = append(cr.undo, func() { killChild(cmd) })
+	cr.conn = initproc.NewConn(parent)
+	cr.closeChildFiles()
+	pid := cmd.Process.Pid
+	cr.c.rec.Pid = pid
+	_, cr.c.rec.PidStart, _ = procStat(pid)
+	if !ch.attr.UseCgroupFD {
+		if err := cr.cg.Apply(pid); err != nil {
+			return err
+		}
+	}
+	return cr.c.save()
+}

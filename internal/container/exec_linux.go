@@ -1,0 +1,161 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/pelagos-go/pelagos/internal/cgroups"
+	"github.com/pelagos-go/pelagos/internal/initproc"
+	"github.com/pelagos-go/pelagos/internal/spec"
+)
+
+// ExecOpts are the inputs of Exec.
+type ExecOpts struct {
+	Process *specs.Process
+	// PidFile, when set, receives the new process's pid.
+	PidFile       string
+	ConsoleSocket *os.File
+	PreserveFds   int
+	Stdin         *os.File
+	Stdout        *os.File
+	Stderr        *os.File
+	Warn          func(string)
+}
+
+// Process is a process started by Exec.
+type Process struct {
+	cmd *exec.Cmd
+}
+
+// Pid returns the process's pid as the runtime sees it.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Wait waits for the process and returns its exit code (128+signal).
+func (p *Process) Wait() (int, error) {
+	err := p.cmd.Wait()
+	return exitCode(p.cmd.ProcessState, err)
+}
+
+// Exec starts another process in a created or running container: it
+// joins all of the container's namespaces and its cgroup, and gets the
+// process's own user, capabilities, terminal and environment. It returns
+// once the process has been executed (or failed to).
+func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Process, error) {
+	if st := c.Status(); st != specs.StateCreated && st != specs.StateRunning {
+		return nil, fmt.Errorf("cannot exec in container %s: it is %s: %w", c.rec.ID, st, ErrInvalidState)
+	}
+	if err := spec.ValidateProcess(o.Process); err != nil {
+		return nil, err
+	}
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	parent, childEnd, err := socketpair()
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	ch := newChild(exe, o.Stdin, o.Stdout, o.Stderr, o.PreserveFds)
+	syncFd := ch.slot(childEnd)
+	var fds initproc.FdSlots
+	if o.ConsoleSocket != nil {
+		fds.Console = ch.slot(o.ConsoleSocket)
+	}
+	nsFiles, err := c.joinNamespaces(ch)
+	defer closeAll(nsFiles)
+	if err != nil {
+		childEnd.Close()
+		return nil, err
+	}
+	cmd, err := ch.start(syncFd)
+	childEnd.Close()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.execBootstrap(cmd, parent, o, fds); err != nil {
+		killChild(cmd)
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, cmd.Process.Pid); err != nil {
+			return nil, err
+		}
+	}
+	return &Process{cmd: cmd}, nil
+}
+
+// joinNamespaces arranges for the child to join every namespace of the
+// container, through the init's /proc/<pid>/ns files. The init is pinned
+// by a pidfd while they are opened, so they cannot belong to a process
+// that reused its pid.
+func (c *Container) joinNamespaces(ch *child) ([]*os.File, error) {
+	fd, err := pidfd(c.rec.Pid, c.rec.PidStart)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: init process: %w", c.rec.ID, err)
+	}
+	defer closeFd(fd)
+	var files []*os.File
+	order := append(append([]specs.LinuxNamespaceType{}, cJoined...),
+		specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.PIDNamespace, specs.CgroupNamespace)
+	for _, t := range order {
+		if !hasNS(c.rec.Config, t) {
+			continue
+		}
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", c.rec.Pid, procNames[t]))
+		if err != nil {
+			return files, fmt.Errorf("open %s namespace of the init: %w", t, err)
+		}
+		files = append(files, f)
+		ch.addJoin(t, f)
+	}
+	if !processAlive(c.rec.Pid, c.rec.PidStart) {
+		return files, fmt.Errorf("container %s: the init exited", c.rec.ID)
+	}
+	return files, nil
+}
+
+func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Container) execBootstrap(cmd *exec.Cmd, parent *os.File, o ExecOpts, fds initproc.FdSlots) error {
+	if c.rec.Cgroup != nil {
+		if err := cgroups.Load(*c.rec.Cgroup).Apply(cmd.Process.Pid); err != nil {
+			return err
+		}
+	}
+	conn := initproc.NewConn(parent)
+	b := &initproc.Bootstrap{
+		Mode:        initproc.ModeExec,
+		ID:          c.rec.ID,
+		Spec:        c.rec.Config,
+		Process:     o.Process,
+		Pid:         cmd.Process.Pid,
+		Fds:         fds,
+		PreserveFds: o.PreserveFds,
+	}
+	if err := conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b}); err != nil {
+		return err
+	}
+	_, err := conn.Expect("", o.Warn)
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("protocol: unexpected message")
+	}
+	return fmt.Errorf("exec: %w", err)
+}

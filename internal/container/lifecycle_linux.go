@@ -1,0 +1,243 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/cgroups"
+	"github.com/pelagos-go/pelagos/internal/hooks"
+	"github.com/pelagos-go/pelagos/internal/initproc"
+)
+
+// Start releases a created container: the init runs the startContainer
+// hooks and executes the container process. It returns once the process
+// runs (or failed to), after the poststart hooks.
+func (c *Container) Start(ctx context.Context, warn func(string)) error {
+	lock, err := lockDir(c.dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if st := c.Status(); st != specs.StateCreated {
+		return fmt.Errorf("cannot start container %s: it is %s, not created: %w", c.rec.ID, st, ErrInvalidState)
+	}
+	if err := c.release(); err != nil {
+		c.stopAfterFailure(ctx, warn)
+		return err
+	}
+	c.rec.Status = specs.StateRunning
+	if err := c.save(); err != nil {
+		return err
+	}
+	if h := c.rec.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+		st := c.State()
+		if err := hooks.RunAll(ctx, "poststart", h.Poststart, &st); err != nil {
+			if !failsOnPoststart(c.rec.Config.Version) {
+				if warn != nil {
+					warn(err.Error())
+				}
+				return nil
+			}
+			c.stopAfterFailure(ctx, warn)
+			return err
+		}
+	}
+	return nil
+}
+
+// failsOnPoststart reports whether a config of this ociVersion makes a
+// failing poststart hook an error. Runtime-spec 1.3.0 changed it from a
+// warning; each config gets the contract of the version it declares.
+func failsOnPoststart(version string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
+		return true
+	}
+	return major > 1 || (major == 1 && minor >= 3)
+}
+
+// release connects to the init's start socket and waits until it executed
+// the process (EOF) or reported the step that failed.
+func (c *Container) release() error {
+	dir, err := os.Open(c.dir)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	path := fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), startSock)
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("reach the container init: %w", err)
+	}
+	ic := initproc.NewConn(conn)
+	defer ic.Close()
+	if err := ic.Send(initproc.Message{Type: initproc.MsgStart}); err != nil {
+		return err
+	}
+	_, err = ic.Expect("", nil)
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err == nil {
+		return errors.New("protocol: unexpected message from the init")
+	}
+	return fmt.Errorf("container init: %w", err)
+}
+
+// stopAfterFailure implements "stop the container and continue the
+// lifecycle at destroy" for a failed start: kill, destroy, poststop.
+func (c *Container) stopAfterFailure(ctx context.Context, warn func(string)) {
+	c.killAll()
+	c.waitGone(2 * time.Second)
+	if err := c.destroy(ctx); err != nil && warn != nil {
+		warn(err.Error())
+	}
+}
+
+// Kill sends sig to the init, or with all to every process in the
+// container's cgroup.
+func (c *Container) Kill(sig unix.Signal, all bool) error {
+	st := c.Status()
+	if st != specs.StateCreated && st != specs.StateRunning {
+		return fmt.Errorf("cannot kill container %s: it is %s: %w", c.rec.ID, st, ErrInvalidState)
+	}
+	if all {
+		return c.signalAll(sig)
+	}
+	fd, err := pidfd(c.rec.Pid, c.rec.PidStart)
+	if err != nil {
+		return fmt.Errorf("container %s: init process: %w", c.rec.ID, err)
+	}
+	defer unix.Close(fd)
+	return os.NewSyscallError("pidfd_send_signal", unix.PidfdSendSignal(fd, sig, nil, 0))
+}
+
+func (c *Container) signalAll(sig unix.Signal) error {
+	pids, err := c.Processes()
+	if err != nil {
+		return err
+	}
+	for _, p := range pids {
+		_ = unix.Kill(p, sig)
+	}
+	// The init may not be in the cgroup (a joined cgroup namespace); it
+	// always gets the signal.
+	if fd, err := pidfd(c.rec.Pid, c.rec.PidStart); err == nil {
+		_ = unix.PidfdSendSignal(fd, sig, nil, 0)
+		unix.Close(fd)
+	}
+	return nil
+}
+
+func (c *Container) killAll() {
+	_ = c.signalAll(unix.SIGKILL)
+}
+
+// waitGone waits until the init has exited (or timeout).
+func (c *Container) waitGone(timeout time.Duration) bool {
+	fd, err := pidfd(c.rec.Pid, c.rec.PidStart)
+	if err != nil {
+		return true
+	}
+	defer unix.Close(fd)
+	deadline := time.Now().Add(timeout)
+	for {
+		// A pidfd polls readable when the process exits, even while it
+		// is still a zombie of its parent.
+		ms := int(time.Until(deadline) / time.Millisecond)
+		if ms <= 0 {
+			return false
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		return n > 0
+	}
+}
+
+// Processes lists the pids in the container's cgroup.
+func (c *Container) Processes() ([]int, error) {
+	if c.rec.Cgroup == nil {
+		return nil, nil
+	}
+	return cgroups.Load(*c.rec.Cgroup).Pids()
+}
+
+// Delete removes a stopped container: its cgroup and state, then the
+// poststop hooks. With force, a container in any state is killed first.
+func (c *Container) Delete(ctx context.Context, force bool, warn func(string)) error {
+	lock, err := lockDir(c.dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	st := c.Status()
+	if st != specs.StateStopped {
+		if !force {
+			return fmt.Errorf("cannot delete container %s: it is %s (stop it first, or use --force): %w", c.rec.ID, st, ErrInvalidState)
+		}
+		c.killAll()
+		if !c.waitGone(10 * time.Second) {
+			return fmt.Errorf("container %s: the init did not exit after SIGKILL", c.rec.ID)
+		}
+	}
+	err = c.destroy(ctx)
+	if err != nil && warn != nil && errors.As(err, new(*hooks.Error)) {
+		warn(err.Error())
+		return nil
+	}
+	return err
+}
+
+// destroy undoes create: cgroup, state directory; then poststop hooks,
+// whose failures are returned as *hooks.Error for the caller to log.
+func (c *Container) destroy(ctx context.Context) error {
+	if c.rec.Cgroup != nil {
+		if err := cgroups.Load(*c.rec.Cgroup).Destroy(); err != nil {
+			return err
+		}
+	}
+	state := c.State()
+	state.Status = specs.StateStopped
+	if err := os.RemoveAll(c.dir); err != nil {
+		return err
+	}
+	if h := c.rec.Config; h != nil && h.Hooks != nil && len(h.Hooks.Poststop) > 0 {
+		return hooks.RunAll(ctx, "poststop", h.Hooks.Poststop, &state)
+	}
+	return nil
+}
+
+// Wait waits for the init to exit and returns its exit code (128+signal
+// for a signal). It works only in the process that created the container.
+func (c *Container) Wait() (int, error) {
+	if c.cmd == nil {
+		return -1, errors.New("not the parent of this container")
+	}
+	err := c.cmd.Wait()
+	return exitCode(c.cmd.ProcessState, err)
+}
+
+func exitCode(ps *os.ProcessState, err error) (int, error) {
+	if ps == nil {
+		return -1, err
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if !ok {
+		return ps.ExitCode(), nil
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}

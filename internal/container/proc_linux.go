@@ -1,0 +1,75 @@
+package container
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// procStat returns a process's state letter and start time from
+// /proc/<pid>/stat.
+func procStat(pid int) (state byte, start uint64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name is in parentheses and may contain spaces: parse
+	// after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	fields := strings.Fields(string(b[i+2:]))
+	// fields[0] is field 3 (state); starttime is field 22.
+	if len(fields) < 20 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	start, err = strconv.ParseUint(fields[19], 10, 64)
+	return fields[0][0], start, err
+}
+
+// processAlive reports whether pid is still the process that started at
+// start, and not a zombie.
+func processAlive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, s, err := procStat(pid)
+	if err != nil {
+		return false
+	}
+	if start != 0 && s != start {
+		return false
+	}
+	return st != 'Z' && st != 'X'
+}
+
+// stillInit reports whether pid is still running our init binary (a
+// sealed memfd copy), i.e. has not executed the container process yet.
+func stillInit(pid int) bool {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return true // cannot tell: trust the record
+	}
+	return strings.HasPrefix(exe, "/memfd:"+sealedName)
+}
+
+// pidfd opens a pidfd for pid and checks it is still the process that
+// started at start, so signals never reach a process that reused the pid.
+func pidfd(pid int, start uint64) (int, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, err
+	}
+	if _, s, err := procStat(pid); err != nil || (start != 0 && s != start) {
+		unix.Close(fd)
+		return -1, unix.ESRCH
+	}
+	return fd, nil
+}
+
+func closeFd(fd int) { unix.Close(fd) }

@@ -1,0 +1,194 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/cgroups"
+	"github.com/pelagos-go/pelagos/internal/spec"
+)
+
+const (
+	stateFile  = "state.json"
+	startSock  = "start.sock"
+	dirMode    = 0o711
+	rootDirMod = 0o700
+)
+
+// record is what state.json holds.
+type record struct {
+	ID     string `json:"id"`
+	Bundle string `json:"bundle"`
+	Rootfs string `json:"rootfs"`
+	// Status is the last status this runtime recorded: creating, created
+	// or running. Stopped is never recorded; it is observed (the init is
+	// gone).
+	Status specs.ContainerState `json:"status"`
+	Pid    int                  `json:"pid,omitempty"`
+	// PidStart is the init's start time (clock ticks since boot, from
+	// /proc/<pid>/stat), to tell our init from a later process that
+	// reused its pid.
+	PidStart uint64    `json:"pidStart,omitempty"`
+	Created  time.Time `json:"created"`
+	Owner    string    `json:"owner,omitempty"`
+	// Creator is the pid of the create command while it runs, to tell a
+	// create in progress from one that was killed.
+	Creator      int            `json:"creator,omitempty"`
+	CreatorStart uint64         `json:"creatorStart,omitempty"`
+	Config       *specs.Spec    `json:"config"`
+	Cgroup       *cgroups.State `json:"cgroup,omitempty"`
+}
+
+// Container is one container of a runtime root.
+type Container struct {
+	dir string
+	rec record
+	// cmd is the init, in the process that created it (for Wait).
+	cmd *exec.Cmd
+}
+
+// ID returns the container ID.
+func (c *Container) ID() string { return c.rec.ID }
+
+// Config returns the config the container was created with (a copy taken
+// at create: later edits of the bundle do not affect it).
+func (c *Container) Config() *specs.Spec { return c.rec.Config }
+
+// Pid returns the init's pid (0 before it exists).
+func (c *Container) Pid() int { return c.rec.Pid }
+
+// Load reads the container id from root.
+func Load(root, id string) (*Container, error) {
+	if err := spec.ValidateID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, id)
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, derr := os.Stat(dir); derr == nil {
+			// A create was killed before its first state write: only
+			// the directory exists; delete can still remove it.
+			return &Container{dir: dir, rec: record{ID: id, Status: specs.StateCreating}}, nil
+		}
+		return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{dir: dir}
+	if err := json.Unmarshal(b, &c.rec); err != nil {
+		return nil, fmt.Errorf("container %s: corrupt state file: %w", id, err)
+	}
+	return c, nil
+}
+
+// List loads every container in root, sorted by ID.
+func List(root string) ([]*Container, error) {
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range entries {
+		if !e.IsDir() || spec.ValidateID(e.Name()) != nil {
+			continue
+		}
+		c, err := Load(root, e.Name())
+		if err != nil {
+			continue // removed meanwhile
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].rec.ID < out[j].rec.ID })
+	return out, nil
+}
+
+// save writes state.json atomically: a reader sees the old or the new
+// state, never a torn one.
+func (c *Container) save() error {
+	b, err := json.Marshal(&c.rec)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(c.dir, ".state.json.tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(c.dir, stateFile))
+}
+
+// Status observes the container's status now.
+func (c *Container) Status() specs.ContainerState {
+	switch c.rec.Status {
+	case specs.StateCreating:
+		if c.rec.Pid != 0 && processAlive(c.rec.Pid, c.rec.PidStart) {
+			return specs.StateCreating
+		}
+		if c.rec.Creator != 0 && processAlive(c.rec.Creator, c.rec.CreatorStart) {
+			return specs.StateCreating
+		}
+		return specs.StateStopped
+	case specs.StateCreated, specs.StateRunning:
+		if !processAlive(c.rec.Pid, c.rec.PidStart) {
+			return specs.StateStopped
+		}
+		if c.rec.Status == specs.StateCreated && !stillInit(c.rec.Pid) {
+			// start executed the process but died before recording it.
+			return specs.StateRunning
+		}
+		return c.rec.Status
+	}
+	return specs.StateStopped
+}
+
+// State returns the OCI state of the container.
+func (c *Container) State() specs.State {
+	st := specs.State{
+		Version:     specs.Version,
+		ID:          c.rec.ID,
+		Status:      c.Status(),
+		Bundle:      c.rec.Bundle,
+		Annotations: nil,
+	}
+	if c.rec.Config != nil {
+		st.Annotations = c.rec.Config.Annotations
+	}
+	if st.Status == specs.StateCreated || st.Status == specs.StateRunning || st.Status == specs.StateCreating {
+		st.Pid = c.rec.Pid
+	}
+	return st
+}
+
+// Info is the state plus the fields runc prints in `state` and `list`.
+type Info struct {
+	specs.State
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
+}
+
+// Info returns the runc-style state.
+func (c *Container) Info() Info {
+	return Info{State: c.State(), Rootfs: c.rec.Rootfs, Created: c.rec.Created, Owner: c.rec.Owner}
+}

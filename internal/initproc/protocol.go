@@ -1,0 +1,223 @@
+package initproc
+
+// The protocol between the runtime (parent) and the container init
+// (child). Both ends live in this file; nothing else writes to the sync
+// socket.
+//
+// Messages are JSON objects, one per line, over a SOCK_STREAM socketpair
+// (fd slot EnvInitPipe in the child). Every step the child performs has a
+// name; a failure is reported as an "error" message carrying the step, and
+// the parent turns it into an *StepError. The C constructor in
+// internal/nsenter speaks the same "error" message.
+//
+// create (pelagos-runc create / run):
+//
+//	parent                                        child (init)
+//	  | clone(new namespaces), uid/gid maps          |
+//	  | cgroup: place child                          |
+//	  |--- bootstrap{config, options} -------------->|
+//	  |                                              | mounts, /dev, console
+//	  |<-- hooks --------------------------------- --|
+//	  | run prestart + createRuntime hooks           |
+//	  |--- hooks-done ------------------------------>|
+//	  |                                              | createContainer hooks,
+//	  |                                              | pivot_root, masks, sysctl,
+//	  |                                              | hostname, rlimits, ...
+//	  |<-- ready ------------------------------------|
+//	  | save state (created), pid file, exit         | accept() on the start socket
+//	  :                                              :
+//	start (pelagos-runc start):                      |
+//	  |--- connect(start socket) ------------------->|
+//	  |                                              | startContainer hooks, user,
+//	  |                                              | caps, no_new_privs, seccomp
+//	  |<-- error{step} ... or EOF at execve ---------|
+//	  | EOF: state running, poststart hooks          | (the container process)
+//
+// exec (pelagos-runc exec): the parent joins the container's net, ipc, uts,
+// pid and cgroup namespaces on a locked thread and clones the child there;
+// the C constructor joins user, mount and time namespaces.
+//
+//	parent                                        child (exec)
+//	  | cgroup: place child                          |
+//	  |--- bootstrap{process} ---------------------->|
+//	  |                                              | cwd, console, user, caps,
+//	  |                                              | no_new_privs, seccomp
+//	  |<-- error{step} ... or EOF at execve ---------|
+//
+// Every descriptor the child holds is close-on-exec, so EOF on the socket
+// is the proof that execve succeeded.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Message types.
+const (
+	MsgBootstrap = "bootstrap" // parent → child: what to set up
+	MsgHooks     = "hooks"     // child → parent: run prestart/createRuntime hooks now
+	MsgHooksDone = "hooks-done"
+	MsgReady     = "ready"   // child → parent: container created
+	MsgWarning   = "warning" // child → parent: to be logged, not fatal
+	MsgError     = "error"   // child → parent: step failed, child exits
+	MsgStart     = "start"   // start → child, over the start socket
+)
+
+// Message is one line of the protocol.
+type Message struct {
+	Type      string     `json:"type"`
+	Step      string     `json:"step,omitempty"`
+	Error     string     `json:"error,omitempty"`
+	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
+}
+
+// Mode says what the child is for.
+type Mode string
+
+// Modes.
+const (
+	ModeCreate Mode = "create"
+	ModeExec   Mode = "exec"
+)
+
+// Bootstrap is everything the child needs; it is the only input besides the
+// inherited file descriptors.
+type Bootstrap struct {
+	Mode Mode `json:"mode"`
+	// ID is the container ID (for the session keyring name and messages).
+	ID string `json:"id"`
+	// Spec is the container config (create). For exec, only the parts of
+	// the container config the new process must honour are set.
+	Spec *specs.Spec `json:"spec"`
+	// Process is the process to execute (exec; for create it is
+	// Spec.Process).
+	Process *specs.Process `json:"process,omitempty"`
+	// Rootfs is the absolute host path of the root filesystem.
+	Rootfs string `json:"rootfs,omitempty"`
+	// Bundle is the absolute bundle directory (relative bind sources).
+	Bundle string `json:"bundle,omitempty"`
+	// Pid is the child's pid as the runtime sees it, for hook state.
+	Pid int `json:"pid,omitempty"`
+	// NoPivot uses MS_MOVE and chroot instead of pivot_root.
+	NoPivot bool `json:"noPivot,omitempty"`
+	// NoNewKeyring keeps the caller's session keyring.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
+	// UnshareCgroupNS asks the child to create its cgroup namespace once
+	// the parent has placed it in its cgroup.
+	UnshareCgroupNS bool `json:"unshareCgroupNS,omitempty"`
+	// UnshareTimeNS asks the child to create its time namespace (offsets
+	// can only be written before a process enters it, so clone cannot).
+	UnshareTimeNS bool `json:"unshareTimeNS,omitempty"`
+	// Cgroups describes the hierarchies to expose at a cgroup mount.
+	Cgroups []CgroupHierarchy `json:"cgroups,omitempty"`
+	// Fds are the child's descriptor numbers for the inherited files.
+	Fds FdSlots `json:"fds"`
+	// PreserveFds is the number of descriptors from 3 up that the
+	// container process keeps.
+	PreserveFds int `json:"preserveFds,omitempty"`
+}
+
+// CgroupHierarchy is one cgroup hierarchy as the container should see it.
+type CgroupHierarchy struct {
+	// Name is the directory under the cgroup mount ("memory", "cpu",
+	// "systemd", "unified"), or "" when the whole mount is this hierarchy
+	// (cgroup v2).
+	Name string `json:"name"`
+	// Type is "cgroup" or "cgroup2".
+	Type string `json:"type"`
+	// Options are the mount options naming the hierarchy ("memory",
+	// "name=systemd"), for a fresh mount inside a cgroup namespace.
+	Options string `json:"options,omitempty"`
+	// Dir is the container's cgroup directory on the host, bind-mounted
+	// when there is no cgroup namespace.
+	Dir string `json:"dir"`
+}
+
+// FdSlots are descriptor numbers in the child. Zero means absent.
+type FdSlots struct {
+	Start   int `json:"start,omitempty"`   // listening start socket (create)
+	Console int `json:"console,omitempty"` // connected console socket
+}
+
+// Conn is one end of the sync socket.
+type Conn struct {
+	rw  io.ReadWriteCloser
+	dec *json.Decoder
+}
+
+// NewConn wraps a connected socket.
+func NewConn(rw io.ReadWriteCloser) *Conn {
+	return &Conn{rw: rw, dec: json.NewDecoder(bufio.NewReader(rw))}
+}
+
+// Send writes one message.
+func (c *Conn) Send(m Message) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = c.rw.Write(append(b, '\n'))
+	return err
+}
+
+// Recv reads one message. io.EOF means the peer closed the socket (for
+// the parent after a bootstrap: the child executed the container process).
+func (c *Conn) Recv() (Message, error) {
+	var m Message
+	err := c.dec.Decode(&m)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return m, err
+}
+
+// Close closes the socket.
+func (c *Conn) Close() error { return c.rw.Close() }
+
+// StepError is a failure the child reported, or one of the parent's own
+// steps.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Expect reads messages until one of type want arrives, passing warnings
+// to warn. An error message becomes a *StepError.
+func (c *Conn) Expect(want string, warn func(string)) (Message, error) {
+	for {
+		m, err := c.Recv()
+		if err != nil {
+			return m, err
+		}
+		switch m.Type {
+		case want:
+			return m, nil
+		case MsgWarning:
+			if warn != nil {
+				warn(m.Error)
+			}
+		case MsgError:
+			return m, &StepError{Step: m.Step, Err: remoteError(m.Error)}
+		default:
+			return m, fmt.Errorf("protocol: got %q while waiting for %q", m.Type, want)
+		}
+	}
+}
+
+// remoteError is an error text that crossed the socket.
+type remoteError string
+
+func (e remoteError) Error() string { return string(e) }
+
+// unixConn is satisfied by *net.UnixConn; it lets the child hand a
+// connection to NewConn without importing net elsewhere.
+var _ io.ReadWriteCloser = (*net.UnixConn)(nil)

@@ -1,0 +1,315 @@
+package runccli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/container"
+)
+
+type createFlags struct {
+	bundle        string
+	consoleSocket string
+	pidFile       string
+	noPivot       bool
+	noNewKeyring  bool
+	preserveFds   int
+}
+
+func (f *createFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVarP(&f.bundle, "bundle", "b", "", "path to the bundle (default: the current directory)")
+	fl.StringVar(&f.consoleSocket, "console-socket", "", "unix socket that receives the pty master when process.terminal is set")
+	fl.StringVar(&f.pidFile, "pid-file", "", "write the container's init pid to this file")
+	fl.BoolVar(&f.noPivot, "no-pivot", false, "use MS_MOVE and chroot instead of pivot_root (weaker; for ramdisk roots)")
+	fl.BoolVar(&f.noNewKeyring, "no-new-keyring", false, "keep the caller's session keyring")
+	fl.IntVar(&f.preserveFds, "preserve-fds", 0, "pass this many descriptors from 3 up to the container process")
+}
+
+func (f *createFlags) opts(g *globals, id string) (container.CreateOpts, error) {
+	bundle := f.bundle
+	if bundle == "" {
+		bundle = "."
+	}
+	o := container.CreateOpts{
+		Root: g.root, ID: id, Bundle: bundle, PidFile: f.pidFile,
+		NoPivot: f.noPivot, NoNewKeyring: f.noNewKeyring, PreserveFds: f.preserveFds,
+		Warn: g.warn,
+	}
+	if f.preserveFds < 0 {
+		return o, fmt.Errorf("--preserve-fds %d: must not be negative", f.preserveFds)
+	}
+	if f.consoleSocket != "" {
+		s, err := dialConsole(f.consoleSocket)
+		if err != nil {
+			return o, err
+		}
+		o.ConsoleSocket = s
+	}
+	return o, nil
+}
+
+// dialConsole connects to the caller's console socket.
+func dialConsole(path string) (*os.File, error) {
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket: %w", err)
+	}
+	defer c.Close()
+	return c.File()
+}
+
+func newCreate(g *globals) *cobra.Command {
+	var f createFlags
+	cmd := &cobra.Command{
+		Use:   "create [flags] <container-id>",
+		Short: "create a container from a bundle; it waits for start",
+		Args:  exactArgs(1, "a container id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.opts(g, args[0])
+			if err != nil {
+				return err
+			}
+			if o.ConsoleSocket != nil {
+				defer o.ConsoleSocket.Close()
+			}
+			_, err = container.Create(cmd.Context(), o)
+			return err
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func newStart(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "start <container-id>",
+		Short: "run the process of a created container",
+		Args:  exactArgs(1, "a container id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := container.Load(g.root, args[0])
+			if err != nil {
+				return err
+			}
+			return c.Start(cmd.Context(), g.warn)
+		},
+	}
+}
+
+func newRun(g *globals) *cobra.Command {
+	var f createFlags
+	var detach, keep bool
+	cmd := &cobra.Command{
+		Use:   "run [flags] <container-id>",
+		Short: "create and start a container; without --detach, wait for it and delete it",
+		Args:  exactArgs(1, "a container id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.opts(g, args[0])
+			if err != nil {
+				return err
+			}
+			var tty *ttyProxy
+			if o.ConsoleSocket == nil && !detach && bundleWantsTerminal(o.Bundle) {
+				if tty, err = newTTYProxy(); err != nil {
+					return err
+				}
+				defer tty.Close()
+				o.ConsoleSocket = tty.socket()
+			}
+			// Forward signals from now on: the container must get what
+			// we get, not die with us.
+			sigs := make(chan os.Signal, 64)
+			signal.Notify(sigs)
+			defer signal.Stop(sigs)
+			c, err := container.Create(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if tty != nil {
+				if err := tty.attach(); err != nil {
+					_ = c.Delete(cmd.Context(), true, g.warn)
+					return err
+				}
+			}
+			if err := c.Start(cmd.Context(), g.warn); err != nil {
+				_ = c.Delete(cmd.Context(), true, g.warn)
+				return err
+			}
+			if detach {
+				return nil
+			}
+			code := waitForwarding(c.Pid(), sigs, c.Wait, tty)
+			if !keep {
+				if err := c.Delete(cmd.Context(), true, g.warn); err != nil {
+					g.warn(err.Error())
+				}
+			}
+			if code != 0 {
+				return exitStatus(code)
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "return once the process runs")
+	cmd.Flags().BoolVar(&keep, "keep", false, "do not delete the container after it exits")
+	cmd.Flags().Bool("no-subreaper", false, "accepted for compatibility")
+	return cmd
+}
+
+func bundleWantsTerminal(bundle string) bool {
+	b, err := os.ReadFile(bundle + "/config.json")
+	if err != nil {
+		return false
+	}
+	var s struct {
+		Process *struct {
+			Terminal bool `json:"terminal"`
+		} `json:"process"`
+	}
+	return json.Unmarshal(b, &s) == nil && s.Process != nil && s.Process.Terminal
+}
+
+// waitForwarding relays signals to pid until wait returns, then reports
+// the exit code.
+func waitForwarding(pid int, sigs chan os.Signal, wait func() (int, error), tty *ttyProxy) int {
+	done := make(chan int, 1)
+	go func() {
+		code, _ := wait()
+		done <- code
+	}()
+	for {
+		select {
+		case code := <-done:
+			if tty != nil {
+				tty.wait()
+			}
+			return code
+		case s := <-sigs:
+			sig, ok := s.(unix.Signal)
+			if !ok {
+				continue
+			}
+			switch sig {
+			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+				// Ours, not the container's (SIGURG is the Go
+				// runtime's preemption signal).
+			case unix.SIGWINCH:
+				if tty != nil {
+					tty.resize()
+				}
+			default:
+				_ = unix.Kill(pid, sig)
+			}
+		}
+	}
+}
+
+func newState(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "state <container-id>",
+		Short: "print the container's state as JSON",
+		Args:  exactArgs(1, "a container id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := container.Load(g.root, args[0])
+			if err != nil {
+				return err
+			}
+			b, err := json.MarshalIndent(c.Info(), "", "  ")
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Println(string(b))
+			return err
+		},
+	}
+}
+
+func newKill(g *globals) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "kill [flags] <container-id> [signal]",
+		Short: "send a signal (default SIGTERM) to the container's init",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return fmt.Errorf("kill: expects a container id and an optional signal (got %d arguments)", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sig := unix.SIGTERM
+			if len(args) == 2 {
+				var err error
+				if sig, err = parseSignal(args[1]); err != nil {
+					return err
+				}
+			}
+			c, err := container.Load(g.root, args[0])
+			if err != nil {
+				return err
+			}
+			return c.Kill(sig, all)
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "signal every process in the container")
+	return cmd
+}
+
+// parseSignal accepts "9", "KILL", "SIGKILL" and "sigkill".
+func parseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("signal %d is out of range", n)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	if rest, ok := strings.CutPrefix(name, "SIGRTMIN+"); ok {
+		if n, err := strconv.Atoi(rest); err == nil && n >= 0 && 34+n <= 64 {
+			return unix.Signal(34 + n), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown signal %q", s)
+}
+
+func newDelete(g *globals) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "delete [flags] <container-id>...",
+		Short: "delete stopped containers (--force: any)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var errs []error
+			for _, id := range args {
+				c, err := container.Load(g.root, id)
+				if errors.Is(err, container.ErrNotExist) && force {
+					continue
+				}
+				if err == nil {
+					err = c.Delete(cmd.Context(), force, g.warn)
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill the container first if it is not stopped")
+	return cmd
+}

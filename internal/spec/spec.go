@@ -1,0 +1,78 @@
+// Package spec loads an OCI bundle's config.json and checks it before
+// anything is created, so that a bad config fails with a message naming the
+// offending field and leaves nothing behind.
+//
+// It validates only what the runtime-spec requires and what pelagos cannot
+// do; it never rewrites the config (there is one config model: the OCI
+// spec's own types).
+package spec
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ErrInvalid marks a config or container ID that is not acceptable.
+var ErrInvalid = errors.New("invalid")
+
+// MaxIDLength bounds container IDs: an ID names a directory, so it must fit
+// in one path component.
+const MaxIDLength = 255
+
+var idPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$`)
+
+// ValidateID checks a container ID: non-empty, at most MaxIDLength bytes,
+// letters, digits and "_+.-" only, not starting with a dot or dash. That
+// keeps it usable as a file name and excludes "..", "a/b" and the like.
+func ValidateID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("container id is empty: %w", ErrInvalid)
+	case len(id) > MaxIDLength:
+		return fmt.Errorf("container id is %d bytes long, more than %d: %w", len(id), MaxIDLength, ErrInvalid)
+	case !idPattern.MatchString(id):
+		return fmt.Errorf("container id %q: use only letters, digits and _+.- and start with a letter or digit: %w", id, ErrInvalid)
+	}
+	return nil
+}
+
+// Load reads bundle/config.json and validates it. The returned error says
+// which field is wrong.
+func Load(bundle string) (*specs.Spec, error) {
+	path := filepath.Join(bundle, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read bundle config: %w", err)
+	}
+	var s specs.Spec
+	if err := strictUnmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: malformed JSON: %v: %w", path, err, ErrInvalid)
+	}
+	if err := Validate(&s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// strictUnmarshal decodes one JSON value and refuses trailing data.
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, ErrInvalid)...)
+}
