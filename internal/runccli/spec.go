@@ -79,7 +79,7 @@ func runtimeFeatures() features.Features {
 			"unbindable",
 		},
 		Linux: &features.Linux{
-			Namespaces: []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
+			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities: caps.Names(),
 			Cgroup: &features.Cgroup{
 				V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &f,
