@@ -229,6 +229,10 @@ func (c *child) setupNamespaces(s *specs.Spec) ([]*os.File, error) {
 			c.attr.GidMappings = append(c.attr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
 		}
 		c.attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
+		// Become the namespace's root before executing the init: our own
+		// uid is usually not mapped, and an unmapped process has no
+		// capabilities in the namespace.
+		c.attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: !c.attr.GidMappingsEnableSetgroups}
 	}
 	return opened, nil
 }

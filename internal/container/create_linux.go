@@ -128,6 +128,11 @@ func (cr *creation) rollback(ctx context.Context) {
 	for i := len(cr.undo) - 1; i >= 0; i-- {
 		cr.undo[i]()
 	}
+	if cr.destroyOnFail && cr.c.rec.HostMounts {
+		// The init had bound the rootfs in our own mount namespace
+		// before it asked for the hooks; it was killed, so detach here.
+		_ = unix.Unmount(cr.c.rec.Rootfs, unix.MNT_DETACH)
+	}
 	cr.closeChildFiles()
 }
 
@@ -173,6 +178,7 @@ func (cr *creation) loadConfig() error {
 		return fmt.Errorf("root.path %s: %w", rootfs, err)
 	}
 	cr.spec = s
+	hostMounts := !hasNS(s, specs.MountNamespace)
 	owner := ""
 	if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil {
 		owner = u.Username
@@ -182,7 +188,7 @@ func (cr *creation) loadConfig() error {
 		rec: record{
 			ID: cr.o.ID, Bundle: bundle, Rootfs: rootfs, Status: specs.StateCreating,
 			Created: time.Now().UTC(), Owner: owner, Config: s,
-			Creator: os.Getpid(),
+			Creator: os.Getpid(), HostMounts: hostMounts,
 		},
 	}
 	_, cr.c.rec.CreatorStart, _ = procStat(os.Getpid())
@@ -222,7 +228,7 @@ func (cr *creation) makeCgroup() error {
 	}
 	cr.cg = cg
 	cr.undo = append(cr.undo, func() { _ = cg.Destroy() })
-	if err := cg.Set(l.Resources); err != nil {
+	if err := cg.Set(withDeviceRules(l)); err != nil {
 		return err
 	}
 	st := cg.State()
@@ -292,7 +298,9 @@ func (cr *creation) runtimeHooks() error {
 	cr.destroyOnFail = true
 	if h := cr.spec.Hooks; h != nil {
 		st := cr.c.State()
-		st.Status = specs.StateCreating
+		// By the spec's lifecycle these hooks run after step 2, when the
+		// container counts as created.
+		st.Status = specs.StateCreated
 		st.Pid = cr.cmd.Process.Pid
 		//nolint:staticcheck // prestart is deprecated but still part of the spec.
 		if err := hooks.Run(context.Background(), "prestart", h.Prestart, &st); err != nil {
@@ -437,4 +445,31 @@ func (cr *creation) startInit() error {
 		}
 	}
 	return cr.c.save()
+}
+
+// withDeviceRules returns the resources with an allow rule for every
+// device in linux.devices appended: a device the config creates is one the
+// container may use.
+func withDeviceRules(l *specs.Linux) *specs.LinuxResources {
+	if len(l.Devices) == 0 {
+		return l.Resources
+	}
+	r := &specs.LinuxResources{}
+	if l.Resources != nil {
+		c := *l.Resources
+		r = &c
+	}
+	r.Devices = append([]specs.LinuxDeviceCgroup(nil), r.Devices...)
+	for _, d := range l.Devices {
+		typ := d.Type
+		if typ == "u" {
+			typ = "c"
+		}
+		if typ == "p" {
+			continue // fifos are not devices
+		}
+		major, minor := d.Major, d.Minor
+		r.Devices = append(r.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+	}
+	return r
 }

@@ -207,6 +207,11 @@ func (c *Container) destroy(ctx context.Context) error {
 			return err
 		}
 	}
+	if c.rec.HostMounts && c.rec.Rootfs != "" {
+		if err := unix.Unmount(c.rec.Rootfs, unix.MNT_DETACH); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("detach the rootfs mounts from the host: %w", err)
+		}
+	}
 	state := c.State()
 	state.Status = specs.StateStopped
 	if err := os.RemoveAll(c.dir); err != nil {

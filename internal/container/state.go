@@ -46,6 +46,10 @@ type record struct {
 	Creator      int            `json:"creator,omitempty"`
 	CreatorStart uint64         `json:"creatorStart,omitempty"`
 	Config       *specs.Spec    `json:"config"`
+	// HostMounts is set when the container shares the runtime's mount
+	// namespace: its rootfs bind (and everything under it) lives in the
+	// host's tree and delete must detach it.
+	HostMounts bool `json:"hostMounts,omitempty"`
 	Cgroup       *cgroups.State `json:"cgroup,omitempty"`
 }
 

@@ -48,6 +48,9 @@ type initState struct {
 	// execPath is the resolved container executable.
 	execPath string
 	userNS   bool
+	// hostBind is set once the rootfs bind exists in the runtime's own
+	// mount namespace (a container without one): a failure detaches it.
+	hostBind bool
 	// cwdPending is set when process.cwd could not be entered as root and
 	// must be entered after the switch to the container's user.
 	cwdPending bool
@@ -173,6 +176,9 @@ func bootstrap() (*initState, error) {
 // fatal reports a failed step to whoever waits (the start connection once
 // there is one, else the parent) and exits.
 func fatal(s *initState, name string, err error) {
+	if s != nil && s.hostBind && s.startConn == nil {
+		_ = unix.Unmount(s.b.Rootfs, unix.MNT_DETACH)
+	}
 	msg := Message{Type: MsgError, Step: name, Error: err.Error()}
 	sent := false
 	if s != nil && s.startConn != nil {
@@ -204,8 +210,8 @@ func hasNamespace(sp *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
-// newMountNS reports whether the container has a mount namespace of its
-// own (new or joined): without one there is no root filesystem to set up.
+// ownsMounts reports whether the container has a mount namespace of its
+// own (new or joined), as opposed to sharing the runtime's.
 func (s *initState) ownsMounts() bool {
 	return s.b.Mode == ModeCreate && hasNamespace(s.b.Spec, specs.MountNamespace)
 }

@@ -20,50 +20,35 @@ import (
 
 // prepareRoot stops mount events from reaching the host, then makes the
 // rootfs a mount point of its own (pivot_root needs one) and opens the
-// handle every later step resolves paths through.
+// handle every later step resolves paths through. rootfsPropagation is
+// applied to the new root after pivot_root: applied to the host's tree
+// first, "unbindable" would forbid the bind and "shared" would make
+// pivot_root fail.
+//
+// Without a mount namespace of its own the container shares the runtime's:
+// the host's propagation is left alone, the rootfs bind is made private so
+// nothing we mount under it propagates, and delete detaches it again.
 func prepareRoot(s *initState) error {
-	if !s.ownsMounts() {
-		return errors.New("a mount namespace is required (add {\"type\": \"mount\"} to linux.namespaces)")
+	if s.b.Mode != ModeCreate {
+		return nil
 	}
-	flag := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if p := s.b.Spec.Linux.RootfsPropagation; p != "" {
-		flag = spec.PropagationFlags[p]
-	}
-	if err := unix.Mount("", "/", "", flag, ""); err != nil {
-		return fmt.Errorf("set propagation of /: %w", err)
-	}
-	if flag&unix.MS_SHARED != 0 {
-		// pivot_root refuses a new root whose parent mount is shared.
-		if err := makeParentPrivate(s.b.Rootfs); err != nil {
-			return err
+	if s.ownsMounts() {
+		if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make / a slave mount: %w", err)
 		}
 	}
 	if err := unix.Mount(s.b.Rootfs, s.b.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs %s: %w", s.b.Rootfs, err)
 	}
+	if !s.ownsMounts() {
+		s.hostBind = true
+		if err := unix.Mount("", s.b.Rootfs, "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make rootfs private: %w", err)
+		}
+	}
 	var err error
 	s.root, err = os.OpenFile(s.b.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	return err
-}
-
-// makeParentPrivate makes the mount that holds dir private.
-func makeParentPrivate(dir string) error {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return err
-	}
-	best := "/"
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		mp := f[4]
-		if (dir == mp || strings.HasPrefix(dir, strings.TrimSuffix(mp, "/")+"/")) && len(mp) > len(best) {
-			best = mp
-		}
-	}
-	return os.NewSyscallError("make parent of rootfs private", unix.Mount("", best, "", unix.MS_PRIVATE, ""))
 }
 
 func mountAll(s *initState) error {
@@ -413,7 +398,7 @@ func createContainerHooks(s *initState) error {
 	if s.b.Spec.Hooks == nil {
 		return nil
 	}
-	return hooks.Run(context.Background(), "createContainer", s.b.Spec.Hooks.CreateContainer, s.hookState(specs.StateCreating))
+	return hooks.Run(context.Background(), "createContainer", s.b.Spec.Hooks.CreateContainer, s.hookState(specs.StateCreated))
 }
 
 func startContainerHooks(s *initState) error {
@@ -438,6 +423,17 @@ func (s *initState) hookState(status specs.ContainerState) *specs.State {
 // new one by pivot_root(".", "."), made a slave so unmounting it cannot
 // propagate to the host, and detached.
 func pivotRoot(s *initState) error {
+	if !s.ownsMounts() {
+		// pivot_root in a shared mount namespace would change the root
+		// of every process in it: confine only ourselves.
+		if err := unix.Fchdir(int(s.root.Fd())); err != nil {
+			return err
+		}
+		if err := unix.Chroot("."); err != nil {
+			return os.NewSyscallError("chroot", err)
+		}
+		return s.enterNewRoot()
+	}
 	if s.b.NoPivot {
 		return moveRoot(s)
 	}
@@ -490,7 +486,7 @@ func (s *initState) enterNewRoot() error {
 	if err != nil {
 		return err
 	}
-	if p := s.b.Spec.Linux.RootfsPropagation; p != "" {
+	if p := s.b.Spec.Linux.RootfsPropagation; p != "" && s.ownsMounts() {
 		if err := unix.Mount("", "/", "", spec.PropagationFlags[p], ""); err != nil {
 			return fmt.Errorf("rootfsPropagation %s: %w", p, err)
 		}
