@@ -43,14 +43,14 @@ type record struct {
 	Owner    string    `json:"owner,omitempty"`
 	// Creator is the pid of the create command while it runs, to tell a
 	// create in progress from one that was killed.
-	Creator      int            `json:"creator,omitempty"`
-	CreatorStart uint64         `json:"creatorStart,omitempty"`
-	Config       *specs.Spec    `json:"config"`
+	Creator      int         `json:"creator,omitempty"`
+	CreatorStart uint64      `json:"creatorStart,omitempty"`
+	Config       *specs.Spec `json:"config"`
 	// HostMounts is set when the container shares the runtime's mount
 	// namespace: its rootfs bind (and everything under it) lives in the
 	// host's tree and delete must detach it.
-	HostMounts bool `json:"hostMounts,omitempty"`
-	Cgroup       *cgroups.State `json:"cgroup,omitempty"`
+	HostMounts bool           `json:"hostMounts,omitempty"`
+	Cgroup     *cgroups.State `json:"cgroup,omitempty"`
 }
 
 // Container is one container of a runtime root.
