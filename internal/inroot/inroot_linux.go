@@ -63,8 +63,21 @@ func OpenPath(root *os.File, path string) (*os.File, error) {
 
 // MkdirAll makes sure path exists inside root as a directory, creating
 // missing components with mode, and returns an O_PATH handle on it. An
-// existing component that is not a directory is an error.
+// existing component that is not a directory is an error. A dangling
+// symlink on the way is followed the way the kernel would follow it inside
+// the root, and its target is created (an image's /var/run -> /run with no
+// /run gets a /run).
 func MkdirAll(root *os.File, path string, mode os.FileMode) (*os.File, error) {
+	return mkdirAll(root, path, mode, 0)
+}
+
+// maxLinks bounds symlinks followed by MkdirAll, as the kernel bounds them.
+const maxLinks = 40
+
+func mkdirAll(root *os.File, path string, mode os.FileMode, links int) (*os.File, error) {
+	if links > maxLinks {
+		return nil, &os.PathError{Op: "mkdir", Path: path, Err: unix.ELOOP}
+	}
 	rel := clean(path)
 	if rel == "." {
 		return OpenPath(root, ".")
@@ -78,6 +91,14 @@ func MkdirAll(root *os.File, path string, mode os.FileMode) (*os.File, error) {
 		prefix := strings.Join(parts[:i+1], "/")
 		next, err := Open(root, prefix, unix.O_PATH|unix.O_DIRECTORY)
 		if errors.Is(err, fs.ErrNotExist) {
+			if target, ok := readlink(cur, parts[i]); ok {
+				// A dangling symlink: create where it points instead.
+				cur.Close()
+				if !filepath.IsAbs(target) {
+					target = filepath.Join("/", strings.Join(parts[:i], "/"), target)
+				}
+				return mkdirAll(root, filepath.Join(append([]string{target}, parts[i+1:]...)...), mode, links+1)
+			}
 			// Create the missing component in the directory we already
 			// hold, then resolve it again from the root.
 			if err := unix.Mkdirat(int(cur.Fd()), parts[i], uint32(mode.Perm())); err != nil && !errors.Is(err, unix.EEXIST) {
@@ -96,6 +117,16 @@ func MkdirAll(root *os.File, path string, mode os.FileMode) (*os.File, error) {
 		cur = next
 	}
 	return cur, nil
+}
+
+// readlink returns the target of name in dir if it is a symlink.
+func readlink(dir *os.File, name string) (string, bool) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(int(dir.Fd()), name, buf)
+	if err != nil {
+		return "", false
+	}
+	return string(buf[:n]), true
 }
 
 // MkFile makes sure path exists inside root as a non-directory (creating an
