@@ -195,3 +195,13 @@ func drain(rc io.ReadCloser) {
 	io.CopyN(io.Discard, rc, 4096)
 	rc.Close()
 }
+
+// Transport is the base HTTP transport for a registry (skipping TLS
+// verification only for insecure ones), for callers that drive
+// go-containerregistry's remote package themselves.
+func (c *Client) Transport(insecure bool) http.RoundTripper {
+	if insecure {
+		return c.insecure
+	}
+	return c.base
+}

@@ -24,12 +24,13 @@ type BlobWriter struct {
 	n    int64
 }
 
-// NewBlobWriter starts writing a blob expected to hash to want.
+// NewBlobWriter starts writing a blob expected to hash to want; a zero
+// want stores the blob under whatever digest its content has.
 func (s *Store) NewBlobWriter(want v1.Hash) (*BlobWriter, error) {
-	if want.Algorithm != "sha256" {
+	if want != (v1.Hash{}) && (want.Algorithm != "sha256" || len(want.Hex) != 64) {
 		return nil, fmt.Errorf("blob %s: unsupported digest algorithm", want)
 	}
-	f, err := os.OpenFile(s.tempName("blob-"+want.Hex[:12]), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(s.tempName("blob"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +65,9 @@ func (w *BlobWriter) Commit() error {
 		os.Remove(w.f.Name())
 		return err
 	}
+	if w.want == (v1.Hash{}) {
+		w.want = w.Digest()
+	}
 	if got := w.Digest(); got != w.want {
 		os.Remove(w.f.Name())
 		return fmt.Errorf("%w: blob %s has digest %s", ErrDigestMismatch, w.want, got)
@@ -74,6 +78,9 @@ func (w *BlobWriter) Commit() error {
 	}
 	return nil
 }
+
+// Committed is the digest the blob was stored under (after Commit).
+func (w *BlobWriter) Committed() v1.Hash { return w.want }
 
 // Abort discards what was written.
 func (w *BlobWriter) Abort() {

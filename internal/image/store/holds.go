@@ -86,3 +86,18 @@ func (s *Store) Holds() ([]Hold, error) {
 	}
 	return out, nil
 }
+
+// HoldersOf lists the holders of image id.
+func (s *Store) HoldersOf(id v1.Hash) ([]string, error) {
+	holds, err := s.Holds()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, h := range holds {
+		if h.Image == id {
+			out = append(out, h.ID)
+		}
+	}
+	return out, nil
+}

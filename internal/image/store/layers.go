@@ -15,7 +15,8 @@ type Layer struct {
 	Parent    v1.Hash `json:"parent,omitzero"` // chain ID below, zero for a base layer
 	Blob      v1.Hash `json:"blob,omitzero"`   // compressed blob it came from
 	MediaType string  `json:"mediaType,omitempty"`
-	Size      int64   `json:"size"` // bytes of file content unpacked
+	Size      int64   `json:"size"`     // bytes of file content unpacked
+	DiffSize  int64   `json:"diffSize"` // bytes of the uncompressed tar stream
 }
 
 // ChainID computes the chain ID of a layer with diff ID diff above the

@@ -157,3 +157,11 @@ func readJSON(p string, v any) error {
 	}
 	return nil
 }
+
+// TempDir makes a fresh directory in ingest/ for a command's scratch
+// work; the caller removes it (garbage collection sweeps what a killed
+// command left).
+func (s *Store) TempDir(prefix string) (string, error) {
+	p := s.tempName(prefix)
+	return p, os.Mkdir(p, 0o700)
+}
