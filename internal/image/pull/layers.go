@@ -9,9 +9,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/pelagos-go/pelagos/internal/image/ingest"
 	"github.com/pelagos-go/pelagos/internal/image/progress"
 	"github.com/pelagos-go/pelagos/internal/image/store"
-	"github.com/pelagos-go/pelagos/internal/image/ingest"
 )
 
 type puller struct {

@@ -77,4 +77,3 @@ func (l *layer) Compressed() (io.ReadCloser, error) {
 	}
 	return f, nil
 }
-
