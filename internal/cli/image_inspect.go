@@ -121,7 +121,7 @@ func inspect(st *store.Store, img store.Image) (inspectImage, error) {
 	ii := inspectImage{
 		ID: img.ID.String(), RepoTags: familiar(img.RepoTags), RepoDigests: familiar(img.RepoDigests),
 		Comment: historyComment(cf), Created: cf.Created.UTC().Format(time.RFC3339Nano),
-		DockerVersion: cf.DockerVersion, Author: cf.Author, Config: cf.Config,
+		Author: cf.Author, Config: cf.Config,
 		Architecture: cf.Architecture, Variant: cf.Variant, Os: cf.OS, Size: img.Size,
 		GraphDriver: graphDriver{Name: "overlay", Data: layerDirs(st, img)},
 		RootFS:      inspectRootFS{Type: "layers"},

@@ -125,7 +125,7 @@ func (x *extractor) run(tr *tar.Reader) error {
 func clean(name string) (string, error) {
 	for _, c := range strings.Split(name, "/") {
 		if c == ".." {
-			return "", fmt.Errorf("%w: path contains ..", ErrUnsafe)
+			return "", fmt.Errorf("%w: path has a .. component", ErrUnsafe)
 		}
 	}
 	if strings.ContainsRune(name, 0) {
@@ -161,7 +161,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return x.mkdir(pfd, name, base, hdr)
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg, 0: // 0 is the pre-POSIX regular-file flag (TypeRegA)
 		return x.file(pfd, base, hdr, r)
 	case tar.TypeSymlink:
 		return x.symlink(pfd, base, hdr)
