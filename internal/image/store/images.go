@@ -19,7 +19,7 @@ import (
 // its config, as Docker defines image IDs).
 type Image struct {
 	ID          v1.Hash   `json:"id"`
-	Manifest    v1.Hash   `json:"manifest"`
+	Manifest    v1.Hash   `json:"manifest,omitzero"`
 	MediaType   string    `json:"mediaType"`
 	RepoTags    []string  `json:"repoTags,omitempty"`    // "docker.io/library/alpine:latest"
 	RepoDigests []string  `json:"repoDigests,omitempty"` // "docker.io/library/alpine@sha256:..."
