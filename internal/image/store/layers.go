@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -84,11 +85,15 @@ func (s *Store) NewLayer() (*LayerIngest, error) {
 // layer appeared meanwhile (another store user committed it), ours is
 // discarded: both are the same verified content.
 func (li *LayerIngest) Commit(l Layer) error {
-	if err := writeJSON(li.tmp+"/layer.json", l); err != nil {
+	b, err := json.Marshal(l)
+	if err == nil {
+		err = writeFile(li.tmp+"/layer.json", b, false)
+	}
+	if err != nil {
 		li.Abort()
 		return err
 	}
-	err := os.Rename(li.tmp, li.s.path("layers", l.ChainID.Hex))
+	err = os.Rename(li.tmp, li.s.path("layers", l.ChainID.Hex))
 	if err != nil && li.s.HasLayer(l.ChainID) {
 		err = nil
 	}

@@ -99,7 +99,7 @@ func (s *Store) WriteBlob(d v1.Hash, b []byte) error {
 	if s.HasBlob(d) {
 		return nil
 	}
-	return atomicWrite(s.BlobPath(d), b)
+	return writeFile(s.BlobPath(d), b, false)
 }
 
 // tempName is a fresh name for something in ingest/.
@@ -113,7 +113,14 @@ func (s *Store) tempName(prefix string) string {
 
 // atomicWrite writes b to p through a temp file in the same directory,
 // fsynced before the rename, so readers see the old or the new content.
-func atomicWrite(p string, b []byte) error {
+func atomicWrite(p string, b []byte) error { return writeFile(p, b, true) }
+
+// writeFile is atomicWrite with the fsync optional. Content that is
+// verified by its digest on use, or that sits in a directory renamed
+// into place afterwards (layer.json), skips it: on ext4 an fsync while a
+// pull has hundreds of megabytes of unpacked files dirty forces all of
+// them to disk at once and stalls the pull.
+func writeFile(p string, b []byte, sync bool) error {
 	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-")
 	if err != nil {
 		return err
@@ -123,7 +130,7 @@ func atomicWrite(p string, b []byte) error {
 	if err == nil {
 		err = f.Chmod(0o600)
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
