@@ -9,6 +9,9 @@ pkgs=(
 	busybox-static   # test root filesystems
 	runc             # reference OCI runtime, compared side by side
 	podman           # an engine that drives pelagos-runc through --runtime
+	skopeo           # image interop: registry copies, OCI layouts
+	umoci            # image interop: OCI layout unpack compared with ours
+	docker-registry  # a real registry server (distribution) on 127.0.0.1
 	iproute2         # ip netns / veth in network tests
 	procps           # ps, pkill in test scripts
 	xz-utils

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/image/progress"
+	"github.com/pelagos-go/pelagos/internal/image/registry"
+	"github.com/pelagos-go/pelagos/internal/image/store"
+)
+
+// globals are the root command's flags and the process's streams, shared
+// by every command.
+type globals struct {
+	root             string
+	registriesConfig string
+	in               io.Reader
+	out, err         io.Writer
+}
+
+// store opens the image store under the data root.
+func (g *globals) store() (*store.Store, error) {
+	return store.Open(filepath.Join(g.root, "image"))
+}
+
+// client builds a registry client from the registries config.
+func (g *globals) client() (*registry.Client, error) {
+	p := g.registriesConfig
+	if p == "" {
+		p = registry.DefaultConfigPath
+	}
+	cfg, err := registry.LoadConfig(p)
+	if err != nil {
+		return nil, err
+	}
+	return registry.New(cfg), nil
+}
+
+// progressSink picks the progress form: nothing with quiet, bars on a
+// terminal, one line per change otherwise.
+func (g *globals) progressSink(quiet bool) progress.Sink {
+	if quiet {
+		return progress.Discard{}
+	}
+	if isTerminal(g.out) {
+		return &progress.TTY{W: g.out}
+	}
+	return &progress.Lines{W: g.out}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// exitCode maps an error to the process exit status: 1, as docker's CLI
+// uses for every failed command.
+func exitCode(error) int { return 1 }

@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/pelagos-go/pelagos/internal/image/reference"
+	"github.com/pelagos-go/pelagos/internal/image/store"
+)
+
+// inspectImage is Docker's image inspect JSON shape.
+type inspectImage struct {
+	ID            string         `json:"Id"`
+	RepoTags      []string       `json:"RepoTags"`
+	RepoDigests   []string       `json:"RepoDigests"`
+	Parent        string         `json:"Parent"`
+	Comment       string         `json:"Comment"`
+	Created       string         `json:"Created"`
+	DockerVersion string         `json:"DockerVersion"`
+	Author        string         `json:"Author"`
+	Config        v1.Config      `json:"Config"`
+	Architecture  string         `json:"Architecture"`
+	Variant       string         `json:"Variant,omitempty"`
+	Os            string         `json:"Os"`
+	Size          int64          `json:"Size"`
+	GraphDriver   graphDriver    `json:"GraphDriver"`
+	RootFS        inspectRootFS  `json:"RootFS"`
+	Metadata      map[string]any `json:"Metadata"`
+}
+
+type graphDriver struct {
+	Data map[string]string `json:"Data"`
+	Name string            `json:"Name"`
+}
+
+type inspectRootFS struct {
+	Type   string   `json:"Type"`
+	Layers []string `json:"Layers"`
+}
+
+func newInspectCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect IMAGE [IMAGE...]",
+		Short: "Show detailed information on images",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			var out []inspectImage
+			for _, a := range args {
+				img, err := st.Lookup(a)
+				if err != nil {
+					return err
+				}
+				ii, err := inspect(st, img)
+				if err != nil {
+					return err
+				}
+				out = append(out, ii)
+			}
+			return printInspect(g, format, out)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")
+	return cmd
+}
+
+func printInspect(g *globals, format string, out []inspectImage) error {
+	if format == "" {
+		b, err := json.MarshalIndent(out, "", "    ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(g.out, string(b))
+		return nil
+	}
+	tmpl, err := template.New("f").Funcs(template.FuncMap{"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	}}).Parse(format)
+	if err != nil {
+		return fmt.Errorf("invalid --format template: %w", err)
+	}
+	for _, ii := range out {
+		// Templates see the JSON form, as docker's do: {{.Config.Env}}.
+		var generic map[string]any
+		b, _ := json.Marshal(ii)
+		json.Unmarshal(b, &generic)
+		var buf bytes.Buffer
+		if err := tmpl.Execute(&buf, generic); err != nil {
+			return fmt.Errorf("format: %w", err)
+		}
+		fmt.Fprintln(g.out, buf.String())
+	}
+	return nil
+}
+
+func configOf(st *store.Store, img store.Image) (*v1.ConfigFile, error) {
+	b, err := st.ReadBlob(img.ID)
+	if err != nil {
+		return nil, err
+	}
+	return v1.ParseConfigFile(bytes.NewReader(b))
+}
+
+func inspect(st *store.Store, img store.Image) (inspectImage, error) {
+	cf, err := configOf(st, img)
+	if err != nil {
+		return inspectImage{}, err
+	}
+	ii := inspectImage{
+		ID: img.ID.String(), RepoTags: familiar(img.RepoTags), RepoDigests: familiar(img.RepoDigests),
+		Comment: historyComment(cf), Created: cf.Created.UTC().Format(time.RFC3339Nano),
+		Author: cf.Author, Config: cf.Config,
+		Architecture: cf.Architecture, Variant: cf.Variant, Os: cf.OS, Size: img.Size,
+		GraphDriver: graphDriver{Name: "overlay", Data: layerDirs(st, img)},
+		RootFS:      inspectRootFS{Type: "layers"},
+		Metadata:    map[string]any{"LastTagTime": img.Added.Format(time.RFC3339Nano)},
+	}
+	for _, d := range cf.RootFS.DiffIDs {
+		ii.RootFS.Layers = append(ii.RootFS.Layers, d.String())
+	}
+	return ii, nil
+}
+
+func historyComment(cf *v1.ConfigFile) string {
+	if n := len(cf.History); n > 0 {
+		return cf.History[n-1].Comment
+	}
+	return ""
+}
+
+// layerDirs names the image's layer directories as docker's overlay2
+// driver does: the top layer as UpperDir, the rest as LowerDir, top first.
+func layerDirs(st *store.Store, img store.Image) map[string]string {
+	if len(img.Layers) == 0 {
+		return map[string]string{}
+	}
+	var lower []string
+	for i := len(img.Layers) - 2; i >= 0; i-- {
+		lower = append(lower, st.LayerDir(img.Layers[i]))
+	}
+	m := map[string]string{"UpperDir": st.LayerDir(img.Layers[len(img.Layers)-1])}
+	if len(lower) > 0 {
+		m["LowerDir"] = strings.Join(lower, ":")
+	}
+	return m
+}
+
+// familiar rewrites fully qualified names as Docker prints them.
+func familiar(names []string) []string {
+	out := []string{}
+	for _, n := range names {
+		if r, err := reference.Parse(n); err == nil {
+			n = r.Familiar()
+		}
+		out = append(out, n)
+	}
+	return out
+}

@@ -1,0 +1,62 @@
+// Package cli is the pelagos command line: cobra commands that translate
+// flags into calls on the image, container and other packages, and those
+// packages' errors into messages and exit codes. It holds no logic of its
+// own beyond presentation.
+//
+// Each command group lives in its own files (image*.go, login.go, ...);
+// root.go only assembles them.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// DefaultRoot is where pelagos keeps its data unless --root or
+// PELAGOS_ROOT says otherwise.
+const DefaultRoot = "/var/lib/pelagos"
+
+// Main runs the CLI with args and returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globals{in: stdin, out: stdout, err: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return exitCode(err)
+	}
+	return 0
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "pelagos",
+		Short:         "A fast, daemonless container engine",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.root, "root", envOr("PELAGOS_ROOT", DefaultRoot), "data directory (env PELAGOS_ROOT)")
+	root.PersistentFlags().StringVar(&g.registriesConfig, "registries-config", envOr("PELAGOS_REGISTRIES_CONFIG", ""), "registries config file: mirrors and insecure registries (env PELAGOS_REGISTRIES_CONFIG)")
+	addImageCommands(root, g)
+	addLoginCommands(root, g)
+	addSystemCommands(root, g)
+	return root
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

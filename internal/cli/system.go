@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pelagos-go/pelagos/internal/image/progress"
+	"github.com/pelagos-go/pelagos/internal/image/store"
+)
+
+func addSystemCommands(root *cobra.Command, g *globals) {
+	sys := &cobra.Command{Use: "system", Short: "Manage pelagos"}
+	sys.AddCommand(newDfCmd(g))
+	root.AddCommand(sys)
+}
+
+// newDfCmd reports disk use as docker system df does. Only the image
+// row is known to this package; other subsystems add their rows here.
+func newDfCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "df",
+		Short: "Show disk usage",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.store()
+			if err != nil {
+				return err
+			}
+			row, err := imageUsage(st)
+			if err != nil {
+				return err
+			}
+			headers := map[string]string{"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
+			return table(g.out, format, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", headers, []map[string]string{row})
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "", "format output with a Go template")
+	return cmd
+}
+
+// imageUsage counts images, those containers hold, unpacked layer bytes
+// (each shared layer once), and what removing unheld images would free.
+func imageUsage(st *store.Store) (map[string]string, error) {
+	imgs, err := st.Images()
+	if err != nil {
+		return nil, err
+	}
+	holds, err := st.Holds()
+	if err != nil {
+		return nil, err
+	}
+	held := map[string]bool{}
+	heldLayers := map[string]bool{}
+	for _, h := range holds {
+		held[h.Image.Hex] = true
+		for _, l := range h.Layers {
+			heldLayers[l.Hex] = true
+		}
+	}
+	seen := map[string]bool{}
+	var total, reclaim int64
+	active := 0
+	for _, img := range imgs {
+		if held[img.ID.Hex] {
+			active++
+		}
+		for _, c := range img.Layers {
+			if seen[c.Hex] {
+				continue
+			}
+			seen[c.Hex] = true
+			if l, err := st.Layer(c); err == nil {
+				total += l.Size
+				if !heldLayers[c.Hex] {
+					reclaim += l.Size
+				}
+			}
+		}
+	}
+	pct := 0
+	if total > 0 {
+		pct = int(reclaim * 100 / total)
+	}
+	return map[string]string{
+		"Type": "Images", "TotalCount": fmt.Sprint(len(imgs)), "Active": fmt.Sprint(active),
+		"Size": progress.HumanSize(total), "Reclaimable": fmt.Sprintf("%s (%d%%)", progress.HumanSize(reclaim), pct),
+	}, nil
+}

@@ -1,0 +1,169 @@
+// Package push sends a stored image to a registry: blobs the registry
+// already has are skipped, blobs another repository of the same registry
+// holds are mounted across instead of uploaded, and the manifest goes
+// last, byte for byte as stored so the digest does not change.
+package push
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/pelagos-go/pelagos/internal/image/progress"
+	"github.com/pelagos-go/pelagos/internal/image/reference"
+	"github.com/pelagos-go/pelagos/internal/image/registry"
+	"github.com/pelagos-go/pelagos/internal/image/store"
+	"github.com/pelagos-go/pelagos/internal/image/stored"
+)
+
+// Push sends img to ref and returns the pushed manifest's digest.
+func Push(ctx context.Context, st *store.Store, c *registry.Client, img store.Image, ref reference.Reference, sink progress.Sink) (v1.Hash, error) {
+	if sink == nil {
+		sink = progress.Discard{}
+	}
+	vimg, err := stored.Image(st, img)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	insecure := c.Config.IsInsecure(ref.RegistryHost())
+	dst, err := ref.Name(insecure)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	tracked := &tracker{sink: sink, touched: map[string]bool{}}
+	vimg, err = mountable(vimg, img, ref, insecure, tracked)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(c.Keychain), remote.WithTransport(c.Transport(insecure))}
+	if err := remote.Write(dst, vimg, opts...); err != nil {
+		return v1.Hash{}, fmt.Errorf("push %s: %w", ref.Familiar(), err)
+	}
+	tracked.finish()
+	return img.Manifest, nil
+}
+
+// mountable wraps each layer so that reading it reports progress and, when
+// the image came from another repository of the same registry, the
+// registry is asked to mount the blob from there.
+func mountable(vimg v1.Image, img store.Image, dst reference.Reference, insecure bool, t *tracker) (v1.Image, error) {
+	var from name.Reference
+	for _, rd := range img.RepoDigests {
+		r, err := reference.Parse(rd)
+		if err == nil && r.Domain == dst.Domain && r.Path != dst.Path {
+			if n, err := r.Name(insecure); err == nil {
+				from = n
+				break
+			}
+		}
+	}
+	layers, err := vimg.Layers()
+	if err != nil {
+		return nil, err
+	}
+	var adds []mutate.Addendum
+	for _, l := range layers {
+		var wrapped v1.Layer = &progressLayer{Layer: l, t: t}
+		d, _ := l.Digest()
+		t.add(d)
+		if from != nil {
+			wrapped = &remote.MountableLayer{Layer: wrapped, Reference: from}
+		}
+		adds = append(adds, mutate.Addendum{Layer: wrapped})
+	}
+	_ = adds
+	// The manifest must stay byte-identical, so instead of rebuilding the
+	// image we substitute layers by digest.
+	return &substituted{Image: vimg, layers: adds}, nil
+}
+
+type substituted struct {
+	v1.Image
+	layers []mutate.Addendum
+}
+
+func (s *substituted) Layers() ([]v1.Layer, error) {
+	out := make([]v1.Layer, len(s.layers))
+	for i, a := range s.layers {
+		out[i] = a.Layer
+	}
+	return out, nil
+}
+
+func (s *substituted) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	for _, a := range s.layers {
+		if d, err := a.Layer.Digest(); err == nil && d == h {
+			return a.Layer, nil
+		}
+	}
+	return s.Image.LayerByDigest(h)
+}
+
+// tracker turns layer reads into per-layer events: a layer never read was
+// already in the registry (or mounted).
+type tracker struct {
+	sink    progress.Sink
+	mu      sync.Mutex
+	order   []v1.Hash
+	touched map[string]bool
+}
+
+func (t *tracker) add(d v1.Hash) {
+	t.order = append(t.order, d)
+	t.sink.Send(progress.Event{ID: short(d), Status: progress.Preparing})
+}
+
+func (t *tracker) finish() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, d := range t.order {
+		if t.touched[d.Hex] {
+			t.sink.Send(progress.Event{ID: short(d), Status: progress.Pushed})
+		} else {
+			t.sink.Send(progress.Event{ID: short(d), Status: progress.LayerExists})
+		}
+	}
+}
+
+func short(d v1.Hash) string { return d.Hex[:12] }
+
+type progressLayer struct {
+	v1.Layer
+	t *tracker
+}
+
+func (p *progressLayer) Compressed() (io.ReadCloser, error) {
+	rc, err := p.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	d, _ := p.Layer.Digest()
+	size, _ := p.Layer.Size()
+	p.t.mu.Lock()
+	p.t.touched[d.Hex] = true
+	p.t.mu.Unlock()
+	return &countReader{rc: rc, id: short(d), total: size, sink: p.t.sink}, nil
+}
+
+type countReader struct {
+	rc    io.ReadCloser
+	id    string
+	n     int64
+	total int64
+	sink  progress.Sink
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	c.n += int64(n)
+	c.sink.Send(progress.Event{ID: c.id, Status: progress.Pushing, Current: c.n, Total: c.total})
+	return n, err
+}
+
+func (c *countReader) Close() error { return c.rc.Close() }

@@ -1,0 +1,136 @@
+// Package snapshot prepares a container's root filesystem from an image:
+// an overlayfs whose lower directories are the image's unpacked layers
+// (shared, never written) and whose upper and work directories belong to
+// the container. It also records a hold on the image so rmi and garbage
+// collection leave it alone while the container exists.
+//
+// It prepares and mounts; it does not pick images or run containers.
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pelagos-go/pelagos/internal/image/store"
+)
+
+// Spec says how to mount one snapshot.
+type Spec struct {
+	ID    string
+	Lower []string // layer directories, top first (overlayfs order)
+	Upper string   // empty for a read-only view
+	Work  string
+}
+
+// Options are the overlay mount options for Spec, as an OCI runtime
+// spec's mounts carry them. Lower directories are named through short
+// links so that images with many layers still fit the kernel's one-page
+// limit on mount options; Mount does not need them to fit.
+func (s Spec) Options() []string {
+	opts := []string{"lowerdir=" + strings.Join(s.Lower, ":")}
+	if s.Upper != "" {
+		opts = append(opts, "upperdir="+s.Upper, "workdir="+s.Work)
+	}
+	return opts
+}
+
+func dir(st *store.Store, id string) string { return filepath.Join(st.Root(), "snapshots", id) }
+
+// Prepare makes (or finds, if it exists) the writable snapshot id of
+// image imageID and holds the image for it.
+func Prepare(ctx context.Context, st *store.Store, imageID v1.Hash, id string) (Spec, error) {
+	return prepare(ctx, st, imageID, id, true)
+}
+
+// View makes a read-only snapshot of image imageID, for inspecting its
+// root filesystem; Remove it like any other.
+func View(ctx context.Context, st *store.Store, imageID v1.Hash, id string) (Spec, error) {
+	return prepare(ctx, st, imageID, id, false)
+}
+
+func prepare(ctx context.Context, st *store.Store, imageID v1.Hash, id string, writable bool) (Spec, error) {
+	img, err := st.Lookup(imageID.String())
+	if err != nil {
+		return Spec{}, err
+	}
+	// Hold first: from here on, rmi refuses the image and GC keeps its
+	// layers, so the layer directories below cannot vanish.
+	if err := st.PutHold(ctx, store.Hold{ID: id, Image: img.ID, Layers: img.Layers}); err != nil {
+		return Spec{}, fmt.Errorf("snapshot %s: %w", id, err)
+	}
+	s, err := build(st, img, id, writable)
+	if err != nil {
+		st.RemoveHold(ctx, id)
+		return Spec{}, fmt.Errorf("snapshot %s: %w", id, err)
+	}
+	return s, nil
+}
+
+func build(st *store.Store, img store.Image, id string, writable bool) (Spec, error) {
+	d := dir(st, id)
+	s := Spec{ID: id}
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return s, err
+	}
+	for i := len(img.Layers) - 1; i >= 0; i-- {
+		if !st.HasLayer(img.Layers[i]) {
+			return s, fmt.Errorf("layer %s: %w", img.Layers[i], store.ErrNotFound)
+		}
+		link, err := shortLink(st, img.Layers[i])
+		if err != nil {
+			return s, err
+		}
+		s.Lower = append(s.Lower, link)
+	}
+	// overlayfs needs two lower directories without an upper one, and
+	// one at least with: an empty directory fills in for missing layers.
+	if len(s.Lower) == 0 || (!writable && len(s.Lower) == 1) {
+		empty := filepath.Join(d, "empty")
+		if err := os.MkdirAll(empty, 0o755); err != nil {
+			return s, err
+		}
+		s.Lower = append(s.Lower, empty)
+	}
+	if writable {
+		s.Upper, s.Work = filepath.Join(d, "upper"), filepath.Join(d, "work")
+		for _, p := range []string{s.Upper, s.Work} {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return s, err
+			}
+		}
+	}
+	return s, nil
+}
+
+// shortLink is a short symlink to a layer directory: <root>/l/<16 hex>.
+func shortLink(st *store.Store, chain v1.Hash) (string, error) {
+	l := filepath.Join(st.Root(), "l", chain.Hex[:16])
+	target := st.LayerDir(chain)
+	if cur, err := os.Readlink(l); err == nil && cur == target {
+		return l, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(l), 0o700); err != nil {
+		return "", err
+	}
+	tmp := l + ".tmp-" + chain.Hex[16:24]
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return "", err
+	}
+	return l, os.Rename(tmp, l)
+}
+
+// Remove deletes snapshot id (which must be unmounted) and its hold.
+func Remove(ctx context.Context, st *store.Store, id string) error {
+	d := dir(st, id)
+	if err := os.RemoveAll(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove snapshot %s: %w", id, err)
+	}
+	return st.RemoveHold(ctx, id)
+}

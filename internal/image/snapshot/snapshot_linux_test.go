@@ -1,0 +1,173 @@
+package snapshot
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/compression"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pelagos-go/pelagos/internal/image/imagetest"
+	"github.com/pelagos-go/pelagos/internal/image/pull"
+	"github.com/pelagos-go/pelagos/internal/image/reference"
+	"github.com/pelagos-go/pelagos/internal/image/registry"
+	"github.com/pelagos-go/pelagos/internal/image/store"
+)
+
+// pulled pushes layers as an image to an in-process registry and pulls
+// it into a fresh store.
+func pulled(t *testing.T, layers ...[]byte) (*store.Store, store.Image) {
+	t.Helper()
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	host := imagetest.Registry(t, nil)
+	var ls []v1.Layer
+	for _, l := range layers {
+		ls = append(ls, imagetest.Layer(t, l, compression.GZip))
+	}
+	imagetest.Push(t, host+"/snap/img:1", imagetest.Image(t, "linux/amd64", ls...))
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := reference.Parse(host + "/snap/img:1")
+	res, err := pull.Pull(context.Background(), st, registry.New(registry.Config{}), ref, pull.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, res.Image
+}
+
+func mountTarget(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "pelagos-image-snap-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Unmount(d); os.Remove(d) })
+	return d
+}
+
+func listTree(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		s := rel
+		if fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(p)
+			s += "=" + string(b)
+		}
+		out = append(out, s)
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+func file(name, body string) imagetest.Entry {
+	return imagetest.Entry{Name: name, Type: tar.TypeReg, Body: []byte(body)}
+}
+
+func dirEnt(name string) imagetest.Entry { return imagetest.Entry{Name: name, Type: tar.TypeDir} }
+
+func TestPrepareMountsLayersWithWhiteouts(t *testing.T) {
+	st, img := pulled(t,
+		imagetest.Tar(t, dirEnt("etc/"), file("etc/keep", "1"), file("etc/gone", "1"), dirEnt("data/"), file("data/old", "1")),
+		imagetest.Tar(t, imagetest.Entry{Name: "etc/.wh.gone", Type: tar.TypeReg}, dirEnt("data/"),
+			imagetest.Entry{Name: "data/.wh..wh..opq", Type: tar.TypeReg}, file("data/new", "2"), file("etc/keep", "2")),
+	)
+	ctx := context.Background()
+	s, err := Prepare(ctx, st, img.ID, "pelagos-image-test-c1")
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	target := mountTarget(t)
+	if err := Mount(s, target); err != nil {
+		t.Fatalf("Mount: %v", err)
+	}
+	want := []string{"data", "data/new=2", "etc", "etc/keep=2"}
+	if diff := cmp.Diff(want, listTree(t, target)); diff != "" {
+		t.Errorf("merged rootfs (-want +got):\n%s", diff)
+	}
+	if err := os.WriteFile(filepath.Join(target, "etc/written"), []byte("w"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Upper, "etc/written")); err != nil {
+		t.Errorf("write did not land in the upper dir: %v", err)
+	}
+	for _, l := range img.Layers {
+		if _, err := os.Stat(filepath.Join(st.LayerDir(l), "etc/written")); err == nil {
+			t.Errorf("write reached shared layer %s", l)
+		}
+	}
+	if err := st.RemoveImage(ctx, img.ID, false); !errors.Is(err, store.ErrInUse) {
+		t.Errorf("RemoveImage of a held image err = %v, want ErrInUse", err)
+	}
+	if err := Unmount(target); err != nil {
+		t.Fatal(err)
+	}
+	if err := Remove(ctx, st, s.ID); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if _, err := os.Stat(dir(st, s.ID)); !os.IsNotExist(err) {
+		t.Errorf("snapshot dir still there: %v", err)
+	}
+	if err := st.RemoveImage(ctx, img.ID, false); err != nil {
+		t.Errorf("RemoveImage after Remove: %v", err)
+	}
+}
+
+func TestManyLayers(t *testing.T) {
+	const n = 160
+	var layers [][]byte
+	for i := 0; i < n; i++ {
+		layers = append(layers, imagetest.Tar(t, file(fmt.Sprintf("f%03d", i), fmt.Sprint(i)), file("top", fmt.Sprint(i))))
+	}
+	st, img := pulled(t, layers...)
+	s, err := Prepare(context.Background(), st, img.ID, "pelagos-image-test-many")
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	defer Remove(context.Background(), st, s.ID)
+	if l := len(strings.Join(s.Options(), ",")); l < 4096 {
+		t.Fatalf("options are %d bytes; the test must exceed mount(2)'s 4096-byte limit", l)
+	}
+	target := mountTarget(t)
+	if err := Mount(s, target); err != nil {
+		t.Fatalf("Mount: %v", err)
+	}
+	got := listTree(t, target)
+	if len(got) != n+1 || got[len(got)-1] != fmt.Sprintf("top=%d", n-1) || got[0] != "f000=0" {
+		t.Errorf("merged rootfs has %d entries (first %q, last %q), want %d with top=%d", len(got), got[0], got[len(got)-1], n+1, n-1)
+	}
+}
+
+func TestViewIsReadOnly(t *testing.T) {
+	st, img := pulled(t, imagetest.Tar(t, file("a", "1")))
+	s, err := View(context.Background(), st, img.ID, "pelagos-image-test-view")
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	defer Remove(context.Background(), st, s.ID)
+	target := mountTarget(t)
+	if err := Mount(s, target); err != nil {
+		t.Fatalf("Mount: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(target, "a")); err != nil || string(b) != "1" {
+		t.Errorf("a = %q, %v", b, err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "b"), nil, 0o644); err == nil {
+		t.Errorf("write to a read-only view succeeded")
+	}
+}
