@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds pelagos and runs a container, on a fresh Debian/Ubuntu machine as
+# root, with no registry needed: the root filesystem is the host's
+# busybox-static, the container is run by pelagos-runc from an OCI bundle.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+if [ "$(id -u)" != 0 ]; then
+	echo "run as root: containers need namespaces, mounts and cgroups" >&2
+	exit 1
+fi
+need=()
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh || need+=(busybox-static)
+if ((${#need[@]})); then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+./scripts/build.sh
+echo "built: $(ls bin/ | tr '\n' ' ')"
+
+bundle=$(mktemp -d /tmp/pelagos-quickstart.XXXXXX)
+trap 'rm -rf "$bundle"' EXIT
+mkdir -p "$bundle/rootfs/bin"
+cp /bin/busybox "$bundle/rootfs/bin/busybox"
+for applet in $("$bundle/rootfs/bin/busybox" --list); do
+	[ "$applet" = busybox ] || ln -sf busybox "$bundle/rootfs/bin/$applet"
+done
+bin/pelagos-runc spec --bundle "$bundle"
+# A non-interactive process, so the quick start works without a terminal.
+sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"sh", "-c", "echo hello from $(hostname), pid $$, uid $(id -u)"/' "$bundle/config.json"
+bin/pelagos-runc run --bundle "$bundle" "quickstart-$$"
