@@ -1,0 +1,14 @@
+#include "textflag.h"
+
+// func rawInt80(nr, a1, a2, a3, a4, a5 uint64) uint64
+// The sixth i386 argument (ebp) is left alone: BP is Go's frame pointer.
+TEXT ·rawInt80(SB),NOSPLIT,$0-56
+	MOVQ	nr+0(FP), AX
+	MOVQ	a1+8(FP), BX
+	MOVQ	a2+16(FP), CX
+	MOVQ	a3+24(FP), DX
+	MOVQ	a4+32(FP), SI
+	MOVQ	a5+40(FP), DI
+	INT	$0x80
+	MOVQ	AX, ret+48(FP)
+	RET
