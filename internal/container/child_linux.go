@@ -161,7 +161,7 @@ func killChild(cmd *exec.Cmd) {
 
 // socketpair returns a connected pair: ours and the child's.
 func socketpair() (parent, childEnd *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socketpair", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -20,6 +19,7 @@ import (
 	"github.com/pelagos-go/pelagos/internal/cgroups"
 	"github.com/pelagos-go/pelagos/internal/hooks"
 	"github.com/pelagos-go/pelagos/internal/initproc"
+	"github.com/pelagos-go/pelagos/internal/seccomp"
 	"github.com/pelagos-go/pelagos/internal/spec"
 )
 
@@ -167,6 +167,9 @@ func (cr *creation) loadConfig() error {
 	if err := spec.CheckHost(s); err != nil {
 		return err
 	}
+	if err := cr.checkSeccomp(s.Linux.Seccomp); err != nil {
+		return err
+	}
 	rootfs := s.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
@@ -236,24 +239,28 @@ func (cr *creation) makeCgroup() error {
 	return cr.c.save()
 }
 
-// makeStartSocket listens on <dir>/start.sock. The path is bound through
-// /proc/self/fd so that a long --root never exceeds sun_path.
+// makeStartSocket listens on <dir>/start.sock (SOCK_SEQPACKET, like the
+// sync socket). The path is bound through /proc/self/fd so that a long
+// --root never exceeds sun_path.
 func (cr *creation) makeStartSocket() error {
 	dir, err := os.Open(cr.c.dir)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
-	path := fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), startSock)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return os.NewSyscallError("socket", err)
 	}
-	l.SetUnlinkOnClose(false)
-	f, err := l.File()
-	l.Close()
-	if err != nil {
-		return err
+	f := os.NewFile(uintptr(fd), "start-listener")
+	addr := &unix.SockaddrUnix{Name: fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), startSock)}
+	if err := unix.Bind(fd, addr); err != nil {
+		f.Close()
+		return os.NewSyscallError("bind start socket", err)
+	}
+	if err := unix.Listen(fd, 1); err != nil {
+		f.Close()
+		return os.NewSyscallError("listen", err)
 	}
 	cr.listen = f
 	cr.childFiles = append(cr.childFiles, f)
@@ -472,4 +479,24 @@ func withDeviceRules(l *specs.Linux) *specs.LinuxResources {
 		r.Devices = append(r.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
 	}
 	return r
+}
+
+// checkSeccomp compiles the profile once before anything is created, so a
+// bad profile fails with nothing to clean up; the init compiles it again
+// where it is loaded.
+func (cr *creation) checkSeccomp(cfg *specs.LinuxSeccomp) error {
+	if cfg == nil {
+		return nil
+	}
+	p, err := seccomp.Compile(cfg)
+	if err != nil {
+		return fmt.Errorf("linux.seccomp: %v: %w", err, spec.ErrInvalid)
+	}
+	if len(p.UnknownSyscalls) > 0 {
+		cr.warn(fmt.Sprintf("linux.seccomp: syscalls unknown to pelagos, left out of the filter: %v", p.UnknownSyscalls))
+	}
+	if p.Notify() && cfg.ListenerPath == "" {
+		return fmt.Errorf("linux.seccomp uses SCMP_ACT_NOTIFY but sets no listenerPath: %w", spec.ErrInvalid)
+	}
+	return nil
 }

@@ -2,9 +2,7 @@ package container
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 
@@ -150,12 +148,8 @@ func (c *Container) execBootstrap(cmd *exec.Cmd, parent *os.File, o ExecOpts, fd
 	if err := conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b}); err != nil {
 		return err
 	}
-	_, err := conn.Expect("", o.Warn)
-	if errors.Is(err, io.EOF) {
-		return nil
+	if err := c.awaitExec(context.Background(), conn, cmd.Process.Pid, o.Warn); err != nil {
+		return fmt.Errorf("exec: %w", err)
 	}
-	if err == nil {
-		err = errors.New("protocol: unexpected message")
-	}
-	return fmt.Errorf("exec: %w", err)
+	return nil
 }

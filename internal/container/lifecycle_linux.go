@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"syscall"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/pelagos-go/pelagos/internal/cgroups"
 	"github.com/pelagos-go/pelagos/internal/hooks"
 	"github.com/pelagos-go/pelagos/internal/initproc"
+	"github.com/pelagos-go/pelagos/internal/seccomp"
 )
 
 // Start releases a created container: the init runs the startContainer
@@ -30,7 +30,7 @@ func (c *Container) Start(ctx context.Context, warn func(string)) error {
 	if st := c.Status(); st != specs.StateCreated {
 		return fmt.Errorf("cannot start container %s: it is %s, not created: %w", c.rec.ID, st, ErrInvalidState)
 	}
-	if err := c.release(); err != nil {
+	if err := c.release(ctx, warn); err != nil {
 		c.stopAfterFailure(ctx, warn)
 		return err
 	}
@@ -66,31 +66,82 @@ func failsOnPoststart(version string) bool {
 }
 
 // release connects to the init's start socket and waits until it executed
-// the process (EOF) or reported the step that failed.
-func (c *Container) release() error {
-	dir, err := os.Open(c.dir)
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	path := fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), startSock)
-	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+// the process (EOF) or reported the step that failed. Along the way it
+// hands a seccomp notify listener to the profile's agent.
+func (c *Container) release(ctx context.Context, warn func(string)) error {
+	conn, err := dialStart(c.dir)
 	if err != nil {
 		return fmt.Errorf("reach the container init: %w", err)
 	}
-	ic := initproc.NewConn(conn)
-	defer ic.Close()
-	if err := ic.Send(initproc.Message{Type: initproc.MsgStart}); err != nil {
+	defer conn.Close()
+	if err := conn.Send(initproc.Message{Type: initproc.MsgStart}); err != nil {
 		return err
 	}
-	_, err = ic.Expect("", nil)
-	if errors.Is(err, io.EOF) {
-		return nil
+	return c.awaitExec(ctx, conn, c.rec.Pid, warn)
+}
+
+// awaitExec waits for the child on conn to execute its process: EOF means
+// it did; an error message names the step that failed.
+func (c *Container) awaitExec(ctx context.Context, conn *initproc.Conn, pid int, warn func(string)) error {
+	for {
+		m, fd, err := conn.RecvFd()
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return err
+		case m.Type == initproc.MsgWarning:
+			if warn != nil {
+				warn(m.Error)
+			}
+		case m.Type == initproc.MsgError:
+			return fmt.Errorf("container init: %w", &initproc.StepError{Step: m.Step, Err: errors.New(m.Error)})
+		case m.Type == initproc.MsgSeccomp && fd != nil:
+			err := c.sendListener(ctx, fd, pid)
+			fd.Close()
+			if err != nil {
+				return err
+			}
+			if err := conn.Send(initproc.Message{Type: initproc.MsgSeccompDone}); err != nil {
+				return err
+			}
+		default:
+			if fd != nil {
+				fd.Close()
+			}
+			return fmt.Errorf("protocol: unexpected %q from the init", m.Type)
+		}
 	}
-	if err == nil {
-		return errors.New("protocol: unexpected message from the init")
+}
+
+// sendListener gives the seccomp agent at listenerPath the notify fd,
+// with the container's state, as the runtime-spec prescribes.
+func (c *Container) sendListener(ctx context.Context, fd *os.File, pid int) error {
+	sc := c.rec.Config.Linux.Seccomp
+	st := c.State()
+	ps := specs.ContainerProcessState{Pid: pid, Metadata: sc.ListenerMetadata, State: st}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return seccomp.SendListener(ctx, sc.ListenerPath, int(fd.Fd()), ps)
+}
+
+func dialStart(dir string) (*initproc.Conn, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
 	}
-	return fmt.Errorf("container init: %w", err)
+	defer d.Close()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	f := os.NewFile(uintptr(fd), "start")
+	addr := &unix.SockaddrUnix{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), startSock)}
+	if err := unix.Connect(fd, addr); err != nil {
+		f.Close()
+		return nil, os.NewSyscallError("connect", err)
+	}
+	return initproc.NewConn(f), nil
 }
 
 // stopAfterFailure implements "stop the container and continue the

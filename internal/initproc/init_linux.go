@@ -14,13 +14,14 @@ package initproc
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"runtime"
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/seccomp"
 )
 
 // EnvInitPipe names the environment variable holding the sync socket fd
@@ -44,7 +45,9 @@ type initState struct {
 	// console is the pty master's slave side when process.terminal is set.
 	consoleSlave *os.File
 	// startConn is the connection from `start` (create mode).
-	startConn *net.UnixConn
+	startConn *os.File
+	// seccomp is the compiled filter, loaded just before exec.
+	seccomp *seccomp.Program
 	// execPath is the resolved container executable.
 	execPath string
 	userNS   bool
@@ -85,7 +88,9 @@ func Main() {
 	fatal(s, "exec", errors.New("container process did not start"))
 }
 
-// createSteps are in dependency order: the filesystem before anything that
+// createSteps are in dependency order (and seccomp is loaded only once no
+// step needs anything beyond setgroups, setresuid, capset, prctl and
+// execve): the filesystem before anything that
 // writes into it, pivot_root after the hooks that need the host's view and
 // after the masks (their /dev/null source is a host mount, which can only
 // be cloned while the host's tree is still in our namespace),
@@ -113,9 +118,14 @@ var createSteps = []step{
 	{"security labels", checkLabels},
 	{"process attributes", setProcessAttrs},
 	{"find executable", findExecutable},
+	{"home", setHome},
+	{"compile seccomp", compileSeccomp},
 	{"ready", signalReady},
 	{"wait for start", waitStart},
 	{"startContainer hooks", startContainerHooks},
+	{"cwd", enterCwd},
+	{"close descriptors", closeDescriptors},
+	{"seccomp", loadSeccompPrivileged},
 	{"user", setUser},
 	{"capabilities", setCaps},
 	{"no_new_privs", setNoNewPrivs},
@@ -132,6 +142,10 @@ var execSteps = []step{
 	{"security labels", checkLabels},
 	{"process attributes", setProcessAttrs},
 	{"find executable", findExecutable},
+	{"home", setHome},
+	{"compile seccomp", compileSeccomp},
+	{"close descriptors", closeDescriptors},
+	{"seccomp", loadSeccompPrivileged},
 	{"user", setUser},
 	{"capabilities", setCaps},
 	{"no_new_privs", setNoNewPrivs},
@@ -277,19 +291,22 @@ func signalReady(s *initState) error {
 // waitStart blocks until `pelagos-runc start` connects to the start
 // socket. The listener is closed at once: start happens once.
 func waitStart(s *initState) error {
-	l := os.NewFile(uintptr(s.b.Fds.Start), "start")
-	ln, err := net.FileListener(l)
-	l.Close()
-	if err != nil {
-		return err
+	lfd := s.b.Fds.Start
+	var fd int
+	var err error
+	for {
+		fd, _, err = unix.Accept4(lfd, unix.SOCK_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
 	}
-	c, err := ln.(*net.UnixListener).AcceptUnix()
-	ln.Close()
+	unix.Close(lfd)
 	if err != nil {
-		return err
+		return os.NewSyscallError("accept", err)
 	}
-	s.startConn = c
-	m, err := NewConn(c).Recv()
+	s.startConn = os.NewFile(uintptr(fd), "start")
+	c := NewConn(s.startConn)
+	m, err := c.Recv()
 	if err != nil {
 		return err
 	}
@@ -299,7 +316,7 @@ func waitStart(s *initState) error {
 	// From here on, failures are reported to start, not to the (gone)
 	// create process.
 	s.conn.Close()
-	s.conn = NewConn(c)
+	s.conn = c
 	return nil
 }
 

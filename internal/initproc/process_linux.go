@@ -16,6 +16,7 @@ import (
 
 	"github.com/pelagos-go/pelagos/internal/caps"
 	"github.com/pelagos-go/pelagos/internal/inroot"
+	"github.com/pelagos-go/pelagos/internal/seccomp"
 	"github.com/pelagos-go/pelagos/internal/spec"
 )
 
@@ -283,14 +284,23 @@ func checkExecutable(path string) error {
 	return nil
 }
 
-// enterCwd (exec) changes to process.cwd resolved inside the container.
+// enterCwd changes to process.cwd resolved inside the container. The
+// runtime may reach directories the container's user cannot: on EACCES the
+// change is retried after the switch to that user.
 func enterCwd(s *initState) error {
-	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
+	if s.root == nil {
+		root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		s.root = root
 	}
-	s.root = root
-	return s.chdir()
+	err := s.chdir()
+	if errors.Is(err, unix.EACCES) {
+		s.cwdPending = true
+		return nil
+	}
+	return err
 }
 
 // chdir changes to process.cwd through a handle resolved inside the
@@ -306,9 +316,15 @@ func (s *initState) chdir() error {
 	if err := unix.Fchdir(int(dir.Fd())); err != nil {
 		return fmt.Errorf("process.cwd %s: %w", s.proc.Cwd, err)
 	}
+	return checkCwd(s.proc.Cwd)
+}
+
+// checkCwd makes sure the working directory is inside the root: the kernel
+// reports a directory outside it as "(unreachable)/...".
+func checkCwd(cwd string) error {
 	wd, err := os.Getwd()
 	if err != nil || !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("process.cwd %s is outside the container's root", s.proc.Cwd)
+		return fmt.Errorf("process.cwd %s is outside the container's root", cwd)
 	}
 	return nil
 }
@@ -319,11 +335,6 @@ func (s *initState) chdir() error {
 // the final sets. All calls are per thread: this thread is the one that
 // executes the process.
 func setUser(s *initState) error {
-	if s.b.Mode == ModeCreate {
-		if err := s.chdirBeforeUser(); err != nil {
-			return err
-		}
-	}
 	set, _, err := caps.Parse(s.proc.Capabilities)
 	if err != nil {
 		return err
@@ -349,25 +360,15 @@ func setUser(s *initState) error {
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 		return os.NewSyscallError("prctl(PR_SET_KEEPCAPS)", err)
 	}
-	if s.b.Mode == ModeCreate && s.cwdPending {
-		if err := s.chdir(); err != nil {
-			return err
+	if s.cwdPending {
+		// The directory was resolved (inside the root, without magic
+		// links) but only the container's user may enter it.
+		if err := unix.Chdir(s.proc.Cwd); err != nil {
+			return fmt.Errorf("process.cwd %s: %w", s.proc.Cwd, err)
 		}
+		return checkCwd(s.proc.Cwd)
 	}
-	s.setHome()
 	return nil
-}
-
-// chdirBeforeUser tries process.cwd while still root, since the runtime may
-// reach directories the container user cannot; on EACCES it retries after
-// the switch.
-func (s *initState) chdirBeforeUser() error {
-	err := s.chdir()
-	if errors.Is(err, unix.EACCES) {
-		s.cwdPending = true
-		return nil
-	}
-	return err
 }
 
 func setgroups(s *initState, gids []uint32) error {
@@ -412,11 +413,18 @@ func rawID(nr uintptr, id int) error {
 
 // setHome sets HOME from the container's /etc/passwd when the process's
 // environment has none, as runc does.
-func (s *initState) setHome() {
+func setHome(s *initState) error {
 	for _, e := range s.proc.Env {
 		if strings.HasPrefix(e, "HOME=") {
-			return
+			return nil
 		}
+	}
+	if s.root == nil {
+		root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		s.root = root
 	}
 	home := "/"
 	if f, err := inroot.Open(s.root, "/etc/passwd", unix.O_RDONLY); err == nil {
@@ -431,6 +439,7 @@ func (s *initState) setHome() {
 		f.Close()
 	}
 	s.proc.Env = append(s.proc.Env, "HOME="+home)
+	return nil
 }
 
 func setCaps(s *initState) error {
@@ -454,27 +463,78 @@ func setNoNewPrivs(s *initState) error {
 	return os.NewSyscallError("prctl(PR_SET_NO_NEW_PRIVS)", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 }
 
-func loadSeccomp(s *initState) error {
-	if s.b.Spec.Linux.Seccomp != nil {
-		return errors.New("linux.seccomp: not supported yet")
+// compileSeccomp compiles the profile before the container is reported
+// created, so a profile the kernel or this build cannot apply fails create.
+func compileSeccomp(s *initState) error {
+	cfg := s.b.Spec.Linux.Seccomp
+	if cfg == nil {
+		return nil
 	}
+	p, err := seccomp.Compile(cfg)
+	if err != nil {
+		return err
+	}
+	s.seccomp = p
 	return nil
 }
 
-// execProcess replaces the init with the container process. Every
-// descriptor past the preserved ones is marked close-on-exec first, so no
-// host file reaches the container (CVE-2024-21626), and the sync socket's
-// EOF tells the waiting runtime that execve succeeded.
+// loadSeccompPrivileged loads the filter before the switch to the
+// container's user when no_new_privs is not set: without it the kernel
+// accepts a filter only from a process holding CAP_SYS_ADMIN. The profile
+// must then allow the few calls that follow (setgroups, setresuid, capset,
+// prctl, execve), as with every runtime.
+func loadSeccompPrivileged(s *initState) error {
+	if s.seccomp == nil || s.proc.NoNewPrivileges {
+		return nil
+	}
+	return s.installSeccomp()
+}
+
+// loadSeccomp loads the filter as the last step before execve, with
+// no_new_privs set.
+func loadSeccomp(s *initState) error {
+	if s.seccomp == nil || !s.proc.NoNewPrivileges {
+		return nil
+	}
+	return s.installSeccomp()
+}
+
+// installSeccomp loads the filter and, for a profile with SCMP_ACT_NOTIFY,
+// hands the listener to the runtime, which passes it to the profile's
+// agent; the process is executed only once the agent has it.
+func (s *initState) installSeccomp() error {
+	listener, err := s.seccomp.Load()
+	if err != nil {
+		return err
+	}
+	if listener < 0 {
+		return nil
+	}
+	f := os.NewFile(uintptr(listener), "seccomp-listener")
+	defer f.Close()
+	if err := s.conn.SendFd(Message{Type: MsgSeccomp}, f); err != nil {
+		return err
+	}
+	_, err = s.conn.Expect(MsgSeccompDone, nil)
+	return err
+}
+
+// closeDescriptors marks every descriptor past the preserved ones
+// close-on-exec, so no host file reaches the container (CVE-2024-21626);
+// anything opened later is close-on-exec already. The sync socket's EOF at
+// execve then tells the waiting runtime that the process started.
+func closeDescriptors(s *initState) error {
+	first := uint(3 + s.b.PreserveFds)
+	return os.NewSyscallError("close_range", unix.CloseRange(first, ^uint(0), unix.CLOSE_RANGE_CLOEXEC))
+}
+
+// execProcess replaces the init with the container process.
 func execProcess(s *initState) error {
 	umask := 0o022
 	if s.proc.User.Umask != nil {
 		umask = int(*s.proc.User.Umask)
 	}
 	unix.Umask(umask)
-	first := uint(3 + s.b.PreserveFds)
-	if err := unix.CloseRange(first, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return os.NewSyscallError("close_range", err)
-	}
 	err := unix.Exec(s.execPath, s.proc.Args, s.proc.Env)
 	return fmt.Errorf("exec %s: %w", s.execPath, err)
 }

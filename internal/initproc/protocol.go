@@ -4,8 +4,8 @@ package initproc
 // (child). Both ends live in this file; nothing else writes to the sync
 // socket.
 //
-// Messages are JSON objects, one per line, over a SOCK_STREAM socketpair
-// (fd slot EnvInitPipe in the child). Every step the child performs has a
+// Messages are JSON objects over a SOCK_SEQPACKET socketpair (fd slot
+// EnvInitPipe in the child); see Conn for the framing. Every step the child performs has a
 // name; a failure is reported as an "error" message carrying the step, and
 // the parent turns it into an *StepError. The C constructor in
 // internal/nsenter speaks the same "error" message.
@@ -48,13 +48,13 @@ package initproc
 // is the proof that execve succeeded.
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
+	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Message types.
@@ -66,6 +66,11 @@ const (
 	MsgWarning   = "warning" // child → parent: to be logged, not fatal
 	MsgError     = "error"   // child → parent: step failed, child exits
 	MsgStart     = "start"   // start → child, over the start socket
+	// MsgSeccomp (child → runtime) carries the seccomp notify listener fd;
+	// the runtime hands it to the profile's listenerPath and answers
+	// MsgSeccompDone before the child executes the process.
+	MsgSeccomp     = "seccomp-listener"
+	MsgSeccompDone = "seccomp-listener-done"
 )
 
 // Message is one line of the protocol.
@@ -144,40 +149,116 @@ type FdSlots struct {
 	Console int `json:"console,omitempty"` // connected console socket
 }
 
-// Conn is one end of the sync socket.
+// Conn is one end of a SOCK_SEQPACKET socket carrying protocol messages.
+// A message is sent as one or more packets: each starts with a flag byte,
+// 'm' when more packets follow and 'e' on the last, so messages of any size
+// fit in a socket buffer; a file descriptor rides on the last packet.
 type Conn struct {
-	rw  io.ReadWriteCloser
-	dec *json.Decoder
+	f *os.File
 }
 
-// NewConn wraps a connected socket.
-func NewConn(rw io.ReadWriteCloser) *Conn {
-	return &Conn{rw: rw, dec: json.NewDecoder(bufio.NewReader(rw))}
-}
+// maxPacket keeps each packet well inside the default socket buffer.
+const maxPacket = 64 << 10
+
+// NewConn wraps a connected SOCK_SEQPACKET socket.
+func NewConn(f *os.File) *Conn { return &Conn{f: f} }
 
 // Send writes one message.
-func (c *Conn) Send(m Message) error {
+func (c *Conn) Send(m Message) error { return c.SendFd(m, nil) }
+
+// SendFd writes one message with a file descriptor attached.
+func (c *Conn) SendFd(m Message, fd *os.File) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	_, err = c.rw.Write(append(b, '\n'))
-	return err
+	for {
+		n := min(len(b), maxPacket)
+		flag, oob := byte('m'), []byte(nil)
+		if n == len(b) {
+			flag = 'e'
+			if fd != nil {
+				oob = unix.UnixRights(int(fd.Fd()))
+			}
+		}
+		pkt := append([]byte{flag}, b[:n]...)
+		if err := unix.Sendmsg(int(c.f.Fd()), pkt, oob, nil, 0); err != nil {
+			return os.NewSyscallError("sendmsg", err)
+		}
+		b = b[n:]
+		if flag == 'e' {
+			return nil
+		}
+	}
 }
 
 // Recv reads one message. io.EOF means the peer closed the socket (for
 // the parent after a bootstrap: the child executed the container process).
 func (c *Conn) Recv() (Message, error) {
-	var m Message
-	err := c.dec.Decode(&m)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
+	m, fd, err := c.RecvFd()
+	if fd != nil {
+		fd.Close()
 	}
 	return m, err
 }
 
+// RecvFd reads one message and the descriptor attached to it, if any.
+func (c *Conn) RecvFd() (Message, *os.File, error) {
+	var m Message
+	var data []byte
+	buf := make([]byte, maxPacket+1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return m, nil, os.NewSyscallError("recvmsg", err)
+		}
+		if n == 0 {
+			return m, nil, io.EOF
+		}
+		data = append(data, buf[1:n]...)
+		if buf[0] != 'e' {
+			continue
+		}
+		fd, err := parseRights(oob[:oobn])
+		if err != nil {
+			return m, nil, err
+		}
+		if err := json.Unmarshal(data, &m); err != nil {
+			if fd != nil {
+				fd.Close()
+			}
+			return m, nil, fmt.Errorf("protocol: malformed message: %w", err)
+		}
+		return m, fd, nil
+	}
+}
+
+func parseRights(oob []byte) (*os.File, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	for _, msg := range msgs {
+		fds, err := unix.ParseUnixRights(&msg)
+		if err == nil && len(fds) > 0 {
+			for _, extra := range fds[1:] {
+				unix.Close(extra)
+			}
+			return os.NewFile(uintptr(fds[0]), "received"), nil
+		}
+	}
+	return nil, nil
+}
+
 // Close closes the socket.
-func (c *Conn) Close() error { return c.rw.Close() }
+func (c *Conn) Close() error { return c.f.Close() }
 
 // StepError is a failure the child reported, or one of the parent's own
 // steps.
@@ -217,7 +298,3 @@ func (c *Conn) Expect(want string, warn func(string)) (Message, error) {
 type remoteError string
 
 func (e remoteError) Error() string { return string(e) }
-
-// unixConn is satisfied by *net.UnixConn; it lets the child hand a
-// connection to NewConn without importing net elsewhere.
-var _ io.ReadWriteCloser = (*net.UnixConn)(nil)

@@ -12,8 +12,9 @@
  * _PELAGOS_NSENTER   comma-separated fds of namespace files to join, in
  *                    order (user first); may be empty.
  * _PELAGOS_UNSHARE   clone flags (decimal) to unshare after joining.
- * _PELAGOS_INITPIPE  fd of the sync socket; errors are written there as
- *                    one protocol message, then we exit.
+ * _PELAGOS_INITPIPE  fd of the sync socket (SOCK_SEQPACKET); errors are
+ *                    written there as one protocol packet ('e' + JSON, see
+ *                    internal/initproc/protocol.go), then we exit.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,7 +31,7 @@ static void fail(const char *what, long arg, int err)
 	const char *pipe = getenv("_PELAGOS_INITPIPE");
 	int fd = pipe ? atoi(pipe) : 2;
 	int n = snprintf(buf, sizeof(buf),
-			 "{\"type\":\"error\",\"step\":\"nsenter\",\"error\":\"%s %ld: %s\"}\n",
+			 "e{\"type\":\"error\",\"step\":\"nsenter\",\"error\":\"%s %ld: %s\"}",
 			 what, arg, strerror(err));
 	if (n > 0 && write(fd, buf, (size_t)n) < 0) {
 		/* nothing left to report to */

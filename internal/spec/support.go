@@ -87,9 +87,6 @@ func checkHostname(s *specs.Spec) error {
 
 func checkUnsupported(s *specs.Spec) error {
 	l := s.Linux
-	if l.Seccomp != nil {
-		return fmt.Errorf("linux.seccomp: %w", ErrNotSupported)
-	}
 	if l.IntelRdt != nil {
 		return fmt.Errorf("linux.intelRdt: %w", ErrNotSupported)
 	}
