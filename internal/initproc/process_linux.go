@@ -118,17 +118,25 @@ func apparmorEnabled() bool {
 	return err == nil && strings.HasPrefix(string(b), "Y")
 }
 
-// setProcessAttrs applies rlimits, personality, scheduler and I/O priority;
-// the process inherits them across execve.
-func setProcessAttrs(s *initState) error {
-	p := s.proc
-	for _, r := range p.Rlimits {
+// setRlimits applies process.rlimits. It runs as late as it can, just
+// before the filter and the switch of user: a small RLIMIT_AS or
+// RLIMIT_DATA would starve the init's own Go runtime, and raising a hard
+// limit needs CAP_SYS_RESOURCE, which the switch may take away.
+func setRlimits(s *initState) error {
+	for _, r := range s.proc.Rlimits {
 		res, _ := spec.RlimitResource(r.Type)
 		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
 		if err := unix.Prlimit(0, res, &lim, nil); err != nil {
 			return fmt.Errorf("rlimit %s (soft %d, hard %d): %w", r.Type, r.Soft, r.Hard, err)
 		}
 	}
+	return nil
+}
+
+// setProcessAttrs applies personality, scheduler and I/O priority; the
+// process inherits them across execve.
+func setProcessAttrs(s *initState) error {
+	p := s.proc
 	if per := s.b.Spec.Linux.Personality; per != nil {
 		if err := setPersonality(per); err != nil {
 			return err

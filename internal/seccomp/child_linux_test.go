@@ -60,13 +60,13 @@ type job struct {
 
 // report is one line the child prints.
 type report struct {
-	Call      int    `json:",omitempty"`
-	Ret       uint64 `json:",omitempty"`
-	Errno     int    `json:",omitempty"`
-	LoadErr   string `json:",omitempty"`
-	Loaded    bool   `json:",omitempty"`
-	Done      bool   `json:",omitempty"`
-	ThreadGone bool  `json:",omitempty"`
+	Call       int    `json:",omitempty"`
+	Ret        uint64 `json:",omitempty"`
+	Errno      int    `json:",omitempty"`
+	LoadErr    string `json:",omitempty"`
+	Loaded     bool   `json:",omitempty"`
+	Done       bool   `json:",omitempty"`
+	ThreadGone bool   `json:",omitempty"`
 	// Modes maps thread ids to their Seccomp: line in /proc.
 	Modes map[int]string `json:",omitempty"`
 }
