@@ -1,3 +1,12 @@
 module github.com/pelagos-go/pelagos
 
 go 1.26.8
+
+require (
+	github.com/containerd/go-runc v1.2.1
+	github.com/google/go-cmp v0.7.0
+	github.com/opencontainers/runtime-spec v1.3.0
+	golang.org/x/sys v0.50.0
+)
+
+require github.com/containerd/console v1.0.5 // indirect
