@@ -52,6 +52,9 @@ type job struct {
 	// NoNNP skips no_new_privs; DropSysAdmin also drops CAP_SYS_ADMIN from
 	// the effective set, so the kernel must refuse the filter.
 	NoNNP, DropSysAdmin bool
+	// NoFilter makes the calls without loading anything: the control run
+	// that shows what the kernel itself answers.
+	NoFilter bool
 	// ListenerPath receives the notification listener via SendListener.
 	ListenerPath, ListenerMetadata string
 	// CheckThreads reports the seccomp mode of every thread after loading.
@@ -60,13 +63,13 @@ type job struct {
 
 // report is one line the child prints.
 type report struct {
-	Call      int    `json:",omitempty"`
-	Ret       uint64 `json:",omitempty"`
-	Errno     int    `json:",omitempty"`
-	LoadErr   string `json:",omitempty"`
-	Loaded    bool   `json:",omitempty"`
-	Done      bool   `json:",omitempty"`
-	ThreadGone bool  `json:",omitempty"`
+	Call       int    `json:",omitempty"`
+	Ret        uint64 `json:",omitempty"`
+	Errno      int    `json:",omitempty"`
+	LoadErr    string `json:",omitempty"`
+	Loaded     bool   `json:",omitempty"`
+	Done       bool   `json:",omitempty"`
+	ThreadGone bool   `json:",omitempty"`
 	// Modes maps thread ids to their Seccomp: line in /proc.
 	Modes map[int]string `json:",omitempty"`
 }
@@ -134,15 +137,17 @@ func childRun(j *job) {
 			return
 		}
 	}
-	prog, err := Compile(j.Profile)
-	if err != nil {
-		emit(report{LoadErr: err.Error()})
-		return
-	}
-	fd, err := prog.Load()
-	if err != nil {
-		emit(report{LoadErr: err.Error()})
-		return
+	fd := -1
+	if !j.NoFilter {
+		prog, err := Compile(j.Profile)
+		if err != nil {
+			emit(report{LoadErr: err.Error()})
+			return
+		}
+		if fd, err = prog.Load(); err != nil {
+			emit(report{LoadErr: err.Error()})
+			return
+		}
 	}
 	emit(report{Loaded: true})
 	if fd >= 0 && j.ListenerPath != "" {
