@@ -215,6 +215,7 @@ func dropEffectiveCap(c int) error {
 
 // outcome is what the parent saw of one child.
 type outcome struct {
+	stdout     string
 	reports    []report
 	calls      map[int]report
 	loaded     bool
@@ -240,7 +241,7 @@ func runChild(t *testing.T, j job) outcome {
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
-	o := outcome{calls: map[int]report{}, stderr: stderr.String()}
+	o := outcome{calls: map[int]report{}, stderr: stderr.String(), stdout: stdout.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		ws := ee.Sys().(syscall.WaitStatus)
 		if ws.Signaled() {
@@ -283,4 +284,16 @@ func (o outcome) mustLoad(t *testing.T) {
 	if !o.loaded {
 		t.Fatalf("filter not loaded: %q (exit %d, signal %v, stderr %q)", o.loadErr, o.exitCode, o.signal, o.stderr)
 	}
+}
+
+// nonJSON returns the child's output lines that are not reports: what a
+// program it executed printed.
+func nonJSON(o outcome) []string {
+	var lines []string
+	for _, l := range strings.Split(o.stdout, "\n") {
+		if l = strings.TrimSpace(l); !strings.HasPrefix(l, "{") && l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
