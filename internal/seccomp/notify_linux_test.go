@@ -91,14 +91,14 @@ func (a *agent) serve() error {
 			}
 			return fmt.Errorf("NOTIF_RECV: %w", e)
 		}
-		d := seccompData{nr: binary.LittleEndian.Uint32(req[16:]), arch: binary.LittleEndian.Uint32(req[20:])}
-		for i := range d.args {
-			d.args[i] = binary.LittleEndian.Uint64(req[32+8*i:])
+		d := seccompData{Nr: binary.LittleEndian.Uint32(req[16:]), Arch: binary.LittleEndian.Uint32(req[20:])}
+		for i := range d.Args {
+			d.Args[i] = binary.LittleEndian.Uint64(req[32+8*i:])
 		}
 		a.seen <- d
 		var resp [24]byte // struct seccomp_notif_resp
 		copy(resp[0:8], req[0:8])
-		if d.args[0] == 0xabc {
+		if d.Args[0] == 0xabc {
 			binary.LittleEndian.PutUint64(resp[8:], 4242)
 		} else {
 			errno := -int32(unix.EXDEV)
@@ -141,9 +141,9 @@ func TestKernelNotify(t *testing.T) {
 			close(a.seen)
 			var nrs []uint32
 			for d := range a.seen {
-				nrs = append(nrs, d.nr)
-				if d.nr == uint32(nr) && d.args[0] == 0xdef && d.args[1] != 7 {
-					t.Errorf("agent saw args %v", d.args)
+				nrs = append(nrs, d.Nr)
+				if d.Nr == uint32(nr) && d.Args[0] == 0xdef && d.Args[1] != 7 {
+					t.Errorf("agent saw args %v", d.Args)
 				}
 			}
 			if diff := cmp.Diff([]uint32{uint32(nr), uint32(nr)}, nrs); diff != "" {
