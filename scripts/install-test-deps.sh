@@ -15,6 +15,8 @@ pkgs=(
 	iproute2         # ip netns / veth in network tests
 	procps           # ps, pkill in test scripts
 	xz-utils
+	gcc              # builds the libseccomp side of the seccomp benchmark/cross-check
+	libseccomp-dev   # libseccomp, the reference the seccomp compiler is compared with
 	ca-certificates
 )
 missing=()

@@ -67,8 +67,6 @@ func (a *assembler) jump(code uint16, k uint32, jt, jf label) {
 	a.insns = append(a.insns, asmInsn{code: code, k: k, jt: jt, jf: jf})
 }
 
-func (a *assembler) ja(to label) { a.jump(bpfJa, 0, to, noLabel) }
-
 // assemble resolves labels. A conditional jump reaches at most 255
 // instructions ahead; a farther target gets a trampoline (an unconditional
 // jump, which has a 32-bit offset) placed right after the jump. Adding

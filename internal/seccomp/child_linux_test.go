@@ -52,6 +52,9 @@ type job struct {
 	// NoNNP skips no_new_privs; DropSysAdmin also drops CAP_SYS_ADMIN from
 	// the effective set, so the kernel must refuse the filter.
 	NoNNP, DropSysAdmin bool
+	// NoFilter makes the calls without loading anything: the control run
+	// that shows what the kernel itself answers.
+	NoFilter bool
 	// ListenerPath receives the notification listener via SendListener.
 	ListenerPath, ListenerMetadata string
 	// CheckThreads reports the seccomp mode of every thread after loading.
@@ -134,15 +137,17 @@ func childRun(j *job) {
 			return
 		}
 	}
-	prog, err := Compile(j.Profile)
-	if err != nil {
-		emit(report{LoadErr: err.Error()})
-		return
-	}
-	fd, err := prog.Load()
-	if err != nil {
-		emit(report{LoadErr: err.Error()})
-		return
+	fd := -1
+	if !j.NoFilter {
+		prog, err := Compile(j.Profile)
+		if err != nil {
+			emit(report{LoadErr: err.Error()})
+			return
+		}
+		if fd, err = prog.Load(); err != nil {
+			emit(report{LoadErr: err.Error()})
+			return
+		}
 	}
 	emit(report{Loaded: true})
 	if fd >= 0 && j.ListenerPath != "" {
@@ -210,6 +215,7 @@ func dropEffectiveCap(c int) error {
 
 // outcome is what the parent saw of one child.
 type outcome struct {
+	stdout     string
 	reports    []report
 	calls      map[int]report
 	loaded     bool
@@ -235,7 +241,7 @@ func runChild(t *testing.T, j job) outcome {
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
-	o := outcome{calls: map[int]report{}, stderr: stderr.String()}
+	o := outcome{calls: map[int]report{}, stderr: stderr.String(), stdout: stdout.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		ws := ee.Sys().(syscall.WaitStatus)
 		if ws.Signaled() {
@@ -278,4 +284,16 @@ func (o outcome) mustLoad(t *testing.T) {
 	if !o.loaded {
 		t.Fatalf("filter not loaded: %q (exit %d, signal %v, stderr %q)", o.loadErr, o.exitCode, o.signal, o.stderr)
 	}
+}
+
+// nonJSON returns the child's output lines that are not reports: what a
+// program it executed printed.
+func nonJSON(o outcome) []string {
+	var lines []string
+	for _, l := range strings.Split(o.stdout, "\n") {
+		if l = strings.TrimSpace(l); !strings.HasPrefix(l, "{") && l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }

@@ -69,9 +69,13 @@ func compile(cfg *specs.LinuxSeccomp, native archID) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	names := 0
+	for _, r := range p.rules {
+		names += len(r.names)
+	}
 	plans := make([]*archPlan, len(ids))
 	for i, id := range ids {
-		plans[i] = &archPlan{id: id, calls: map[uint32][]sysRule{}, maxNr: -1}
+		plans[i] = &archPlan{id: id, calls: make(map[uint32][]sysRule, names), maxNr: -1}
 	}
 	unknown := map[string]bool{}
 	for _, r := range p.rules {

@@ -27,16 +27,16 @@ func refDecide(t *testing.T, cfg *specs.LinuxSeccomp, native archID, d seccompDa
 		if c != native && !slices.Contains(cfg.Architectures, arches[c].spec) {
 			continue
 		}
-		if arches[c].audit != d.arch {
+		if arches[c].audit != d.Arch {
 			continue
 		}
-		if arches[c].audit == auditArchX8664 && (c == archX32) != (d.nr >= x32SyscallBit) {
+		if arches[c].audit == auditArchX8664 && (c == archX32) != (d.Nr >= x32SyscallBit) {
 			continue
 		}
 		id, found = c, true
 	}
 	if !found {
-		if d.arch == auditArchX8664 && d.nr == 0xffffffff {
+		if d.Arch == auditArchX8664 && d.Nr == 0xffffffff {
 			return def
 		}
 		return retKillThread
@@ -48,7 +48,7 @@ func refDecide(t *testing.T, cfg *specs.LinuxSeccomp, native archID, d seccompDa
 	}
 	holds := func(args []specs.LinuxSeccompArg) bool {
 		for _, c := range args {
-			x := d.args[c.Index] & top
+			x := d.Args[c.Index] & top
 			v := c.Value & top
 			ok := false
 			switch c.Op {
@@ -86,11 +86,11 @@ func refDecide(t *testing.T, cfg *specs.LinuxSeccomp, native archID, d seccompDa
 			if ok {
 				maxNr = max(maxNr, int64(nr))
 			}
-			match := ok && nr == d.nr && holds(s.Args)
+			match := ok && nr == d.Nr && holds(s.Args)
 			if !match && id == archX86 && len(s.Args) == 0 {
 				if sys, call, ok := muxCall(n); ok {
 					mnr, _ := SyscallNumber(a.spec, sys)
-					match = d.nr == mnr && d.args[0]&top == uint64(call)
+					match = d.Nr == mnr && d.Args[0]&top == uint64(call)
 				}
 			}
 			if match && (!found || stricter(ret, best)) {
@@ -102,7 +102,7 @@ func refDecide(t *testing.T, cfg *specs.LinuxSeccomp, native archID, d seccompDa
 		return best
 	}
 	stub := def&retActionMask != retAllow && def&retActionMask != retLog && def&retActionMask != retTrace
-	if stub && maxNr >= 0 && int64(d.nr) > maxNr {
+	if stub && maxNr >= 0 && int64(d.Nr) > maxNr {
 		return enosysRet
 	}
 	return def
@@ -178,22 +178,22 @@ func TestCompileMatchesReference(t *testing.T) {
 				}
 				for _, nr := range nrs {
 					for range 12 {
-						d := seccompData{nr: nr, arch: arches[id].audit}
+						d := seccompData{Nr: nr, Arch: arches[id].audit}
 						for i := range 3 {
-							d.args[i] = interesting[r.IntN(len(interesting))]
+							d.Args[i] = interesting[r.IntN(len(interesting))]
 						}
-						got, _, err := runFilter(prog.Filter, d)
+						got, _, err := Evaluate(prog.Filter, d)
 						if err != nil {
 							t.Fatalf("run: %v", err)
 						}
 						if want := refDecide(t, cfg, native, d); got != want {
-							t.Fatalf("iter %d native %v abi %v nr %#x args %#x: got %#x, want %#x\nprofile: %+v", iter, native, id, nr, d.args[:3], got, want, cfg)
+							t.Fatalf("iter %d native %v abi %v nr %#x args %#x: got %#x, want %#x\nprofile: %+v", iter, native, id, nr, d.Args[:3], got, want, cfg)
 						}
 					}
 				}
 			}
 			// An architecture the filter does not cover is killed.
-			got, _, err := runFilter(prog.Filter, seccompData{nr: 0, arch: 0x12345678})
+			got, _, err := Evaluate(prog.Filter, seccompData{Nr: 0, Arch: 0x12345678})
 			if err != nil || got != retKillThread {
 				t.Fatalf("unknown arch: got %#x, %v", got, err)
 			}
@@ -268,7 +268,7 @@ func TestCompileUnknownNamesAndArches(t *testing.T) {
 		t.Errorf("IgnoredArches (-want +got):\n%s", diff)
 	}
 	// mount is still denied: the unknown names did not drop the rule.
-	got, _, _ := runFilter(prog.Filter, seccompData{nr: 165, arch: auditArchX8664})
+	got, _, _ := Evaluate(prog.Filter, seccompData{Nr: 165, Arch: auditArchX8664})
 	if got != retErrno|errnoEPERM {
 		t.Errorf("mount: got %#x, want ERRNO(EPERM)", got)
 	}

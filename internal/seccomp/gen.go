@@ -233,6 +233,10 @@ func (g *generator) intervals(plans []*archPlan) []interval {
 // unconditional rule ends the list and becomes the fallback; trailing
 // conditional rules that would return the fallback anyway are dropped.
 func (g *generator) finalize(rules []sysRule, is64 bool) *target {
+	if len(rules) == 1 && len(rules[0].conds) == 0 {
+		// The common case (a plain allow list): nothing to order.
+		return &target{fallback: rules[0].ret, is64: is64, lbl: noLabel}
+	}
 	rs := slices.Clone(rules)
 	slices.SortStableFunc(rs, func(a, b sysRule) int {
 		if stricter(a.ret, b.ret) {

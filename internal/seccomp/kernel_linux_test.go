@@ -116,3 +116,12 @@ func TestKernelActions(t *testing.T) {
 		})
 	}
 }
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}

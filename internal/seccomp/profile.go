@@ -51,6 +51,17 @@ func stricter(a, b uint32) bool {
 	return int32(a&retActionMask) < int32(b&retActionMask)
 }
 
+// ActionValue returns the seccomp return value (SECCOMP_RET_* with its
+// data) an OCI action and errnoRet stand for, as the filter returns it and
+// as libseccomp's SCMP_ACT_* values encode it.
+func ActionValue(act specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
+	r, err := parseAction(act, errnoRet)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalidProfile, err)
+	}
+	return r, nil
+}
+
 // parseAction resolves an OCI action name and its errnoRet to a return
 // value. errnoRet is only meaningful for ERRNO and TRACE; the spec requires
 // an error for any other action.

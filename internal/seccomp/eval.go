@@ -5,28 +5,35 @@ import (
 	"fmt"
 )
 
-// seccompData mirrors struct seccomp_data.
-type seccompData struct {
-	nr   uint32
-	arch uint32
-	ip   uint64
-	args [6]uint64
+// Data is the input of a seccomp filter: struct seccomp_data.
+type Data struct {
+	Nr   uint32
+	Arch uint32 // AUDIT_ARCH_*
+	IP   uint64
+	Args [6]uint64
 }
 
-func (d *seccompData) bytes() []byte {
+// seccompData is the internal name the tests use.
+type seccompData = Data
+
+func (d *Data) bytes() []byte {
 	b := make([]byte, 64)
-	binary.LittleEndian.PutUint32(b[0:], d.nr)
-	binary.LittleEndian.PutUint32(b[4:], d.arch)
-	binary.LittleEndian.PutUint64(b[8:], d.ip)
-	for i, a := range d.args {
+	binary.LittleEndian.PutUint32(b[0:], d.Nr)
+	binary.LittleEndian.PutUint32(b[4:], d.Arch)
+	binary.LittleEndian.PutUint64(b[8:], d.IP)
+	for i, a := range d.Args {
 		binary.LittleEndian.PutUint64(b[16+8*i:], a)
 	}
 	return b
 }
 
-// runFilter interprets prog over d as the kernel would (for the opcodes the
-// compiler emits), and also returns how many instructions ran.
-func runFilter(prog []Instruction, d seccompData) (ret uint32, steps int, err error) {
+// Evaluate runs a filter over d in user space, as the kernel would on a
+// little-endian machine, and returns the filter's verdict and how many
+// instructions ran. It knows the opcodes seccomp filters use (loads of
+// seccomp_data words, AND with a constant, jumps, constant returns), so
+// it also reads libseccomp's output. For tests and for explaining what a
+// profile does to a given call.
+func Evaluate(prog []Instruction, d Data) (ret uint32, steps int, err error) {
 	mem := d.bytes()
 	var acc uint32
 	pc := 0
