@@ -15,7 +15,8 @@ pkgs=(
 	iproute2         # ip netns / veth in network tests
 	procps           # ps, pkill in test scripts
 	xz-utils
-	gcc              # builds the libseccomp side of the seccomp benchmark/cross-check
+	gcc              # cgo: pelagos-runc links internal/nsenter; the libseccomp benchmark helper
+	libc6-dev        # static C library for the static pelagos-runc build
 	libseccomp-dev   # libseccomp, the reference the seccomp compiler is compared with
 	ca-certificates
 )

@@ -133,8 +133,11 @@ func DropBounding(keep Set) error {
 }
 
 // SetProcess sets the effective, permitted and inheritable sets of the
-// calling thread and then the ambient set.
-func SetProcess(s Sets) error {
+// calling thread and then the ambient set. An ambient capability the kernel
+// refuses (it must be both permitted and inheritable) is left out and
+// reported as a warning, as the runtime-spec asks for capabilities that
+// cannot be granted; runc's default config asks for exactly that.
+func SetProcess(s Sets) ([]string, error) {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	for i := 0; i < 2; i++ {
@@ -143,18 +146,19 @@ func SetProcess(s Sets) error {
 		data[i].Inheritable = uint32(s.Inheritable >> (32 * i))
 	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return os.NewSyscallError("capset", err)
+		return nil, os.NewSyscallError("capset", err)
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
-		return fmt.Errorf("clear ambient capabilities: %w", err)
+		return nil, fmt.Errorf("clear ambient capabilities: %w", err)
 	}
+	var warnings []string
 	for c := 0; c <= LastCap(); c++ {
 		if !s.Ambient.Has(c) {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
-			return fmt.Errorf("raise ambient %s (it must also be permitted and inheritable): %w", names[c], err)
+			warnings = append(warnings, fmt.Sprintf("ambient capability %s not raised (it must also be permitted and inheritable): %v", names[c], err))
 		}
 	}
-	return nil
+	return warnings, nil
 }

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -54,6 +53,8 @@ type child struct {
 	joins []*os.File
 	// cJoins are namespace files for the C constructor, in order.
 	cJoins []*os.File
+	// newFlags are the namespaces the C constructor creates.
+	newFlags uintptr
 }
 
 func newChild(exe *os.File, stdin, stdout, stderr *os.File, preserve int) *child {
@@ -112,7 +113,7 @@ func (c *child) start(syncFd int) (*exec.Cmd, error) {
 	var list []string
 	// The C constructor needs the fds in the order they were added; they
 	// go after every other slot.
-	for _, f := range c.cJoinsOrdered() {
+	for _, f := range c.cJoins {
 		list = append(list, strconv.Itoa(c.slot(f)))
 	}
 	env := append([]string{
@@ -146,17 +147,13 @@ func (c *child) start(syncFd int) (*exec.Cmd, error) {
 	return cmd, <-errc
 }
 
-func (c *child) cJoinsOrdered() []*os.File {
-	return c.cJoins
-}
-
-// killChild kills a child that did not make it and reaps it.
-func killChild(cmd *exec.Cmd) {
-	if cmd == nil || cmd.Process == nil {
+// killProcess kills a child that did not make it and reaps it.
+func killProcess(p *os.Process) {
+	if p == nil {
 		return
 	}
-	_ = cmd.Process.Kill()
-	_, _ = cmd.Process.Wait()
+	_ = p.Kill()
+	_, _ = p.Wait()
 }
 
 // socketpair returns a connected pair: ours and the child's.
@@ -168,21 +165,18 @@ func socketpair() (parent, childEnd *os.File, err error) {
 	return os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
 }
 
-// setupNamespaces fills in clone flags, id mappings and joins for the
-// container's namespaces.
+// setupNamespaces arranges the container's namespaces: joins for those
+// given by path, and the flags of those to create, which the C constructor
+// creates after execve (see internal/nsenter). The cgroup and time
+// namespaces are created later by the init itself (see Bootstrap).
 func (c *child) setupNamespaces(s *specs.Spec) ([]*os.File, error) {
 	var opened []*os.File
-	var userJoined bool
-	var newFlags uintptr
-	// Order joins so the user namespace comes first for the C side.
-	order := append([]specs.LinuxNamespaceType{}, cJoined...)
 	for _, ns := range s.Linux.Namespaces {
 		if ns.Path == "" {
 			switch ns.Type {
 			case specs.CgroupNamespace, specs.TimeNamespace:
-				// Created by the init itself (see Bootstrap).
 			default:
-				newFlags |= nsFlags[ns.Type]
+				c.newFlags |= nsFlags[ns.Type]
 			}
 			continue
 		}
@@ -192,47 +186,23 @@ func (c *child) setupNamespaces(s *specs.Spec) ([]*os.File, error) {
 			return nil, err
 		}
 		opened = append(opened, f)
-		if ns.Type == specs.UserNamespace {
-			userJoined = true
-		}
 	}
-	// Add joins: C-side ones in cJoined order, then the rest.
-	for _, t := range order {
-		for i, ns := range nsWithPath(s) {
+	// C-side joins in cJoined order (user first), then the rest.
+	withPath := nsWithPath(s)
+	for _, t := range cJoined {
+		for i, ns := range withPath {
 			if ns.Type == t {
 				c.addJoin(t, opened[i])
 			}
 		}
 	}
-	for i, ns := range nsWithPath(s) {
+	for i, ns := range withPath {
 		if !isCJoined(ns.Type) {
 			c.addJoin(ns.Type, opened[i])
 		}
 	}
-	if userJoined && newFlags != 0 {
-		// New namespaces must be owned by the joined user namespace: the
-		// C constructor creates them after joining it. A new pid
-		// namespace cannot be entered that way.
-		if newFlags&unix.CLONE_NEWPID != 0 {
-			closeAll(opened)
-			return nil, errors.New("joining a user namespace by path together with a new pid namespace is not supported")
-		}
-		c.env = append(c.env, nsenter.EnvUnshare+"="+strconv.FormatUint(uint64(newFlags), 10))
-		newFlags = 0
-	}
-	c.attr.Cloneflags = newFlags
-	if newFlags&unix.CLONE_NEWUSER != 0 {
-		for _, m := range s.Linux.UIDMappings {
-			c.attr.UidMappings = append(c.attr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
-		}
-		for _, m := range s.Linux.GIDMappings {
-			c.attr.GidMappings = append(c.attr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
-		}
-		c.attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
-		// Become the namespace's root before executing the init: our own
-		// uid is usually not mapped, and an unmapped process has no
-		// capabilities in the namespace.
-		c.attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: !c.attr.GidMappingsEnableSetgroups}
+	if c.newFlags != 0 {
+		c.env = append(c.env, nsenter.EnvUnshare+"="+strconv.FormatUint(uint64(c.newFlags), 10))
 	}
 	return opened, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -55,9 +56,13 @@ type creation struct {
 	cg     *cgroups.Manager
 	exe    *os.File
 	listen *os.File
-	cmd    *exec.Cmd
-	conn   *initproc.Conn
-	fds    initproc.FdSlots
+	// cmd is the process the runtime executed; proc is the init, which is
+	// cmd's own process unless the init was forked into a new pid
+	// namespace (then cmd exits once it has).
+	cmd  *exec.Cmd
+	proc *os.Process
+	conn *initproc.Conn
+	fds  initproc.FdSlots
 	// childFiles are the child's ends, closed once it has them.
 	childFiles []*os.File
 	undo       []func()
@@ -102,7 +107,7 @@ func Create(ctx context.Context, o CreateOpts) (*Container, error) {
 	cr.closeChildFiles()
 	cr.conn.Close()
 	cr.lock.Close()
-	cr.c.cmd = cr.cmd
+	cr.c.proc = cr.proc
 	return cr.c, nil
 }
 
@@ -284,7 +289,7 @@ func (cr *creation) sendBootstrap() error {
 		Spec:            cr.spec,
 		Rootfs:          cr.c.rec.Rootfs,
 		Bundle:          cr.c.rec.Bundle,
-		Pid:             cr.cmd.Process.Pid,
+		Pid:             cr.proc.Pid,
 		NoPivot:         cr.o.NoPivot,
 		NoNewKeyring:    cr.o.NoNewKeyring,
 		UnshareCgroupNS: newNamespace(cr.spec, specs.CgroupNamespace),
@@ -308,7 +313,7 @@ func (cr *creation) runtimeHooks() error {
 		// By the spec's lifecycle these hooks run after step 2, when the
 		// container counts as created.
 		st.Status = specs.StateCreated
-		st.Pid = cr.cmd.Process.Pid
+		st.Pid = cr.proc.Pid
 		//nolint:staticcheck // prestart is deprecated but still part of the spec.
 		if err := hooks.Run(context.Background(), "prestart", h.Prestart, &st); err != nil {
 			return err
@@ -330,9 +335,13 @@ func (cr *creation) waitReady() error {
 func (cr *creation) expect(typ string) (initproc.Message, error) {
 	m, err := cr.conn.Expect(typ, cr.warn)
 	if errors.Is(err, io.EOF) {
-		werr := cr.cmd.Wait()
+		p := cr.proc
+		if p == nil {
+			p = cr.cmd.Process
+		}
+		st, werr := p.Wait()
 		if werr == nil {
-			werr = errors.New("exited")
+			werr = errors.New(st.String())
 		}
 		return m, fmt.Errorf("container init died before %s: %w", typ, werr)
 	}
@@ -346,7 +355,7 @@ func (cr *creation) saveCreated() error {
 		return err
 	}
 	if cr.o.PidFile != "" {
-		return writePidFile(cr.o.PidFile, cr.cmd.Process.Pid)
+		return writePidFile(cr.o.PidFile, cr.proc.Pid)
 	}
 	return nil
 }
@@ -440,13 +449,16 @@ func (cr *creation) startInit() error {
 		return err
 	}
 	cr.cmd = cmd
-	cr.undo = append(cr.undo, func() { killChild(cmd) })
+	cr.undo = append(cr.undo, func() { killProcess(cmd.Process) })
 	cr.conn = initproc.NewConn(parent)
 	cr.closeChildFiles()
-	pid := cmd.Process.Pid
+	if err := cr.finishNamespaces(ch.newFlags); err != nil {
+		return err
+	}
+	pid := cr.proc.Pid
 	cr.c.rec.Pid = pid
 	_, cr.c.rec.PidStart, _ = procStat(pid)
-	if !ch.attr.UseCgroupFD {
+	if !ch.attr.UseCgroupFD { // a forked init inherits the cgroup it was cloned into
 		if err := cr.cg.Apply(pid); err != nil {
 			return err
 		}
@@ -499,4 +511,67 @@ func (cr *creation) checkSeccomp(cfg *specs.LinuxSeccomp) error {
 		return fmt.Errorf("linux.seccomp uses SCMP_ACT_NOTIFY but sets no listenerPath: %w", spec.ErrInvalid)
 	}
 	return nil
+}
+
+// finishNamespaces serves the C constructor while it creates the new
+// namespaces: it writes the id maps of a new user namespace, and learns
+// the pid of an init forked into a new pid namespace.
+func (cr *creation) finishNamespaces(flags uintptr) error {
+	cr.proc = cr.cmd.Process
+	if flags&unix.CLONE_NEWUSER != 0 {
+		if _, err := cr.expect(initproc.MsgUserNS); err != nil {
+			return err
+		}
+		if err := writeIDMaps(cr.cmd.Process.Pid, cr.spec.Linux); err != nil {
+			return err
+		}
+		if err := cr.conn.Send(initproc.Message{Type: initproc.MsgUserNSDone}); err != nil {
+			return err
+		}
+	}
+	if flags&unix.CLONE_NEWPID == 0 {
+		return nil
+	}
+	m, err := cr.expect(initproc.MsgPid)
+	if err != nil {
+		return err
+	}
+	// The forked init is our child too (CLONE_PARENT); the process we
+	// executed has done its part and exits.
+	proc, err := os.FindProcess(m.Pid)
+	if err != nil {
+		return err
+	}
+	cr.proc = proc
+	cr.undo = append(cr.undo, func() { killProcess(proc) })
+	if _, err := cr.cmd.Process.Wait(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// writeIDMaps writes the user namespace's uid and gid maps for pid.
+func writeIDMaps(pid int, l *specs.Linux) error {
+	write := func(file string, maps []specs.LinuxIDMapping) error {
+		var b strings.Builder
+		for _, m := range maps {
+			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		path := fmt.Sprintf("/proc/%d/%s", pid, file)
+		if err := os.WriteFile(path, []byte(b.String()), 0); err != nil {
+			return fmt.Errorf("write %s: %w", file, err)
+		}
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		// Without privilege the gid map is accepted only once
+		// setgroups is denied.
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
+			return err
+		}
+	}
+	if err := write("uid_map", l.UIDMappings); err != nil {
+		return err
+	}
+	return write("gid_map", l.GIDMappings)
 }

@@ -79,7 +79,7 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Process, error) {
 		return nil, err
 	}
 	if err := c.execBootstrap(cmd, parent, o, fds); err != nil {
-		killChild(cmd)
+		killProcess(cmd.Process)
 		return nil, err
 	}
 	if o.PidFile != "" {

@@ -39,7 +39,10 @@ func (c *Container) Start(ctx context.Context, warn func(string)) error {
 		return err
 	}
 	if h := c.rec.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+		// The state as of the start operation: the process may already
+		// have exited, but the hooks are about its start.
 		st := c.State()
+		st.Status, st.Pid = specs.StateRunning, c.rec.Pid
 		if err := hooks.RunAll(ctx, "poststart", h.Poststart, &st); err != nil {
 			if !failsOnPoststart(c.rec.Config.Version) {
 				if warn != nil {
@@ -277,11 +280,11 @@ func (c *Container) destroy(ctx context.Context) error {
 // Wait waits for the init to exit and returns its exit code (128+signal
 // for a signal). It works only in the process that created the container.
 func (c *Container) Wait() (int, error) {
-	if c.cmd == nil {
+	if c.proc == nil {
 		return -1, errors.New("not the parent of this container")
 	}
-	err := c.cmd.Wait()
-	return exitCode(c.cmd.ProcessState, err)
+	st, err := c.proc.Wait()
+	return exitCode(st, err)
 }
 
 func exitCode(ps *os.ProcessState, err error) (int, error) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"time"
@@ -57,8 +56,8 @@ type record struct {
 type Container struct {
 	dir string
 	rec record
-	// cmd is the init, in the process that created it (for Wait).
-	cmd *exec.Cmd
+	// proc is the init, in the process that created it (for Wait).
+	proc *os.Process
 }
 
 // ID returns the container ID.

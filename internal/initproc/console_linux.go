@@ -75,6 +75,9 @@ func setupConsole(s *initState) error {
 // inside the root and must be a regular file or character device, so a
 // symlink planted at /dev/console redirects nothing (CVE-2025-52565).
 func bindConsole(root, slave *os.File) error {
+	if link, err := inroot.IsSymlink(root, "/dev/console"); err == nil && link {
+		return errors.New("/dev/console is a symlink in the rootfs: refusing to follow it")
+	}
 	target, err := inroot.MkFile(root, "/dev/console", 0o666)
 	if err != nil {
 		return err

@@ -458,10 +458,11 @@ func setCaps(s *initState) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range warnings {
+	applied, err := caps.SetProcess(set)
+	for _, w := range append(warnings, applied...) {
 		s.warn("%s", w)
 	}
-	return caps.SetProcess(set)
+	return err
 }
 
 func setNoNewPrivs(s *initState) error {

@@ -33,6 +33,17 @@ package initproc
 //	  |<-- error{step} ... or EOF at execve ---------|
 //	  | EOF: state running, poststart hooks          | (the container process)
 //
+// Before the bootstrap, the C constructor creates the new namespaces (it
+// runs after execve, so that the init's memory belongs to the runtime's
+// user namespace and cannot be ptraced from the container's):
+//
+//	parent                                        child (C, before Go)
+//	  | exec, nothing unshared                       |
+//	  |<-- userns -----------------------------------| unshare(CLONE_NEWUSER)
+//	  | write uid_map, gid_map                       |
+//	  |--- userns-done ----------------------------->| become root, unshare the rest
+//	  |<-- pid {N} ----------------------------------| fork into the new pid ns, exit
+//
 // exec (pelagos-runc exec): the parent joins the container's net, ipc, uts,
 // pid and cgroup namespaces on a locked thread and clones the child there;
 // the C constructor joins user, mount and time namespaces.
@@ -71,6 +82,13 @@ const (
 	// MsgSeccompDone before the child executes the process.
 	MsgSeccomp     = "seccomp-listener"
 	MsgSeccompDone = "seccomp-listener-done"
+	// Sent by the C constructor (internal/nsenter) while it creates the
+	// namespaces: MsgUserNS asks the runtime to write the id maps (it
+	// answers MsgUserNSDone); MsgPid gives the pid of the init forked into
+	// a new pid namespace.
+	MsgUserNS     = "userns"
+	MsgUserNSDone = "userns-done"
+	MsgPid        = "pid"
 )
 
 // Message is one line of the protocol.
@@ -79,6 +97,7 @@ type Message struct {
 	Step      string     `json:"step,omitempty"`
 	Error     string     `json:"error,omitempty"`
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
+	Pid       int        `json:"pid,omitempty"`
 }
 
 // Mode says what the child is for.

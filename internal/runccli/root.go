@@ -138,12 +138,14 @@ func (g *globals) logError(err error) {
 	}
 }
 
-// warn reports a warning on stderr and in the log.
+// warn reports a warning in the log, or on stderr when there is no log
+// file (an engine reads --log; a person reads stderr).
 func (g *globals) warn(msg string) {
-	fmt.Fprintln(os.Stderr, "pelagos-runc: warning:", msg)
-	if g.log != nil {
+	if g.log != nil && g.logPath != "" {
 		g.log.Warn(msg)
+		return
 	}
+	fmt.Fprintln(os.Stderr, "pelagos-runc: warning:", msg)
 }
 
 // exactArgs is cobra.ExactArgs with runc-like messages.

@@ -1,0 +1,78 @@
+// Command attack runs inside test containers and tries what a hostile
+// container process would try against the runtime, printing one line: "ok"
+// when the attempt succeeded, else the error. Tests that expect a defence
+// to hold look for the error. Build it static (CGO_ENABLED=0).
+//
+//	attack ptrace PID          PTRACE_ATTACH to PID
+//	attack openexe PID         open /proc/PID/exe for reading
+//	attack writeexe PID        open /proc/PID/exe for writing and write to it
+//	attack readfile PATH       print the file's contents
+//	attack writefile PATH DATA write DATA to PATH
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+func main() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: attack ptrace|openexe|writeexe PID | readfile PATH | writefile PATH DATA")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "ptrace":
+		err = ptrace(pid(os.Args[2]))
+	case "openexe":
+		var f *os.File
+		if f, err = os.Open(fmt.Sprintf("/proc/%d/exe", pid(os.Args[2]))); err == nil {
+			f.Close()
+		}
+	case "writeexe":
+		var f *os.File
+		if f, err = os.OpenFile(fmt.Sprintf("/proc/%d/exe", pid(os.Args[2])), os.O_WRONLY, 0); err == nil {
+			_, err = f.Write([]byte("pwned"))
+			f.Close()
+		}
+	case "readfile":
+		var b []byte
+		if b, err = os.ReadFile(os.Args[2]); err == nil {
+			fmt.Printf("%s", b)
+			return
+		}
+	case "writefile":
+		if len(os.Args) < 4 {
+			os.Exit(2)
+		}
+		err = os.WriteFile(os.Args[2], []byte(os.Args[3]), 0)
+	default:
+		fmt.Fprintln(os.Stderr, "unknown attack", os.Args[1])
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("ok")
+}
+
+func pid(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bad pid", s)
+		os.Exit(2)
+	}
+	return n
+}
+
+func ptrace(pid int) error {
+	if err := syscall.PtraceAttach(pid); err != nil {
+		return fmt.Errorf("ptrace attach %d: %w", pid, err)
+	}
+	var ws syscall.WaitStatus
+	_, _ = syscall.Wait4(pid, &ws, syscall.WALL, nil)
+	return syscall.PtraceDetach(pid)
+}

@@ -1,0 +1,249 @@
+// Package runtime_test drives the pelagos-runc binary (or the runtime in
+// $PELAGOS_TEST_RUNTIME) through real containers: what a container sees,
+// the security defences tested as attacks, and bad input. Everything runs
+// as root against the real kernel.
+package runtime_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/tests/bundle"
+	"github.com/pelagos-go/pelagos/tests/probe"
+	"github.com/pelagos-go/pelagos/tests/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// runtime is one runtime binary with a state root of the test's own.
+type runtime struct {
+	t    *testing.T
+	bin  string
+	root string
+}
+
+func newRuntime(t *testing.T) *runtime {
+	t.Helper()
+	testenv.RequireRoot(t)
+	r := &runtime{t: t, bin: testenv.Runtime(t), root: t.TempDir()}
+	t.Cleanup(r.deleteAll)
+	return r
+}
+
+// run runs the runtime with args and returns stdout, stderr and the error.
+// Output goes through files, not pipes: a container created by the
+// command inherits them and may outlive it, so nothing can wait for EOF.
+func (r *runtime) run(args ...string) (string, string, error) {
+	dir := r.t.TempDir()
+	outf, err := os.Create(filepath.Join(dir, "stdout"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer outf.Close()
+	errf, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer errf.Close()
+	cmd := exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
+	cmd.Stdout, cmd.Stderr = outf, errf
+	err = cmd.Run()
+	out, _ := os.ReadFile(outf.Name())
+	errs, _ := os.ReadFile(errf.Name())
+	return string(out), string(errs), err
+}
+
+func (r *runtime) mustRun(args ...string) string {
+	r.t.Helper()
+	out, errs, err := r.run(args...)
+	if err != nil {
+		r.t.Fatalf("%s %s: %v\n%s", filepath.Base(r.bin), strings.Join(args, " "), err, errs)
+	}
+	return out
+}
+
+func (r *runtime) state(id string) specs.State {
+	r.t.Helper()
+	var st specs.State
+	if err := json.Unmarshal([]byte(r.mustRun("state", id)), &st); err != nil {
+		r.t.Fatalf("state %s: %v", id, err)
+	}
+	return st
+}
+
+func (r *runtime) deleteAll() {
+	entries, _ := os.ReadDir(r.root)
+	for _, e := range entries {
+		_, _, _ = r.run("delete", "--force", e.Name())
+	}
+}
+
+var probeOnce sync.Once
+var probeBin, attackBin string
+
+// tools builds the probe and the attack program once.
+func tools(t *testing.T) (probePath, attackPath string) {
+	t.Helper()
+	probeOnce.Do(func() {
+		probeBin = testenv.Probe(t)
+		attackBin = testenv.Build(t, "./tests/attack", testenv.BuildOptions{Static: true})
+	})
+	if probeBin == "" || attackBin == "" {
+		t.Fatal("building the probe or the attack program failed earlier")
+	}
+	return probeBin, attackBin
+}
+
+// newBundle makes a busybox bundle with the probe at /bin/probe and the
+// attack program at /bin/attack, modified by mods.
+func newBundle(t *testing.T, mods ...bundle.Modifier) *bundle.Bundle {
+	t.Helper()
+	p, a := tools(t)
+	b, err := bundle.New(filepath.Join(t.TempDir(), "bundle"), bundle.Options{Probe: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(a, filepath.Join(b.Rootfs(), "bin", "attack")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Apply(mods...); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o755)
+}
+
+// runProbe runs the probe as the container process and decodes its report.
+func (r *runtime) runProbe(b *bundle.Bundle, id string) *probe.Report {
+	r.t.Helper()
+	if err := b.Apply(bundle.Args("/bin/probe")); err != nil {
+		r.t.Fatal(err)
+	}
+	out := r.mustRun("run", "--bundle", b.Dir, id)
+	var rep probe.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		r.t.Fatalf("probe output: %v\n%s", err, out)
+	}
+	return &rep
+}
+
+// mountsUnder lists the host's mount points at or below dir.
+func mountsUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// initProcesses lists processes still running a pelagos init.
+func initProcesses() []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err == nil && strings.HasPrefix(exe, "/memfd:pelagos-init") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// uniqueCgroup returns an absolute cgroupsPath under a parent of the
+// test's own, and the pids-hierarchy directory it maps to.
+func uniqueCgroup(t *testing.T, name string) (cgroupsPath, pidsDir string) {
+	t.Helper()
+	p := fmt.Sprintf("/pelagos-test-runtime-%d/%s", os.Getpid(), name)
+	return p, filepath.Join("/sys/fs/cgroup/pids", p)
+}
+
+func decodeProbe(t *testing.T, out string) *probe.Report {
+	t.Helper()
+	var rep probe.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("probe output: %v\n%s", err, out)
+	}
+	return &rep
+}
+
+// consoleSock is a --console-socket that receives the pty master.
+type consoleSock struct {
+	path   string
+	master chan *os.File
+}
+
+func consoleSocket(t *testing.T) *consoleSock {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &consoleSock{path: path, master: make(chan *os.File, 1)}
+	go func() {
+		defer l.Close()
+		conn, err := l.AcceptUnix()
+		if err != nil {
+			close(c.master)
+			return
+		}
+		defer conn.Close()
+		buf, oob := make([]byte, 256), make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if err != nil {
+			close(c.master)
+			return
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		for _, m := range msgs {
+			if fds, err := unix.ParseUnixRights(&m); err == nil && len(fds) == 1 {
+				c.master <- os.NewFile(uintptr(fds[0]), "pty-master")
+				return
+			}
+		}
+		close(c.master)
+	}()
+	t.Cleanup(func() { l.Close() })
+	return c
+}
+
+// openUp makes dir and its parents up to /tmp traversable by anyone, so
+// that a container whose root maps to an unprivileged host uid can reach
+// its rootfs (test temp dirs are 0700).
+func openUp(t *testing.T, dir string) {
+	t.Helper()
+	for d := dir; d != "/" && d != "/tmp" && d != "."; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
