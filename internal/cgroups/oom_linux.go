@@ -161,4 +161,3 @@ func ignored(b []byte) bool {
 	}
 	return false
 }
-
