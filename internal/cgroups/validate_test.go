@@ -53,8 +53,8 @@ func TestValidateAccepts(t *testing.T) {
 		"empty":     {},
 		"unlimited": {Memory: &specs.LinuxMemory{Limit: i64(-1), Swap: i64(-1)}, CPU: &specs.LinuxCPU{Quota: i64(-1)}, Pids: &specs.LinuxPids{Limit: i64(-1)}},
 		"typical": {
-			Memory: &specs.LinuxMemory{Limit: i64(1 << 30), Swap: i64(2 << 30), Swappiness: u64(60)},
-			CPU:    &specs.LinuxCPU{Shares: u64(1024), Quota: i64(50000), Period: u64(100000), Burst: u64(1000), Cpus: "0-3,6", Mems: "0"},
+			Memory:         &specs.LinuxMemory{Limit: i64(1 << 30), Swap: i64(2 << 30), Swappiness: u64(60)},
+			CPU:            &specs.LinuxCPU{Shares: u64(1024), Quota: i64(50000), Period: u64(100000), Burst: u64(1000), Cpus: "0-3,6", Mems: "0"},
 			HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1 << 21}},
 			Unified:        map[string]string{"memory.high": "max", "cgroup.max.depth": "3"},
 			Devices:        []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: i64(1), Minor: i64(3), Access: "rw"}},
