@@ -13,6 +13,8 @@ pkgs=(
 	procps           # ps, pkill in test scripts
 	xz-utils
 	ca-certificates
+	qemu-system-x86    # tests/vm: boots the cgroup v2 VM (TCG)
+	linux-image-amd64  # tests/vm: Debian's kernel and modules for that VM
 )
 missing=()
 for p in "${pkgs[@]}"; do
