@@ -112,11 +112,11 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Systemd || IsSystemdPath(inner) {
 		return nil, systemdUnavailable(inner)
 	}
-	hier, err := hierarchies(mode)
+	own, err := ownCgroups()
 	if err != nil {
 		return nil, err
 	}
-	own, err := ownCgroups()
+	hier, err := hierarchies(mode, own)
 	if err != nil {
 		return nil, err
 	}
@@ -384,6 +384,11 @@ func removeCgroup(dir string) error {
 // sub-cgroups of its own), deepest first. cgroup directories are removed
 // with rmdir even though they contain control files.
 func removeTree(dir string) error {
+	// Most containers make no sub-cgroups: try the plain rmdir first and
+	// walk the children only when it reports them.
+	if err := unix.Rmdir(dir); err == nil || !errors.Is(err, syscall.EBUSY) {
+		return err
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err

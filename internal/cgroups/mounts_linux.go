@@ -129,7 +129,11 @@ func (m *Manager) mountPoint(key string) (string, bool) {
 		return mnt, true
 	}
 	// A manager loaded from an older state: ask the host again.
-	hier, err := hierarchies(m.mode)
+	own, err := ownCgroups()
+	if err != nil {
+		return "", false
+	}
+	hier, err := hierarchies(m.mode, own)
 	if err != nil {
 		return "", false
 	}
