@@ -190,5 +190,5 @@ func pct(d []time.Duration, p int) time.Duration {
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 
-func i64(v int64) *int64    { return &v }
-func u64(v uint64) *uint64  { return &v }
+func i64(v int64) *int64   { return &v }
+func u64(v uint64) *uint64 { return &v }
