@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// spinCount is what the "spin" child busies itself with.
+var spinCount uint64
+
 // childMain is the body of a test child. Every child first waits for a
 // line on stdin, so that the test can put it into its cgroup before it
 // does anything that the cgroup should limit.
@@ -67,6 +70,7 @@ func childMain(mode string) int {
 	case "spin":
 		fmt.Println("started")
 		for {
+			spinCount++
 		}
 	default:
 		return 2

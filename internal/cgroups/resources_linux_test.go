@@ -105,8 +105,11 @@ func TestSetResources(t *testing.T) {
 			v2Unsupported: true,
 		},
 		{
-			name: "memory kernel limits are accepted",
-			r:    &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: i64(limit(64))}},
+			// The kernel field is deprecated and ignored (see v1_linux.go);
+			// kernelTCP is still a v1 limit.
+			name: "memory kernel TCP",
+			r:    &specs.LinuxResources{Memory: &specs.LinuxMemory{KernelTCP: i64(limit(64))}},
+			v1:   []check{{controller: "memory", file: "memory.kmem.tcp.limit_in_bytes", want: "67108864"}},
 		},
 		{
 			name: "cpu bandwidth and shares",

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // ErrBelowUsage is returned by Update when memory.checkBeforeUpdate is set
@@ -252,16 +251,10 @@ func (d v1) memoryLimits(dir string, m *specs.LinuxMemory) error {
 	return second()
 }
 
-// kernelMemory applies the deprecated kernel-memory limits. Linux 5.4
-// stopped enforcing memory.kmem.limit_in_bytes and 6.x refuses writes to
-// it; the spec lets runtimes ignore the field, so a refusal is not an error.
+// kernelMemory applies memory.kernelTCP. memory.kernel is ignored, as the
+// spec allows: Linux 5.4 stopped enforcing memory.kmem.limit_in_bytes and
+// 6.x refuses writes to it.
 func (d v1) kernelMemory(dir string, m *specs.LinuxMemory) error {
-	if m.Kernel != nil && *m.Kernel != 0 && exists(dir, "memory.kmem.limit_in_bytes") {
-		err := writeFile(dir, "memory.kmem.limit_in_bytes", limitString(*m.Kernel, Legacy))
-		if err != nil && !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EINVAL) {
-			return err
-		}
-	}
 	if m.KernelTCP != nil && *m.KernelTCP != 0 {
 		return d.optional(dir, "memory.kmem.tcp.limit_in_bytes", limitString(*m.KernelTCP, Legacy), false, "memory.kernelTCP")
 	}

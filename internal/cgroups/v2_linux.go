@@ -150,7 +150,7 @@ func (d v2) memory(dir string, r *specs.LinuxResources) error {
 	if err := need(dir, "memory", "memory"); err != nil {
 		return err
 	}
-	if err := (v1{m: d.m, update: d.update}).checkUsage(dir, "memory.current", m); err != nil {
+	if err := v1(d).checkUsage(dir, "memory.current", m); err != nil {
 		return err
 	}
 	if err := d.swap(dir, m); err != nil {

@@ -54,7 +54,7 @@ func validateMemory(r *specs.LinuxResources) error {
 	for _, f := range []struct {
 		name string
 		v    *int64
-	}{{"limit", m.Limit}, {"reservation", m.Reservation}, {"swap", m.Swap}, {"kernel", m.Kernel}, {"kernelTCP", m.KernelTCP}} {
+	}{{"limit", m.Limit}, {"reservation", m.Reservation}, {"swap", m.Swap}, {"kernelTCP", m.KernelTCP}} {
 		if f.v != nil && *f.v < -1 {
 			return fmt.Errorf("memory.%s %d: negative (use -1 for unlimited)", f.name, *f.v)
 		}
