@@ -19,6 +19,8 @@ pkgs=(
 	libc6-dev        # static C library for the static pelagos-runc build
 	libseccomp-dev   # libseccomp, the reference the seccomp compiler is compared with
 	ca-certificates
+	qemu-system-x86    # tests/vm: boots the cgroup v2 VM (TCG)
+	linux-image-amd64  # tests/vm: Debian's kernel and modules for that VM
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -67,6 +67,10 @@ type Config struct {
 	Path string
 	// Name is used when Path is empty (the container ID).
 	Name string
+	// Systemd selects the systemd driver (runc's --systemd-cgroup): Path is
+	// "slice:prefix:name" and systemd creates the cgroup. Without systemd
+	// as PID 1, New fails with ErrNoSystemd.
+	Systemd bool
 }
 
 // Manager owns one container's cgroup: the directory in every hierarchy.
@@ -76,6 +80,9 @@ type Manager struct {
 	// "cpu,cpuacct", "name=systemd", or "" for the cgroup2 tree) to the
 	// absolute directory of the container's cgroup in that hierarchy.
 	paths map[string]string
+	// mounts maps the same keys to each hierarchy's mount point, for
+	// ContainerMounts.
+	mounts map[string]string
 	// created lists the directories this manager made, outermost first,
 	// so that Destroy removes exactly those and nothing else.
 	created []string
@@ -85,6 +92,7 @@ type Manager struct {
 type State struct {
 	Mode    Mode              `json:"mode"`
 	Paths   map[string]string `json:"paths"`
+	Mounts  map[string]string `json:"mounts,omitempty"`
 	Created []string          `json:"created,omitempty"`
 }
 
@@ -101,18 +109,18 @@ func New(cfg Config) (*Manager, error) {
 		}
 		inner = cfg.Name
 	}
-	if strings.Count(inner, ":") == 2 && !strings.HasPrefix(inner, "/") {
-		return nil, fmt.Errorf("cgroupsPath %q is a systemd slice path: the systemd cgroup driver is not supported yet (no systemd here)", inner)
-	}
-	hier, err := hierarchies(mode)
-	if err != nil {
-		return nil, err
+	if cfg.Systemd || IsSystemdPath(inner) {
+		return nil, systemdUnavailable(inner)
 	}
 	own, err := ownCgroups()
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{mode: mode, paths: map[string]string{}}
+	hier, err := hierarchies(mode, own)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{mode: mode, paths: map[string]string{}, mounts: hier}
 	for key, mnt := range hier {
 		rel := inner
 		if !filepath.IsAbs(rel) {
@@ -124,14 +132,28 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
+// systemdUnavailable explains why a systemd cgroup path cannot be used.
+// The systemd driver would create a transient scope over D-Bus; pelagos
+// has no D-Bus client yet, and these machines have no systemd to test one.
+func systemdUnavailable(p string) error {
+	unit, err := SystemdPath(p)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat("/run/systemd/system"); err != nil {
+		return fmt.Errorf("cgroupsPath %q (%s): %w", p, unit, ErrNoSystemd)
+	}
+	return fmt.Errorf("cgroupsPath %q (%s): the systemd cgroup driver (transient scopes over D-Bus): %w", p, unit, ErrNotSupported)
+}
+
 // Load rebuilds a Manager from what State returned in an earlier process.
 func Load(s State) *Manager {
-	return &Manager{mode: s.Mode, paths: s.Paths, created: s.Created}
+	return &Manager{mode: s.Mode, paths: s.Paths, mounts: s.Mounts, created: s.Created}
 }
 
 // State returns what must be saved to Load this manager later.
 func (m *Manager) State() State {
-	return State{Mode: m.mode, Paths: m.paths, Created: m.created}
+	return State{Mode: m.mode, Paths: m.paths, Mounts: m.mounts, Created: m.created}
 }
 
 // Mode reports the layout this manager works on.
@@ -159,47 +181,80 @@ func (m *Manager) Path(controller string) (string, bool) {
 }
 
 // Create makes the cgroup directories. A directory that already exists is
-// adopted only when it is empty and not frozen.
+// adopted only when it is empty and not frozen (ErrNotEmpty, ErrFrozen), and
+// it is never removed by Destroy. On failure Create removes what it made.
 func (m *Manager) Create() error {
-	for _, key := range sortedKeys(m.paths) {
-		dir := m.paths[key]
-		if err := checkReusable(dir); err != nil {
-			return fmt.Errorf("cgroup %s: %w", dir, err)
+	keys := sortedKeys(m.paths)
+	for _, key := range keys {
+		if err := checkReusable(m.paths[key]); err != nil {
+			return fmt.Errorf("cgroup %s: %w", m.paths[key], err)
 		}
-		made, err := mkdirAll(dir)
+	}
+	for _, key := range keys {
+		made, err := mkdirAll(m.paths[key])
 		m.created = append(m.created, made...)
+		if err == nil && strings.Contains(","+key+",", ",cpuset,") {
+			err = initCpuset(made)
+		}
+		if err == nil && key == "" && m.mode == Unified {
+			err = enableControllers(m.paths[key])
+		}
 		if err != nil {
+			_ = m.Destroy()
 			return err
 		}
-		if m.mode == Legacy && strings.Contains(key, "cpuset") {
-			for _, d := range made {
-				if err := inheritCpuset(d); err != nil {
-					return err
-				}
+	}
+	return nil
+}
+
+// initCpuset gives new v1 cpuset cgroups their parent's CPUs and memory
+// nodes: they start empty, and an empty cpuset cannot take processes.
+func initCpuset(made []string) error {
+	for _, dir := range made {
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			cur, err := readFile(dir, f)
+			if err != nil || cur != "" {
+				continue
+			}
+			parent, err := readFile(filepath.Dir(dir), f)
+			if err != nil {
+				return err
+			}
+			if err := writeFile(dir, f, parent); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
-// inheritCpuset fills a new v1 cpuset cgroup's cpus and mems from its
-// parent: they start empty, and no process can join an empty cpuset.
-func inheritCpuset(dir string) error {
-	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-		cur, err := os.ReadFile(filepath.Join(dir, f))
+// enableControllers turns on, in every ancestor of dir below the root,
+// each controller its parent offers, so that dir gets them all. Enabling is
+// best effort: a controller that cannot be enabled (one that a parent with
+// processes of its own keeps, for instance) makes the limits that need it
+// fail later with a clear error, in Set.
+func enableControllers(dir string) error {
+	rel, err := filepath.Rel(Root, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("cgroup %s is outside %s", dir, Root)
+	}
+	cur := Root
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		if part == "." {
+			break
+		}
+		avail, err := readFile(cur, "cgroup.controllers")
 		if err != nil {
 			return err
 		}
-		if strings.TrimSpace(string(cur)) != "" {
-			continue
+		enabled, _ := readFile(cur, "cgroup.subtree_control")
+		have := " " + enabled + " "
+		for _, c := range strings.Fields(avail) {
+			if !strings.Contains(have, " "+c+" ") {
+				_ = writeFile(cur, "cgroup.subtree_control", "+"+c)
+			}
 		}
-		parent, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), parent, 0); err != nil {
-			return fmt.Errorf("cpuset: %w", err)
-		}
+		cur = filepath.Join(cur, part)
 	}
 	return nil
 }
@@ -249,27 +304,69 @@ func (m *Manager) Pids() ([]int, error) {
 	return pids, err
 }
 
-// Destroy removes the directories Create made, innermost first. Processes
-// still inside are sent SIGKILL first and waited for (a bounded time), since
-// a cgroup with members cannot be removed.
+// Destroy removes the directories Create made, innermost first, and
+// nothing else. Processes still inside are killed first (the cgroup is
+// thawed so that they can die) and waited for, since a cgroup with members
+// cannot be removed; removal is retried while the kernel still reports the
+// cgroup busy.
 func (m *Manager) Destroy() error {
+	if len(m.created) == 0 {
+		return nil
+	}
+	if err := m.killAndWait(); err != nil {
+		return err
+	}
 	var firstErr error
 	for i := len(m.created) - 1; i >= 0; i-- {
 		if err := removeCgroup(m.created[i]); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
+	if firstErr == nil {
+		m.created = nil
+	}
 	return firstErr
+}
+
+// destroyWait bounds how long Destroy waits for killed processes to leave.
+const destroyWait = 10 * time.Second
+
+func (m *Manager) killAndWait() error {
+	pids, err := m.Pids()
+	if err != nil || len(pids) == 0 {
+		return err
+	}
+	_ = m.Thaw()
+	if err := m.Kill(unix.SIGKILL); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(destroyWait)
+	for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		pids, err := m.Pids()
+		if err != nil || len(pids) == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cgroup still has processes %v after SIGKILL", pids)
+		}
+		// Anything forked since the kill gets its own.
+		for _, p := range pids {
+			_ = unix.Kill(p, unix.SIGKILL)
+		}
+		time.Sleep(delay)
+	}
 }
 
 func removeCgroup(dir string) error {
 	var err error
-	for attempt := 0; attempt < 50; attempt++ {
+	delay := time.Millisecond
+	deadline := time.Now().Add(destroyWait)
+	for {
 		err = removeTree(dir)
 		if err == nil || errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		if !errors.Is(err, syscall.EBUSY) {
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
 			break
 		}
 		// Members keep the directory busy: kill what is left and retry.
@@ -277,7 +374,8 @@ func removeCgroup(dir string) error {
 		for _, p := range pids {
 			_ = unix.Kill(p, unix.SIGKILL)
 		}
-		time.Sleep(time.Duration(attempt+1) * 2 * time.Millisecond)
+		time.Sleep(delay)
+		delay = min(2*delay, 100*time.Millisecond)
 	}
 	return fmt.Errorf("remove cgroup %s: %w", dir, err)
 }
@@ -286,6 +384,11 @@ func removeCgroup(dir string) error {
 // sub-cgroups of its own), deepest first. cgroup directories are removed
 // with rmdir even though they contain control files.
 func removeTree(dir string) error {
+	// Most containers make no sub-cgroups: try the plain rmdir first and
+	// walk the children only when it reports them.
+	if err := unix.Rmdir(dir); err == nil || !errors.Is(err, syscall.EBUSY) {
+		return err
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -354,7 +457,9 @@ func checkReusable(dir string) error {
 	return nil
 }
 
-// mkdirAll is os.MkdirAll that reports which directories it made.
+// mkdirAll is os.MkdirAll that reports which directories it made: only
+// those its own mkdir created, so that a directory another process made
+// at the same moment is never taken for ours.
 func mkdirAll(dir string) ([]string, error) {
 	var missing []string
 	for d := dir; ; d = filepath.Dir(d) {
@@ -368,7 +473,11 @@ func mkdirAll(dir string) ([]string, error) {
 	}
 	var made []string
 	for i := len(missing) - 1; i >= 0; i-- {
-		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		err := os.Mkdir(missing[i], 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
 			return made, fmt.Errorf("create cgroup: %w", err)
 		}
 		made = append(made, missing[i])

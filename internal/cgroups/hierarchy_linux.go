@@ -12,7 +12,8 @@ import (
 // On v1 the key is the hierarchy's controller list as /proc/self/cgroup
 // spells it ("cpu", "cpu,cpuacct", "name=systemd"); the cgroup2 tree of a
 // hybrid host, and the whole tree on v2, has the key "".
-func hierarchies(mode Mode) (map[string]string, error) {
+// own is this process's cgroups, as ownCgroups returns them.
+func hierarchies(mode Mode, own map[string]string) (map[string]string, error) {
 	if mode == Unified {
 		return map[string]string{"": Root}, nil
 	}
@@ -21,10 +22,6 @@ func hierarchies(mode Mode) (map[string]string, error) {
 		return nil, err
 	}
 	defer f.Close()
-	own, err := ownCgroups()
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]string{}
 	s := bufio.NewScanner(f)
 	for s.Scan() {

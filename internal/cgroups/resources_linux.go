@@ -4,14 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// ErrNotSupported marks a resource this version cannot apply yet. A config
-// that asks for it fails rather than running without the limit.
-var ErrNotSupported = errors.New("not supported yet")
+// ErrNotSupported marks a resource this host cannot enforce: a controller
+// that is not mounted, an interface file the kernel lacks, or a field that
+// has no meaning on this cgroup version. A config that asks for it fails
+// rather than running without the limit.
+var ErrNotSupported = errors.New("not supported on this host")
 
 // DefaultDevices are the device nodes every container may use, whatever
 // its device rules say (as runc and Docker allow them): null, zero, full,
@@ -30,63 +34,53 @@ var DefaultDevices = []specs.LinuxDeviceCgroup{
 
 func i64(v int64) *int64 { return &v }
 
-// Set applies r to the cgroup. For now only the device rules are applied
-// (on the v1 devices controller); any other limit is refused with
-// ErrNotSupported so that nothing runs without a limit it asked for.
+// Set applies r to a newly created cgroup, on whichever cgroup version the
+// manager drives. Every field is applied or refused: a field the host
+// cannot enforce is an ErrNotSupported error, never skipped.
+//
+// Devices are always set, even when r is nil: the container gets a
+// deny-all device policy, then r.Devices in order, then DefaultDevices.
 func (m *Manager) Set(r *specs.LinuxResources) error {
+	if r == nil {
+		r = &specs.LinuxResources{}
+	}
+	if err := Validate(r); err != nil {
+		return err
+	}
+	return m.driver(false).set(r)
+}
+
+// Update changes the resources of a running container. Only the fields
+// present in r change; device rules change only when r has some. With
+// memory.checkBeforeUpdate, a limit below current usage is refused with
+// ErrBelowUsage and nothing is changed.
+func (m *Manager) Update(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
-	if err := unsupported(r); err != nil {
+	if err := Validate(r); err != nil {
 		return err
 	}
-	return m.setDevices(r.Devices)
+	return m.driver(true).set(r)
 }
 
-func unsupported(r *specs.LinuxResources) error {
-	var what string
-	switch {
-	case r.Memory != nil:
-		what = "memory"
-	case r.CPU != nil:
-		what = "cpu"
-	case r.Pids != nil:
-		what = "pids"
-	case r.BlockIO != nil:
-		what = "blockIO"
-	case len(r.HugepageLimits) > 0:
-		what = "hugepageLimits"
-	case r.Network != nil:
-		what = "network"
-	case len(r.Rdma) > 0:
-		what = "rdma"
-	case len(r.Unified) > 0:
-		what = "unified"
-	default:
-		return nil
-	}
-	return fmt.Errorf("linux.resources.%s: cgroup resource limits are %w", what, ErrNotSupported)
+type driver interface {
+	set(*specs.LinuxResources) error
 }
 
-// setDevices writes the rules to the v1 devices controller. The rule list
-// is applied in order after the implicit defaults, as the spec says later
-// rules take precedence.
-func (m *Manager) setDevices(rules []specs.LinuxDeviceCgroup) error {
-	dir, ok := m.Path("devices")
-	if !ok {
-		return nil // v2 device filtering (eBPF) arrives with the cgroups work
+func (m *Manager) driver(update bool) driver {
+	if m.mode == Unified {
+		return v2{m: m, update: update}
 	}
-	all := append(append([]specs.LinuxDeviceCgroup{}, rules...), DefaultDevices...)
-	for _, r := range all {
-		file := "devices.deny"
-		if r.Allow {
-			file = "devices.allow"
-		}
-		if err := os.WriteFile(filepath.Join(dir, file), []byte(deviceRule(r)), 0); err != nil {
-			return fmt.Errorf("device rule %q: %w", deviceRule(r), err)
-		}
-	}
-	return nil
+	return v1{m: m, update: update}
+}
+
+// deviceRules is the complete rule list a container gets: deny all, the
+// config's rules in order, then the defaults.
+func deviceRules(rules []specs.LinuxDeviceCgroup) []specs.LinuxDeviceCgroup {
+	all := []specs.LinuxDeviceCgroup{{Allow: false, Type: "a", Access: "rwm"}}
+	all = append(all, rules...)
+	return append(all, DefaultDevices...)
 }
 
 // deviceRule formats a rule as the v1 devices controller reads it:
@@ -107,4 +101,49 @@ func deviceRule(r specs.LinuxDeviceCgroup) string {
 		access = "rwm"
 	}
 	return fmt.Sprintf("%s %s:%s %s", typ, num(r.Major), num(r.Minor), access)
+}
+
+// HugePageSizes lists the huge page sizes the host supports, spelled as in
+// the OCI config and the hugetlb interface files ("2MB", "1GB").
+func HugePageSizes() ([]string, error) {
+	entries, err := os.ReadDir("/sys/kernel/mm/hugepages")
+	if err != nil {
+		if isNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		// hugepages-2048kB
+		kb, ok := strings.CutPrefix(e.Name(), "hugepages-")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSuffix(kb, "kB"), 10, 64)
+		if err != nil {
+			continue
+		}
+		out = append(out, pageSizeName(n))
+	}
+	return out, nil
+}
+
+func pageSizeName(kb uint64) string {
+	switch {
+	case kb >= 1<<20 && kb%(1<<20) == 0:
+		return fmt.Sprintf("%dGB", kb>>20)
+	case kb >= 1<<10 && kb%(1<<10) == 0:
+		return fmt.Sprintf("%dMB", kb>>10)
+	}
+	return fmt.Sprintf("%dKB", kb)
+}
+
+func sortedRdma(m map[string]specs.LinuxRdma) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
