@@ -175,6 +175,9 @@ func (cr *creation) loadConfig() error {
 	if err := cr.checkSeccomp(s.Linux.Seccomp); err != nil {
 		return err
 	}
+	if err := cgroups.Validate(s.Linux.Resources); err != nil {
+		return fmt.Errorf("linux.resources: %v: %w", err, spec.ErrInvalid)
+	}
 	rootfs := s.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
