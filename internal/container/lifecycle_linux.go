@@ -161,7 +161,7 @@ func (c *Container) stopAfterFailure(ctx context.Context, warn func(string)) {
 // container's cgroup.
 func (c *Container) Kill(sig unix.Signal, all bool) error {
 	st := c.Status()
-	if st != specs.StateCreated && st != specs.StateRunning {
+	if st != specs.StateCreated && st != specs.StateRunning && st != StatePaused {
 		return fmt.Errorf("cannot kill container %s: it is %s: %w", c.rec.ID, st, ErrInvalidState)
 	}
 	if all {
@@ -176,12 +176,10 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 }
 
 func (c *Container) signalAll(sig unix.Signal) error {
-	pids, err := c.Processes()
-	if err != nil {
-		return err
-	}
-	for _, p := range pids {
-		_ = unix.Kill(p, sig)
+	if cg, err := c.cgroup(); err == nil {
+		if err := cg.Kill(sig); err != nil {
+			return err
+		}
 	}
 	// The init may not be in the cgroup (a joined cgroup namespace); it
 	// always gets the signal.
@@ -194,6 +192,10 @@ func (c *Container) signalAll(sig unix.Signal) error {
 
 func (c *Container) killAll() {
 	_ = c.signalAll(unix.SIGKILL)
+	// A frozen task dies only once thawed.
+	if cg, err := c.cgroup(); err == nil {
+		_ = cg.Thaw()
+	}
 }
 
 // waitGone waits until the init has exited (or timeout).

@@ -156,11 +156,15 @@ func (c *Container) Status() specs.ContainerState {
 		if !processAlive(c.rec.Pid, c.rec.PidStart) {
 			return specs.StateStopped
 		}
-		if c.rec.Status == specs.StateCreated && !stillInit(c.rec.Pid) {
+		st := c.rec.Status
+		if st == specs.StateCreated && !stillInit(c.rec.Pid) {
 			// start executed the process but died before recording it.
-			return specs.StateRunning
+			st = specs.StateRunning
 		}
-		return c.rec.Status
+		if c.paused() {
+			return StatePaused
+		}
+		return st
 	}
 	return specs.StateStopped
 }
@@ -177,7 +181,7 @@ func (c *Container) State() specs.State {
 	if c.rec.Config != nil {
 		st.Annotations = c.rec.Config.Annotations
 	}
-	if st.Status == specs.StateCreated || st.Status == specs.StateRunning || st.Status == specs.StateCreating {
+	if st.Status != specs.StateStopped {
 		st.Pid = c.rec.Pid
 	}
 	return st

@@ -79,6 +79,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.AddCommand(
 		newCreate(g), newStart(g), newRun(g), newState(g), newKill(g), newDelete(g),
 		newExec(g), newList(g), newPs(g), newSpec(g), newFeatures(g),
+		newPause(g), newResume(g), newUpdate(g), newEvents(g),
 	)
 	return root
 }
