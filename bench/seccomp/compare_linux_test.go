@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/pelagos-go/pelagos/internal/seccomp/dockerprofile"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +31,7 @@ func TestMatchesLibseccomp(t *testing.T) {
 	if err != nil {
 		t.Skipf("cannot build the libseccomp helper; install libseccomp-dev: %v", err)
 	}
-	p, err := seccomp.DefaultProfile(dockerCaps)
+	p, err := dockerprofile.Default(dockerCaps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/pelagos-go/pelagos/internal/seccomp/dockerprofile"
 	"log"
 	"os"
 	"os/exec"
@@ -52,7 +53,7 @@ func run(rounds int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	p, err := seccomp.DefaultProfile(dockerCaps)
+	p, err := dockerprofile.Default(dockerCaps)
 	if err != nil {
 		return err
 	}
@@ -143,7 +144,7 @@ func report(rounds int, pel, lib, base []sample) {
 // child compiles and loads the profile in this fresh process and times a
 // syscall loop under it.
 func child() int {
-	p, err := seccomp.DefaultProfile(dockerCaps)
+	p, err := dockerprofile.Default(dockerCaps)
 	if err != nil {
 		log.Print(err)
 		return 1

@@ -3,7 +3,6 @@ package cgroups
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -188,12 +187,28 @@ func validateDeviceNumber(d specs.LinuxBlockIODevice) error {
 	return nil
 }
 
-var pageSizeRE = regexp.MustCompile(`^[1-9][0-9]*(KB|MB|GB)$`)
+// validPageSize matches ^[1-9][0-9]*(KB|MB|GB)$.
+func validPageSize(s string) bool {
+	n := len(s) - 2
+	if n < 1 || (s[n:] != "KB" && s[n:] != "MB" && s[n:] != "GB") || s[0] == '0' {
+		return false
+	}
+	return allBytes(s[:n], func(c byte) bool { return c >= '0' && c <= '9' })
+}
+
+func allBytes(s string, ok func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 func validateHugepages(r *specs.LinuxResources) error {
 	seen := map[string]bool{}
 	for _, h := range r.HugepageLimits {
-		if !pageSizeRE.MatchString(h.Pagesize) {
+		if !validPageSize(h.Pagesize) {
 			return fmt.Errorf("hugepageLimits: page size %q: want a number and KB, MB or GB, as in 2MB", h.Pagesize)
 		}
 		if seen[h.Pagesize] {
@@ -204,14 +219,17 @@ func validateHugepages(r *specs.LinuxResources) error {
 	return nil
 }
 
-var ifaceRE = regexp.MustCompile(`^[^/\s:]{1,15}$`)
+// validIface matches ^[^/\s:]{1,15}$: a network interface name.
+func validIface(s string) bool {
+	return len(s) >= 1 && len(s) <= 15 && !strings.ContainsAny(s, "/: \t\n\r\v\f")
+}
 
 func validateNetwork(r *specs.LinuxResources) error {
 	if r.Network == nil {
 		return nil
 	}
 	for _, p := range r.Network.Priorities {
-		if !ifaceRE.MatchString(p.Name) {
+		if !validIface(p.Name) {
 			return fmt.Errorf("network.priorities: %q is not an interface name", p.Name)
 		}
 	}
@@ -239,7 +257,18 @@ func validateDevices(r *specs.LinuxResources) error {
 
 // unifiedKeyRE is "<controller>.<file>": no slashes, no dot-dot, nothing
 // that could name a file outside the container's own cgroup directory.
-var unifiedKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$`)
+func validUnifiedKey(k string) bool {
+	parts := strings.Split(k, ".")
+	if len(parts) < 2 || len(parts[0]) == 0 || parts[0][0] < 'a' || parts[0][0] > 'z' {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || !allBytes(p, func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' }) {
+			return false
+		}
+	}
+	return true
+}
 
 // unifiedCoreKeys are the cgroup.* files a config may set. The others
 // (procs, threads, subtree_control, kill, freeze, type) are the runtime's
@@ -252,7 +281,7 @@ var unifiedCoreKeys = map[string]bool{
 
 func validateUnified(r *specs.LinuxResources) error {
 	for k, v := range r.Unified {
-		if !unifiedKeyRE.MatchString(k) {
+		if !validUnifiedKey(k) {
 			return fmt.Errorf("unified key %q: want <controller>.<file>, as in memory.high", k)
 		}
 		if strings.HasPrefix(k, "cgroup.") && !unifiedCoreKeys[k] {

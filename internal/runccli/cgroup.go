@@ -9,17 +9,16 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/container"
 )
 
-func newPause(g *globals) *cobra.Command {
-	return &cobra.Command{
+func newPause(g *globals) *command {
+	return &command{
 		Use:   "pause <container-id>",
 		Short: "freeze every process of a container",
 		Args:  exactArgs(1, "a container id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *command, args []string) error {
 			c, err := container.Load(g.root, args[0])
 			if err != nil {
 				return err
@@ -29,12 +28,12 @@ func newPause(g *globals) *cobra.Command {
 	}
 }
 
-func newResume(g *globals) *cobra.Command {
-	return &cobra.Command{
+func newResume(g *globals) *command {
+	return &command{
 		Use:   "resume <container-id>",
 		Short: "thaw a paused container",
 		Args:  exactArgs(1, "a container id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *command, args []string) error {
 			c, err := container.Load(g.root, args[0])
 			if err != nil {
 				return err
@@ -56,13 +55,13 @@ type updateFlags struct {
 	blkioWeight                           string
 }
 
-func newUpdate(g *globals) *cobra.Command {
+func newUpdate(g *globals) *command {
 	var f updateFlags
-	cmd := &cobra.Command{
+	cmd := &command{
 		Use:   "update [flags] <container-id>",
 		Short: "change the resource limits of a running container",
 		Args:  exactArgs(1, "a container id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *command, args []string) error {
 			c, err := container.Load(g.root, args[0])
 			if err != nil {
 				return err
@@ -94,7 +93,7 @@ func newUpdate(g *globals) *cobra.Command {
 
 // build makes the resources to apply: the --resources JSON (as runc reads
 // it, also from stdin), then each flag given.
-func (f *updateFlags) build(cmd *cobra.Command) (*specs.LinuxResources, error) {
+func (f *updateFlags) build(cmd *command) (*specs.LinuxResources, error) {
 	r := &specs.LinuxResources{}
 	if f.resources != "" {
 		var in io.Reader = os.Stdin
@@ -192,14 +191,14 @@ func overlay[T any](dst **T, v *T) {
 	}
 }
 
-func newEvents(g *globals) *cobra.Command {
+func newEvents(g *globals) *command {
 	var stats bool
 	var interval time.Duration
-	cmd := &cobra.Command{
+	cmd := &command{
 		Use:   "events [flags] <container-id>",
 		Short: "print resource statistics and OOM events as JSON lines",
 		Args:  exactArgs(1, "a container id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *command, args []string) error {
 			c, err := container.Load(g.root, args[0])
 			if err != nil {
 				return err

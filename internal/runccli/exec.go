@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/container"
 )
@@ -31,13 +30,13 @@ type execFlags struct {
 	preserveFds   int
 }
 
-func newExec(g *globals) *cobra.Command {
+func newExec(g *globals) *command {
 	var f execFlags
-	cmd := &cobra.Command{
+	cmd := &command{
 		Use:   "exec [flags] <container-id> <command> [args...]",
 		Short: "run another process in a container",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Args:  minArgs(1),
+		RunE: func(cmd *command, args []string) error {
 			c, err := container.Load(g.root, args[0])
 			if err != nil {
 				return err
@@ -109,7 +108,7 @@ func newExec(g *globals) *cobra.Command {
 // buildProcess makes the process to execute: the --process file as is, or
 // the container's own process with the command and flags applied, as runc
 // does.
-func (f *execFlags) buildProcess(cmd *cobra.Command, cfg *specs.Spec, args []string) (*specs.Process, error) {
+func (f *execFlags) buildProcess(cmd *command, cfg *specs.Spec, args []string) (*specs.Process, error) {
 	if f.process != "" {
 		b, err := os.ReadFile(f.process)
 		if err != nil {

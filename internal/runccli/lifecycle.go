@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 
-	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
 	"github.com/pelagos-go/pelagos/internal/container"
@@ -25,7 +23,7 @@ type createFlags struct {
 	preserveFds   int
 }
 
-func (f *createFlags) register(cmd *cobra.Command) {
+func (f *createFlags) register(cmd *command) {
 	fl := cmd.Flags()
 	fl.StringVarP(&f.bundle, "bundle", "b", "", "path to the bundle (default: the current directory)")
 	fl.StringVar(&f.consoleSocket, "console-socket", "", "unix socket that receives the pty master when process.terminal is set")
@@ -60,21 +58,24 @@ func (f *createFlags) opts(g *globals, id string) (container.CreateOpts, error) 
 
 // dialConsole connects to the caller's console socket.
 func dialConsole(path string) (*os.File, error) {
-	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("--console-socket: %w", err)
+		return nil, os.NewSyscallError("socket", err)
 	}
-	defer c.Close()
-	return c.File()
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("--console-socket %s: %w", path, os.NewSyscallError("connect", err))
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
-func newCreate(g *globals) *cobra.Command {
+func newCreate(g *globals) *command {
 	var f createFlags
-	cmd := &cobra.Command{
+	cmd := &command{
 		Use:   "create [flags] <container-id>",
 		Short: "create a container from a bundle; it waits for start",
 		Args:  exactArgs(1, "a container id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *command, args []string) error {
 			o, err := f.opts(g, args[0])
 			if err != nil {
 				return err
@@ -90,12 +91,12 @@ func newCreate(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newStart(g *globals) *cobra.Command {
-	return &cobra.Command{
+func newStart(g *globals) *command {
+	return &command{
 		Use:   "start <container-id>",
 		Short: "run the process of a created container",
 		Args:  exactArgs(1, "a container id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *command, args []string) error {
 			c, err := container.Load(g.root, args[0])
 			if err != nil {
 				return err
@@ -105,14 +106,14 @@ func newStart(g *globals) *cobra.Command {
 	}
 }
 
-func newRun(g *globals) *cobra.Command {
+func newRun(g *globals) *command {
 	var f createFlags
 	var detach, keep bool
-	cmd := &cobra.Command{
+	cmd := &command{
 		Use:   "run [flags] <container-id>",
 		Short: "create and start a container; without --detach, wait for it and delete it",
 		Args:  exactArgs(1, "a container id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *command, args []string) error {
 			o, err := f.opts(g, args[0])
 			if err != nil {
 				return err
@@ -214,12 +215,12 @@ func waitForwarding(pid int, sigs chan os.Signal, wait func() (int, error), tty 
 	}
 }
 
-func newState(g *globals) *cobra.Command {
-	return &cobra.Command{
+func newState(g *globals) *command {
+	return &command{
 		Use:   "state <container-id>",
 		Short: "print the container's state as JSON",
 		Args:  exactArgs(1, "a container id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *command, args []string) error {
 			c, err := container.Load(g.root, args[0])
 			if err != nil {
 				return err
@@ -234,18 +235,18 @@ func newState(g *globals) *cobra.Command {
 	}
 }
 
-func newKill(g *globals) *cobra.Command {
+func newKill(g *globals) *command {
 	var all bool
-	cmd := &cobra.Command{
+	cmd := &command{
 		Use:   "kill [flags] <container-id> [signal]",
 		Short: "send a signal (default SIGTERM) to the container's init",
-		Args: func(cmd *cobra.Command, args []string) error {
+		Args: func(cmd *command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return fmt.Errorf("kill: expects a container id and an optional signal (got %d arguments)", len(args))
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *command, args []string) error {
 			sig := unix.SIGTERM
 			if len(args) == 2 {
 				var err error
@@ -287,13 +288,13 @@ func parseSignal(s string) (unix.Signal, error) {
 	return 0, fmt.Errorf("unknown signal %q", s)
 }
 
-func newDelete(g *globals) *cobra.Command {
+func newDelete(g *globals) *command {
 	var force bool
-	cmd := &cobra.Command{
+	cmd := &command{
 		Use:   "delete [flags] <container-id>...",
 		Short: "delete stopped containers (--force: any)",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Args:  minArgs(1),
+		RunE: func(cmd *command, args []string) error {
 			var errs []error
 			for _, id := range args {
 				c, err := container.Load(g.root, id)

@@ -12,20 +12,19 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/container"
 )
 
-func newList(g *globals) *cobra.Command {
+func newList(g *globals) *command {
 	var format string
 	var quiet bool
-	cmd := &cobra.Command{
+	cmd := &command{
 		Use:     "list [flags]",
 		Aliases: []string{"ls"},
 		Short:   "list containers",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Args:    noArgs,
+		RunE: func(cmd *command, args []string) error {
 			cs, err := container.List(g.root)
 			if err != nil {
 				return err
@@ -59,13 +58,13 @@ func newList(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newPs(g *globals) *cobra.Command {
+func newPs(g *globals) *command {
 	var format string
-	cmd := &cobra.Command{
+	cmd := &command{
 		Use:   "ps [flags] <container-id> [ps options]",
 		Short: "list the processes in a container",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Args:  minArgs(1),
+		RunE: func(cmd *command, args []string) error {
 			c, err := container.Load(g.root, args[0])
 			if err != nil {
 				return err

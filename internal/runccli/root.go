@@ -9,14 +9,13 @@ package runccli
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
-
-	"github.com/spf13/cobra"
+	"time"
 )
 
 // Version is the pelagos-runc version, set by the main package.
@@ -29,16 +28,14 @@ type globals struct {
 	debug         bool
 	systemdCgroup bool
 	rootless      string
-	log           *slog.Logger
+	log           *logger
 }
 
 // Main runs the CLI with args (without the program name) and returns the
-// exit code.
+// exit code. Global flags come before the verb, as in runc.
 func Main(args []string) int {
 	g := &globals{}
-	cmd := newRoot(g)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
+	err := run(g, args)
 	if err == nil {
 		return 0
 	}
@@ -55,33 +52,82 @@ type exitStatus int
 
 func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-func newRoot(g *globals) *cobra.Command {
-	root := &cobra.Command{
-		Use:           "pelagos-runc",
-		Short:         "pelagos's OCI runtime, with runc's command line",
-		Version:       Version,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return g.setup()
-		},
-	}
-	root.SetVersionTemplate(fmt.Sprintf("pelagos-runc version {{.Version}}\nspec: %s\n", specVersion))
-	f := root.PersistentFlags()
-	f.StringVar(&g.root, "root", defaultRoot(), "root directory for storage of container state")
-	f.StringVar(&g.logPath, "log", "", "write errors and warnings to this file (default: stderr only)")
-	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	f.BoolVar(&g.debug, "debug", false, "log debug messages")
-	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "accepted for compatibility; cgroupsPath in slice:prefix:name form needs systemd")
-	f.StringVar(&g.rootless, "rootless", "auto", "accepted for compatibility (true, false, auto)")
-	f.String("criu", "criu", "accepted for compatibility; checkpoint/restore is not supported")
-	_ = f.MarkHidden("criu")
-	root.AddCommand(
+func commands(g *globals) []*command {
+	return []*command{
 		newCreate(g), newStart(g), newRun(g), newState(g), newKill(g), newDelete(g),
 		newExec(g), newList(g), newPs(g), newSpec(g), newFeatures(g),
 		newPause(g), newResume(g), newUpdate(g), newEvents(g),
-	)
-	return root
+	}
+}
+
+func run(g *globals, args []string) error {
+	fs := newFlagSet("pelagos-runc")
+	fs.SetOutput(io.Discard)
+	var version, help bool
+	fs.StringVar(&g.root, "root", defaultRoot(), "root directory for storage of container state")
+	fs.StringVar(&g.logPath, "log", "", "write errors and warnings to this file (default: stderr)")
+	fs.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&g.debug, "debug", false, "log debug messages")
+	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "accepted for compatibility; a slice:prefix:name cgroupsPath needs systemd")
+	fs.StringVar(&g.rootless, "rootless", "auto", "accepted for compatibility (true, false, auto)")
+	fs.String("criu", "criu", "")
+	fs.BoolVarP(&version, "version", "v", false, "print the version")
+	fs.BoolVarP(&help, "help", "h", false, "print this help")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w (see pelagos-runc --help)", err)
+	}
+	cmds := commands(g)
+	rest := fs.Args()
+	switch {
+	case version:
+		fmt.Printf("pelagos-runc version %s\nspec: %s\n", Version, specVersion)
+		return nil
+	case help || len(rest) == 0 || rest[0] == "help":
+		if len(rest) > 1 {
+			if c := find(cmds, rest[1]); c != nil {
+				c.usage(os.Stdout)
+				return nil
+			}
+		}
+		usage(os.Stdout, fs, cmds)
+		if len(rest) == 0 && !help {
+			return errors.New("no command given")
+		}
+		return nil
+	}
+	c := find(cmds, rest[0])
+	if c == nil {
+		return fmt.Errorf("unknown command %q (see pelagos-runc --help)", rest[0])
+	}
+	if err := g.setup(); err != nil {
+		return err
+	}
+	return c.run(context.Background(), rest[1:])
+}
+
+func find(cmds []*command, name string) *command {
+	for _, c := range cmds {
+		if c.Name() == name {
+			return c
+		}
+		for _, a := range c.Aliases {
+			if a == name {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+func usage(w io.Writer, global *flagSet, cmds []*command) {
+	fmt.Fprintln(w, "pelagos-runc: pelagos's OCI runtime, with runc's command line")
+	fmt.Fprintln(w, "\nUsage: pelagos-runc [global flags] <command> [flags] [arguments]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-10s %s\n", c.Name(), c.Short)
+	}
+	fmt.Fprintln(w, "\nGlobal flags:")
+	global.printDefaults(w)
 }
 
 func defaultRoot() string {
@@ -102,19 +148,12 @@ func (g *globals) setup() error {
 		}
 		w = f
 	}
-	level := slog.LevelWarn
-	if g.debug {
-		level = slog.LevelDebug
-	}
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: lowerLevel}
 	switch g.logFormat {
-	case "json":
-		g.log = slog.New(slog.NewJSONHandler(w, opts))
-	case "text", "":
-		g.log = slog.New(slog.NewTextHandler(w, opts))
+	case "json", "text", "":
 	default:
 		return fmt.Errorf("--log-format %q: use text or json", g.logFormat)
 	}
+	g.log = &logger{w: w, json: g.logFormat == "json", debug: g.debug}
 	abs, err := filepath.Abs(g.root)
 	if err != nil {
 		return err
@@ -123,13 +162,40 @@ func (g *globals) setup() error {
 	return nil
 }
 
-// lowerLevel writes levels as runc (logrus) does: "error", not "ERROR";
-// containerd looks for exactly that.
-func lowerLevel(groups []string, a slog.Attr) slog.Attr {
-	if a.Key == slog.LevelKey && len(groups) == 0 {
-		return slog.String(slog.LevelKey, strings.ToLower(a.Value.String()))
+// logger writes log lines the way runc (logrus) does, which is what
+// engines parse: JSON objects {"level":"error","msg":...,"time":...} with
+// lowercase levels, or logfmt text.
+type logger struct {
+	w     io.Writer
+	json  bool
+	debug bool
+}
+
+func (l *logger) write(level, msg string) {
+	now := time.Now().Format(time.RFC3339Nano)
+	if l.json {
+		b, _ := json.Marshal(struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+			Time  string `json:"time"`
+		}{level, msg, now})
+		_, _ = l.w.Write(append(b, '\n'))
+		return
 	}
-	return a
+	fmt.Fprintf(l.w, "time=%q level=%s msg=%q\n", now, level, msg)
+}
+
+// Error logs an error.
+func (l *logger) Error(msg string) { l.write("error", msg) }
+
+// Warn logs a warning.
+func (l *logger) Warn(msg string) { l.write("warning", msg) }
+
+// Debug logs when --debug is set.
+func (l *logger) Debug(msg string) {
+	if l.debug {
+		l.write("debug", msg)
+	}
 }
 
 func (g *globals) logError(err error) {
@@ -150,8 +216,8 @@ func (g *globals) warn(msg string) {
 }
 
 // exactArgs is cobra.ExactArgs with runc-like messages.
-func exactArgs(n int, what string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
+func exactArgs(n int, what string) func(*command, []string) error {
+	return func(cmd *command, args []string) error {
 		if len(args) != n {
 			return fmt.Errorf("%s: expects %s (got %d arguments)", cmd.Name(), what, len(args))
 		}

@@ -10,7 +10,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
-	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/caps"
 	"github.com/pelagos-go/pelagos/internal/spec"
@@ -18,14 +17,14 @@ import (
 
 var specVersion = specs.Version
 
-func newSpec(g *globals) *cobra.Command {
+func newSpec(g *globals) *command {
 	var bundle string
 	var rootless bool
-	cmd := &cobra.Command{
+	cmd := &command{
 		Use:   "spec [flags]",
 		Short: "write a default config.json to the bundle",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Args:  noArgs,
+		RunE: func(cmd *command, args []string) error {
 			path := filepath.Join(bundle, "config.json")
 			if _, err := os.Stat(path); err == nil {
 				return fmt.Errorf("%s already exists: remove it first", path)
@@ -45,12 +44,12 @@ func newSpec(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newFeatures(g *globals) *cobra.Command {
-	return &cobra.Command{
+func newFeatures(g *globals) *command {
+	return &command{
 		Use:   "features",
 		Short: "print what this runtime supports, as runtime-spec features JSON",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Args:  noArgs,
+		RunE: func(cmd *command, args []string) error {
 			b, err := json.MarshalIndent(runtimeFeatures(), "", "    ")
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"github.com/pelagos-go/pelagos/internal/seccomp/dockerprofile"
 	"slices"
 	"testing"
 
@@ -25,11 +26,11 @@ func allowed(t *testing.T, p *specs.LinuxSeccomp, name string) bool {
 }
 
 func TestDefaultProfileCapabilities(t *testing.T) {
-	plain, err := DefaultProfile(dockerCaps)
+	plain, err := dockerprofile.Default(dockerCaps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := DefaultProfile(append(slices.Clone(dockerCaps), "CAP_SYS_ADMIN", "CAP_SYS_PTRACE"))
+	admin, err := dockerprofile.Default(append(slices.Clone(dockerCaps), "CAP_SYS_ADMIN", "CAP_SYS_PTRACE"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestDefaultProfileCapabilities(t *testing.T) {
 }
 
 func TestDefaultProfileCompiles(t *testing.T) {
-	p, err := DefaultProfile(dockerCaps)
+	p, err := dockerprofile.Default(dockerCaps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestDefaultProfileCompiles(t *testing.T) {
 }
 
 func BenchmarkCompileDockerDefault(b *testing.B) {
-	p, err := DefaultProfile(dockerCaps)
+	p, err := dockerprofile.Default(dockerCaps)
 	if err != nil {
 		b.Fatal(err)
 	}

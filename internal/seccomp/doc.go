@@ -6,8 +6,9 @@
 // installs it on the calling thread (or every thread, with
 // SECCOMP_FILTER_FLAG_TSYNC) and returns the user-notification listener when
 // the profile uses SCMP_ACT_NOTIFY; [SendListener] hands that listener to the
-// profile's listenerPath as the spec describes. [DefaultProfile] is Docker's
-// default profile for a given capability set.
+// profile's listenerPath as the spec describes. Docker's default profile
+// for a given capability set is in package dockerprofile, so that binaries
+// which only apply profiles do not carry its data.
 //
 // Semantics follow runc (which uses libseccomp) wherever the spec is silent,
 // with two deliberate differences, documented in docs/SECCOMP.md: when

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"github.com/pelagos-go/pelagos/internal/seccomp/dockerprofile"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,11 +50,11 @@ func TestKernelDockerProfile(t *testing.T) {
 	for _, p := range probes {
 		calls = append(calls, p.c)
 	}
-	plain, err := DefaultProfile(dockerCaps)
+	plain, err := dockerprofile.Default(dockerCaps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := DefaultProfile(append(slices.Clone(dockerCaps), "CAP_SYS_ADMIN"))
+	admin, err := dockerprofile.Default(append(slices.Clone(dockerCaps), "CAP_SYS_ADMIN"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestKernelDockerProfileBusybox(t *testing.T) {
 	if _, err := os.Stat(bb); err != nil {
 		t.Skipf("needs Debian's busybox-static at %s (scripts/install-test-deps.sh installs it): %v", bb, err)
 	}
-	plain, err := DefaultProfile(dockerCaps)
+	plain, err := dockerprofile.Default(dockerCaps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
+	"os"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -25,29 +26,28 @@ func SendListener(ctx context.Context, path string, listener int, st specs.Conta
 	if err != nil {
 		return fmt.Errorf("seccomp listener state: %w", err)
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("seccomp listener: %w", err)
+		return fmt.Errorf("seccomp listener: %w", os.NewSyscallError("socket", err))
 	}
-	conn := c.(*net.UnixConn)
-	defer conn.Close()
+	defer unix.Close(fd)
 	if dl, ok := ctx.Deadline(); ok {
-		if err := conn.SetDeadline(dl); err != nil {
-			return fmt.Errorf("seccomp listener: %w", err)
-		}
+		tv := unix.NsecToTimeval(time.Until(dl).Nanoseconds())
+		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
 	}
-	n, _, err := conn.WriteMsgUnix(payload, unix.UnixRights(listener), nil)
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		return fmt.Errorf("seccomp listener %s: %w", path, os.NewSyscallError("connect", err))
+	}
+	// The fd goes with the first bytes, as the spec requires; a stream
+	// socket may take the rest of the payload in further writes.
+	n, err := unix.SendmsgN(fd, payload, unix.UnixRights(listener), nil, 0)
+	for err == nil && n < len(payload) {
+		var m int
+		m, err = unix.Write(fd, payload[n:])
+		n += m
+	}
 	if err != nil {
 		return fmt.Errorf("seccomp listener: send to %s: %w", path, err)
-	}
-	// A stream socket may take the payload in parts; the fd went with the
-	// first, as the spec requires.
-	if _, err := conn.Write(payload[n:]); err != nil {
-		return fmt.Errorf("seccomp listener: send to %s: %w", path, err)
-	}
-	if err := conn.Close(); err != nil {
-		return fmt.Errorf("seccomp listener: close %s: %w", path, err)
 	}
 	return nil
 }

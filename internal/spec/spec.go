@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -26,7 +25,17 @@ var ErrInvalid = errors.New("invalid")
 // in one path component.
 const MaxIDLength = 255
 
-var idPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$`)
+// validIDChars matches ^[a-zA-Z0-9][a-zA-Z0-9_+.-]*$.
+func validIDChars(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || !strings.ContainsRune("_+.-", rune(c))) {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidateID checks a container ID: non-empty, at most MaxIDLength bytes,
 // letters, digits and "_+.-" only, not starting with a dot or dash. That
@@ -37,7 +46,7 @@ func ValidateID(id string) error {
 		return fmt.Errorf("container id is empty: %w", ErrInvalid)
 	case len(id) > MaxIDLength:
 		return fmt.Errorf("container id is %d bytes long, more than %d: %w", len(id), MaxIDLength, ErrInvalid)
-	case !idPattern.MatchString(id):
+	case !validIDChars(id):
 		return fmt.Errorf("container id %q: use only letters, digits and _+.- and start with a letter or digit: %w", id, ErrInvalid)
 	}
 	return nil
