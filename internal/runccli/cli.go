@@ -175,4 +175,3 @@ func (s *stringArray) Set(v string) error {
 	*s = append(*s, v)
 	return nil
 }
-

@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-
 	"github.com/pelagos-go/pelagos/internal/container"
 )
 

@@ -151,8 +151,8 @@ func TestMountTargetSymlinksStayInside(t *testing.T) {
 	rootfs := b.Rootfs()
 	depth := strings.Repeat("../", strings.Count(rootfs, "/")+2)
 	links := map[string]string{
-		"/abs": host,                              // absolute: /<host path> inside the rootfs
-		"/rel": filepath.Join(depth, host[1:]),    // climbs out with ..
+		"/abs":      host,                           // absolute: /<host path> inside the rootfs
+		"/rel":      filepath.Join(depth, host[1:]), // climbs out with ..
 		"/etc/deep": filepath.Join("..", depth, host[1:]),
 	}
 	for link, target := range links {
