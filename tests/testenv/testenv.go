@@ -166,7 +166,13 @@ func (c *buildCache) get(ctx context.Context, pkg string, opts BuildOptions) (st
 		}
 		c.dir, c.done = dir, map[string]string{}
 	}
-	out := filepath.Join(c.dir, fmt.Sprintf("%d-%s", len(c.done), filepath.Base(pkg)))
+	// One directory per build keeps the binary's own name (it shows in
+	// test output) while several builds of one package can coexist.
+	sub := filepath.Join(c.dir, fmt.Sprint(len(c.done)))
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		return "", err
+	}
+	out := filepath.Join(sub, filepath.Base(pkg))
 	if err := GoBuild(ctx, pkg, out, opts); err != nil {
 		return "", err
 	}
