@@ -50,7 +50,7 @@ func slotPar(i int) string { return fmt.Sprintf("par%d", i) }
 
 func newBench(ctx context.Context, cfg config, work string) (*bench, error) {
 	b := &bench{cfg: cfg, work: work, rootfs: filepath.Join(work, "rootfs"),
-		cgParent: fmt.Sprintf("/pelagos-bench-%d", os.Getpid())}
+		cgParent: fmt.Sprintf("/pelagos-bench-%d-cg", os.Getpid())}
 	b.report = newReport(cfg)
 	if err := bundle.Rootfs(b.rootfs, bundle.RootfsOptions{}); err != nil {
 		return nil, err

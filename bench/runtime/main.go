@@ -81,7 +81,10 @@ func run(cfg config, rts []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	work, err := os.MkdirTemp("", "pelagos-bench-")
+	if err := testenv.CleanStale("pelagos-bench-"); err != nil {
+		return fmt.Errorf("clean up after an earlier run: %w", err)
+	}
+	work, err := testenv.TempDir("pelagos-bench-")
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,9 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // (DefaultSpec changed by mods) with `runtime run` and returns its report.
 func runProbe(t *testing.T, runtime, name string, mods ...bundle.Modifier) *probe.Report {
 	t.Helper()
+	if err := testenv.CleanStale("pelagos-difftest-"); err != nil {
+		t.Fatalf("clean up after an earlier run: %v", err)
+	}
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -34,7 +37,7 @@ func runProbe(t *testing.T, runtime, name string, mods ...bundle.Modifier) *prob
 	if err != nil {
 		t.Fatal(err)
 	}
-	cgParent := fmt.Sprintf("/pelagos-difftest-%d", os.Getpid())
+	cgParent := fmt.Sprintf("/pelagos-difftest-%d-%s", os.Getpid(), name)
 	t.Cleanup(func() {
 		if err := testenv.RemoveRootCgroups(cgParent); err != nil {
 			t.Errorf("remove test cgroups: %v", err)

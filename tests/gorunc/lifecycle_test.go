@@ -46,6 +46,9 @@ type env struct {
 func newEnv(t *testing.T, name string) *env {
 	t.Helper()
 	testenv.RequireRoot(t)
+	if err := testenv.CleanStale("pelagos-gorunc-"); err != nil {
+		t.Fatalf("clean up after an earlier run: %v", err)
+	}
 	dir := t.TempDir()
 	// The bundle goes in a world-searchable directory: t.TempDir is 0700.
 	if err := os.Chmod(dir, 0o755); err != nil {

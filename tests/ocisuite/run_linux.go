@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -98,7 +99,14 @@ type RunnerOptions struct {
 	Timeout time.Duration // per program; default 60s
 }
 
-var runnerSeq atomic.Int32
+// scratchPrefix names a runner's scratch directory and cgroup; both carry
+// our pid, so a later run can remove them if we are killed.
+const scratchPrefix = "pelagos-ocisuite-"
+
+var (
+	runnerSeq atomic.Int32
+	staleOnce sync.Once
+)
 
 // NewRunner prepares a private state root, a wrapper script and a cgroup
 // for running the suite against opts.Runtime. Close releases them.
@@ -113,7 +121,12 @@ func NewRunner(s *Suite, opts RunnerOptions) (*Runner, error) {
 	if _, err := os.Stat(rt); err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	work, err := os.MkdirTemp("", "pelagos-ocisuite-")
+	staleOnce.Do(func() {
+		if err := testenv.CleanStale(scratchPrefix); err != nil {
+			fmt.Fprintln(os.Stderr, "ocisuite: clean up after an earlier run:", err)
+		}
+	})
+	work, err := testenv.TempDir(scratchPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +156,7 @@ func (r *Runner) setup() error {
 		return err
 	}
 	var err error
-	name := fmt.Sprintf("pelagos-ocisuite-%d-%d", os.Getpid(), runnerSeq.Add(1))
+	name := fmt.Sprintf("%s%d-%d", scratchPrefix, os.Getpid(), runnerSeq.Add(1))
 	if r.cgroup, err = testenv.NewCgroup(name); err != nil {
 		return err
 	}
@@ -165,7 +178,7 @@ func (r *Runner) Close() error {
 	if r.cgroup != nil {
 		errs = append(errs, r.cgroup.Remove())
 	}
-	_, err := unmountUnder(r.work)
+	_, err := testenv.UnmountUnder(r.work)
 	errs = append(errs, err, os.RemoveAll(r.work))
 	return errors.Join(errs...)
 }
@@ -265,7 +278,7 @@ func (r *Runner) cleanup(tmp string) []string {
 			testenv.RemoveCgroupTree(d)
 		}
 	}
-	if n, err := unmountUnder(tmp); n > 0 || err != nil {
+	if n, err := testenv.UnmountUnder(tmp); n > 0 || err != nil {
 		found = append(found, fmt.Sprintf("%d mounts under TMPDIR (unmount: %v)", n, err))
 	}
 	os.RemoveAll(tmp)
@@ -296,30 +309,6 @@ func absCgroupDirs() []string {
 		out = append(out, filepath.Join(h.Mount, absCgroupPath))
 	}
 	return out
-}
-
-// unmountUnder lazily unmounts every mount at or below dir in our mount
-// namespace, deepest first, and returns how many there were. They can
-// only be ours: dir is our scratch.
-func unmountUnder(dir string) (int, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return 0, err
-	}
-	var points []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			points = append(points, f[4])
-		}
-	}
-	var errs []error
-	for i := len(points) - 1; i >= 0; i-- {
-		if err := unix.Unmount(points[i], unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-			errs = append(errs, fmt.Errorf("unmount %s: %w", points[i], err))
-		}
-	}
-	return len(points), errors.Join(errs...)
 }
 
 func shellQuote(s string) string {

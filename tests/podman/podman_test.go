@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/pelagos-go/pelagos/tests/bundle"
 	"github.com/pelagos-go/pelagos/tests/probe"
@@ -43,7 +42,10 @@ func newPodman(t *testing.T) *podman {
 	if err != nil {
 		t.Fatalf("podman (installed by scripts/install-test-deps.sh): %v", err)
 	}
-	dir, err := os.MkdirTemp("", "pelagos-podman-")
+	if err := testenv.CleanStale("pelagos-podman-"); err != nil {
+		t.Fatalf("clean up after an earlier run: %v", err)
+	}
+	dir, err := testenv.TempDir("pelagos-podman-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +132,7 @@ func (p *podman) must(t *testing.T, args ...string) string {
 func (p *podman) cleanup(t *testing.T) {
 	p.run(t, "rm", "--all", "--force", "--time", "0")
 	p.run(t, "rmi", "--all", "--force")
-	if err := unmountUnder(p.dir); err != nil {
+	if _, err := testenv.UnmountUnder(p.dir); err != nil {
 		t.Errorf("unmount podman storage: %v", err)
 	}
 	if err := testenv.RemoveRootCgroups(p.cgParent); err != nil {
@@ -139,29 +141,6 @@ func (p *podman) cleanup(t *testing.T) {
 	if err := os.RemoveAll(p.dir); err != nil {
 		t.Errorf("remove podman dir: %v", err)
 	}
-}
-
-// unmountUnder detaches every mount at or below dir (podman's shm mounts
-// in its private storage), deepest first.
-func unmountUnder(dir string) error {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return err
-	}
-	ms, err := probe.ParseMountinfo(string(data))
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for i := len(ms) - 1; i >= 0; i-- {
-		pt := ms[i].Point
-		if pt == dir || strings.HasPrefix(pt, dir+"/") {
-			if err := unix.Unmount(pt, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-				errs = append(errs, fmt.Errorf("unmount %s: %w", pt, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // TestRun runs a container in the foreground: output and exit status must

@@ -46,6 +46,9 @@ const (
 // Main runs the tests of a package that uses Build and removes the built
 // binaries afterwards. Call it from TestMain.
 func Main(m *testing.M) {
+	if err := CleanStale(binPrefix); err != nil {
+		fmt.Fprintln(os.Stderr, "testenv: clean up after an earlier run:", err)
+	}
 	code := m.Run()
 	builds.cleanup()
 	os.Exit(code)
@@ -143,6 +146,9 @@ func CheckStatic(path string) error {
 	return nil
 }
 
+// binPrefix names the directories Build puts binaries in.
+const binPrefix = "pelagos-testbin-"
+
 // builds caches the binaries built by this test process.
 var builds buildCache
 
@@ -160,7 +166,7 @@ func (c *buildCache) get(ctx context.Context, pkg string, opts BuildOptions) (st
 		return p, nil
 	}
 	if c.dir == "" {
-		dir, err := os.MkdirTemp("", "pelagos-testbin-")
+		dir, err := TempDir(binPrefix)
 		if err != nil {
 			return "", err
 		}
