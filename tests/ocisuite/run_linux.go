@@ -33,19 +33,21 @@ type Result struct {
 	Cleanup []string
 }
 
-// Passed reports whether the program fully passed: it reported at least
-// one test point, none `not ok`, as many as it planned, no error
-// diagnostic, and exited 0 in time.
+// Passed reports whether the program fully passed: no `not ok`, as many
+// points as it planned, exit 0 in time, and, when it reported no test
+// point at all, no error diagnostic. Several programs (poststop,
+// prestart_fail, process_rlimits_fail ...) report only failures, as a
+// YAML "error:" with zero points: for them silence is success.
 func (r Result) Passed() bool {
-	return r.TAP.Points() > 0 && r.TAP.NotOk == 0 && !r.TimedOut && r.ExitCode == 0 &&
+	return r.TAP.NotOk == 0 && !r.TimedOut && r.ExitCode == 0 &&
 		(r.TAP.Planned < 0 || r.TAP.Planned == r.TAP.Points()) &&
 		!(r.TAP.YAMLError && r.TAP.Points() == 0)
 }
 
 // NotOk is the number of failures the program reported: its `not ok`
-// lines, or one when it did not fully pass without any `not ok` line
-// (several programs report a failed create only as a YAML "error:" with
-// no test point, or die with an error on stderr after passing points).
+// lines, or one when it did not fully pass without any `not ok` line (a
+// YAML "error:" with no test point, a crash, a timeout, or a non-zero exit
+// after passing points).
 func (r Result) NotOk() int {
 	if r.TAP.NotOk == 0 && !r.Passed() {
 		return 1
@@ -60,7 +62,7 @@ func (r Result) Summary() string {
 		return "pass"
 	case r.TimedOut:
 		return fmt.Sprintf("TIMEOUT(%d not ok)", r.NotOk())
-	case r.TAP.Points() == 0:
+	case r.TAP.Points() == 0 && (r.TAP.YAMLError || r.ExitCode != 0):
 		return "ERROR"
 	case r.TAP.NotOk == 0:
 		return fmt.Sprintf("FAIL(exit %d)", r.ExitCode)

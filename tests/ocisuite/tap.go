@@ -32,8 +32,7 @@ func ParseTAP(out string) TAP {
 			switch {
 			case trimmed == "...":
 				inYAML = false
-			case strings.HasPrefix(trimmed, "error:"), strings.HasPrefix(trimmed, `"error":`):
-				// tap-go writes the diagnostics as JSON, which is YAML.
+			case isYAMLError(trimmed):
 				t.YAMLError = true
 			}
 			continue
@@ -56,6 +55,18 @@ func ParseTAP(out string) TAP {
 		}
 	}
 	return t
+}
+
+// isYAMLError reports whether a diagnostic line is a non-empty "error"
+// key. tap-go writes diagnostics as JSON (which is YAML); some programs
+// write "error": "" next to passing points.
+func isYAMLError(line string) bool {
+	v, ok := strings.CutPrefix(line, `"error":`)
+	if !ok {
+		v, ok = strings.CutPrefix(line, "error:")
+	}
+	v = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), ","))
+	return ok && v != "" && v != `""` && v != "''"
 }
 
 // pointDescription turns " 3 - some check" into "3 - some check".

@@ -21,6 +21,7 @@ func TestParseTAP(t *testing.T) {
 		{"no plan", "ok 1\n", TAP{Ok: 1, Planned: -1}},
 		{"two documents", "TAP version 13\nok 1\nok 2\n1..2\nTAP version 13\n1..0\n", TAP{Ok: 2, Planned: 2}},
 		{"ok inside yaml is not a point", "  ---\n  ok 1\n  not ok 2\n  ...\n", TAP{Planned: -1}},
+		{"empty error is not an error", "  ---\n  {\n    \"error\": \"\",\n  }\n  ...\n1..0\n", TAP{Planned: 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,6 +48,8 @@ func TestResultCounting(t *testing.T) {
 		{"fewer points than planned", Result{TAP: TAP{Ok: 2, Planned: 3}}, false, 1, "FAIL(exit 0)"},
 		{"timeout", Result{TimedOut: true, ExitCode: -1, TAP: TAP{Ok: 2, Planned: -1}}, false, 1, "TIMEOUT(1 not ok)"},
 		{"all skipped counts as pass", Result{TAP: TAP{Ok: 1, Skipped: 1, Planned: 1}}, true, 0, "pass"},
+		{"silent success of an error-only program", Result{TAP: TAP{Planned: 0}}, true, 0, "pass"},
+		{"no TAP at all, exit 0", Result{TAP: TAP{Planned: -1}}, true, 0, "pass"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
