@@ -3,6 +3,7 @@ module github.com/pelagos-go/pelagos
 go 1.26.8
 
 require (
+	github.com/containerd/go-runc v1.2.1
 	github.com/docker/cli v29.7.2+incompatible
 	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.22.1
@@ -15,6 +16,7 @@ require (
 )
 
 require (
+	github.com/containerd/console v1.0.5 // indirect
 	github.com/docker/docker-credential-helpers v0.9.3 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/opencontainers/go-digest v1.0.0 // indirect

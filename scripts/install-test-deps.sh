@@ -39,3 +39,7 @@ if [ ! -x "$GOBIN/staticcheck" ]; then
 	echo "installing staticcheck"
 	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 fi
+
+# The OCI validation suite (runtime-tools), built once and cached in
+# $PELAGOS_TEST_CACHE (default /var/cache/pelagos-test): see docs/TESTING.md.
+(cd "$(dirname "$0")/.." && go run ./scripts/ocisuite -build-only)

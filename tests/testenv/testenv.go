@@ -46,6 +46,9 @@ const (
 // Main runs the tests of a package that uses Build and removes the built
 // binaries afterwards. Call it from TestMain.
 func Main(m *testing.M) {
+	if err := CleanStale(binPrefix); err != nil {
+		fmt.Fprintln(os.Stderr, "testenv: clean up after an earlier run:", err)
+	}
 	code := m.Run()
 	builds.cleanup()
 	os.Exit(code)
@@ -143,6 +146,9 @@ func CheckStatic(path string) error {
 	return nil
 }
 
+// binPrefix names the directories Build puts binaries in.
+const binPrefix = "pelagos-testbin-"
+
 // builds caches the binaries built by this test process.
 var builds buildCache
 
@@ -160,13 +166,19 @@ func (c *buildCache) get(ctx context.Context, pkg string, opts BuildOptions) (st
 		return p, nil
 	}
 	if c.dir == "" {
-		dir, err := os.MkdirTemp("", "pelagos-testbin-")
+		dir, err := TempDir(binPrefix)
 		if err != nil {
 			return "", err
 		}
 		c.dir, c.done = dir, map[string]string{}
 	}
-	out := filepath.Join(c.dir, fmt.Sprintf("%d-%s", len(c.done), filepath.Base(pkg)))
+	// One directory per build keeps the binary's own name (it shows in
+	// test output) while several builds of one package can coexist.
+	sub := filepath.Join(c.dir, fmt.Sprint(len(c.done)))
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		return "", err
+	}
+	out := filepath.Join(sub, filepath.Base(pkg))
 	if err := GoBuild(ctx, pkg, out, opts); err != nil {
 		return "", err
 	}
