@@ -45,10 +45,11 @@ func setupConsole(s *initState) error {
 	}
 	// TIOCGPTPEER opens the slave through the master: no path lookup the
 	// container could redirect.
-	sfd, err := unix.IoctlRetInt(int(master.Fd()), unix.TIOCGPTPEER)
-	if err != nil {
-		return os.NewSyscallError("TIOCGPTPEER", err)
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, master.Fd(), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	if errno != 0 {
+		return os.NewSyscallError("TIOCGPTPEER", errno)
 	}
+	sfd := int(r)
 	slave := os.NewFile(uintptr(sfd), fmt.Sprintf("/dev/pts/%d", n))
 	_ = unix.SetNonblock(sfd, false)
 	if err := unix.Fchmod(sfd, 0o620); err != nil {

@@ -50,6 +50,9 @@ func main() {
 	os.Exit(report(pkgs, failed, skipped))
 }
 
+// outputs buffers each running test's output, printed if the test fails.
+var outputs = map[string][]string{}
+
 func handle(line []byte, verbose bool, pkgs map[string]*counts, failed, skipped *[]string) {
 	var e event
 	if json.Unmarshal(line, &e) != nil || e.Action == "" {
@@ -65,10 +68,16 @@ func handle(line []byte, verbose bool, pkgs map[string]*counts, failed, skipped 
 	name := e.Package + "." + e.Test
 	switch e.Action {
 	case "output":
-		if verbose || e.Test == "" || strings.Contains(e.Output, "--- FAIL") || strings.Contains(e.Output, "--- SKIP") {
+		switch {
+		case verbose || e.Test == "":
 			os.Stdout.WriteString(e.Output)
+		case strings.Contains(e.Output, "--- SKIP"):
+			os.Stdout.WriteString(e.Output)
+		default:
+			outputs[name] = append(outputs[name], e.Output)
 		}
 	case "pass":
+		delete(outputs, name)
 		if e.Test != "" {
 			c.pass++
 		} else {
@@ -78,11 +87,19 @@ func handle(line []byte, verbose bool, pkgs map[string]*counts, failed, skipped 
 		if e.Test != "" {
 			c.fail++
 			*failed = append(*failed, name)
+			if !verbose {
+				// The failing test's own output (t.Errorf lines, logs).
+				for _, l := range outputs[name] {
+					os.Stdout.WriteString(l)
+				}
+			}
+			delete(outputs, name)
 		} else {
 			c.failedPkg = true
 			c.elapsed = e.Elapsed
 		}
 	case "skip":
+		delete(outputs, name)
 		if e.Test != "" {
 			c.skip++
 			*skipped = append(*skipped, name)
