@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -406,7 +407,14 @@ func cgroupHierarchies(cg *cgroups.Manager) []initproc.CgroupHierarchy {
 		dir, _ := cg.Path("")
 		return []initproc.CgroupHierarchy{{Name: "", Type: "cgroup2", Dir: dir}}
 	}
-	for key, dir := range cg.Paths() {
+	paths := cg.Paths()
+	keys := make([]string, 0, len(paths))
+	for key := range paths {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		dir := paths[key]
 		h := initproc.CgroupHierarchy{Type: "cgroup", Options: key, Dir: dir}
 		switch {
 		case key == "":

@@ -177,6 +177,12 @@ func normalize(r *probe.Report) view {
 	for fd, target := range r.FDs {
 		// Keep the kind ("pipe", "/dev/null", "socket"), not the inode.
 		kind, _, _ := strings.Cut(target, ":[")
+		if fd <= 2 {
+			// Intended difference: a foreground `runc run` copies stdio
+			// through pipes of its own; pelagos-runc hands the container
+			// the caller's descriptors (no copying process in between).
+			kind = "stdio"
+		}
 		v.FDs = append(v.FDs, fmt.Sprintf("%d %s", fd, kind))
 	}
 	sort.Strings(v.FDs)
@@ -187,8 +193,18 @@ func normalize(r *probe.Report) view {
 	}
 	sort.Strings(v.SharedWithHost)
 	for _, m := range r.Mounts {
-		v.Mounts = append(v.Mounts, fmt.Sprintf("%s %s %s %s", m.Point, m.FSType, strings.Join(m.Options, ","), m.Propagated))
+		if m.Point == "/sys/fs/cgroup/unified" {
+			// Intended difference: on a hybrid host pelagos also mounts
+			// the cgroup2 tree, where the container has a cgroup too (as
+			// systemd-based hosts show it); runc 1.1 leaves it out.
+			continue
+		}
+		v.Mounts = append(v.Mounts, intendedMountDifferences(fmt.Sprintf("%s %s %s %s", m.Point, m.FSType, strings.Join(m.Options, ","), m.Propagated), m))
 	}
+	// Order matters only between a mount and those under it, which
+	// sorting by point keeps; the order of siblings (cgroup hierarchies,
+	// masked paths) does not.
+	sort.Strings(v.Mounts)
 	for _, c := range r.Cgroups {
 		v.CgroupsControllers = append(v.CgroupsControllers, c.Controllers)
 		if c.Path != "/" {
@@ -227,4 +243,22 @@ func contains(s []string, v string) bool {
 func dump(v any) string {
 	data, _ := json.Marshal(v)
 	return string(data)
+}
+
+// intendedMountDifferences rewrites the mounts where pelagos deliberately
+// differs from runc 1.1 into one shared form:
+//   - masked files are covered with the host's /dev/null (devtmpfs), never
+//     the container's (CVE-2025-31133); runc 1.1 uses the container's
+//     /dev/null (on the /dev tmpfs);
+//   - the tmpfs holding the v1 cgroup hierarchies at /sys/fs/cgroup is
+//     read-only when the config's cgroup mount says ro; runc 1.1 leaves
+//     that tmpfs writable and makes only the hierarchies read-only.
+func intendedMountDifferences(line string, m probe.Mount) string {
+	switch {
+	case strings.HasPrefix(m.Point, "/proc/") && (m.FSType == "devtmpfs" || m.FSType == "tmpfs") && !m.HasOption("ro"):
+		return m.Point + " <null device> " + m.Propagated
+	case m.Point == "/sys/fs/cgroup" && m.FSType == "tmpfs":
+		return m.Point + " tmpfs <ro or rw> " + m.Propagated
+	}
+	return line
 }
