@@ -127,8 +127,8 @@ func run(cfg config, rts []string) error {
 func resolveRuntimes(ctx context.Context, rts []string, work string) ([]runtimeSpec, error) {
 	if len(rts) == 0 {
 		pelagos := filepath.Join(work, "pelagos-runc")
-		fmt.Fprintln(os.Stderr, "bench: building pelagos-runc (-trimpath -ldflags='-s -w')")
-		if err := testenv.GoBuild(ctx, testenv.PkgRuntime, pelagos, testenv.BuildOptions{Strip: true}); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: building pelagos-runc as scripts/build.sh does (static, stripped)")
+		if err := testenv.GoBuild(ctx, testenv.PkgRuntime, pelagos, testenv.BuildOptions{Release: true}); err != nil {
 			return nil, err
 		}
 		runc, err := testenv.ReferencePath()

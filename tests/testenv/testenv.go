@@ -102,6 +102,9 @@ type BuildOptions struct {
 	Static bool
 	// Strip passes -ldflags '-s -w' and -trimpath (release-like size).
 	Strip bool
+	// Release builds exactly as scripts/build.sh does: cgo on (for
+	// internal/nsenter), linked statically, stripped, netgo/osusergo.
+	Release bool
 }
 
 // GoBuild builds the package pkg (a ./path relative to the module root) into
@@ -112,7 +115,10 @@ func GoBuild(ctx context.Context, pkg, out string, opts BuildOptions) error {
 		return err
 	}
 	args := []string{"build", "-o", out}
-	if opts.Strip {
+	switch {
+	case opts.Release:
+		args = append(args, "-trimpath", "-tags", "netgo osusergo", "-ldflags=-s -w -extldflags=-static")
+	case opts.Strip:
 		args = append(args, "-trimpath", "-ldflags=-s -w")
 	}
 	cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
@@ -121,10 +127,13 @@ func GoBuild(ctx context.Context, pkg, out string, opts BuildOptions) error {
 	if opts.Static {
 		cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
 	}
+	if opts.Release {
+		cmd.Env = append(cmd.Env, "CGO_ENABLED=1")
+	}
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
 	}
-	if opts.Static {
+	if opts.Static || opts.Release {
 		return CheckStatic(out)
 	}
 	return nil
@@ -222,7 +231,7 @@ func Runtime(t testing.TB) string {
 		}
 		return abs
 	}
-	return Build(t, PkgRuntime, BuildOptions{})
+	return Build(t, PkgRuntime, BuildOptions{Release: true})
 }
 
 // Reference returns the reference runtime (runc): $PELAGOS_TEST_REFERENCE or
