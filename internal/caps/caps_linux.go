@@ -139,6 +139,18 @@ func DropBounding(keep Set) error {
 // cannot be granted; runc's default config asks for exactly that.
 func SetProcess(s Sets) ([]string, error) {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var cur [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &cur[0]); err != nil {
+		return nil, os.NewSyscallError("capget", err)
+	}
+	// Capabilities this process does not hold cannot be granted: leave
+	// them out with a warning rather than fail, as the runtime-spec asks.
+	held := Set(cur[0].Permitted) | Set(cur[1].Permitted)<<32
+	inheritable := Set(cur[0].Inheritable) | Set(cur[1].Inheritable)<<32 | boundingSet()
+	var warnings []string
+	s.Permitted = keep(s.Permitted, held, "permitted", &warnings)
+	s.Effective = keep(s.Effective, s.Permitted, "effective", &warnings)
+	s.Inheritable = keep(s.Inheritable, inheritable, "inheritable", &warnings)
 	var data [2]unix.CapUserData
 	for i := 0; i < 2; i++ {
 		data[i].Effective = uint32(s.Effective >> (32 * i))
@@ -151,7 +163,6 @@ func SetProcess(s Sets) ([]string, error) {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
 		return nil, fmt.Errorf("clear ambient capabilities: %w", err)
 	}
-	var warnings []string
 	for c := 0; c <= LastCap(); c++ {
 		if !s.Ambient.Has(c) {
 			continue
@@ -161,4 +172,25 @@ func SetProcess(s Sets) ([]string, error) {
 		}
 	}
 	return warnings, nil
+}
+
+// keep returns want ∩ have and adds a warning for each capability left out.
+func keep(want, have Set, set string, warnings *[]string) Set {
+	for c := 0; c < len(names); c++ {
+		if want.Has(c) && !have.Has(c) {
+			*warnings = append(*warnings, fmt.Sprintf("%s capability %s cannot be granted (the runtime does not hold it): left out", set, names[c]))
+		}
+	}
+	return want & have
+}
+
+// boundingSet reads the calling thread's bounding set.
+func boundingSet() Set {
+	var s Set
+	for c := 0; c <= LastCap(); c++ {
+		if r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err == nil && r == 1 {
+			s |= 1 << uint(c)
+		}
+	}
+	return s
 }
