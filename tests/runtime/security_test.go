@@ -66,22 +66,38 @@ func fileHash(t *testing.T, path string) [32]byte {
 	return sha256.Sum256(b)
 }
 
-// The init is non-dumpable until it executes the container process: a
-// process in the container's user namespace with CAP_SYS_PTRACE there
-// cannot attach to it or open its executable.
+// The init cannot be ptraced, nor its executable opened, from inside the
+// container before it executes the container process. Without a user
+// namespace the init is non-dumpable (a same-uid process could attach to
+// it otherwise); with one, it was also executed before entering the
+// namespace, so even CAP_SYS_PTRACE inside the namespace does not reach it.
 func TestInitCannotBePtraced(t *testing.T) {
 	r := newRuntime(t)
-	b := newBundle(t, bundle.Args("sleep", "60"), userNamespace(100000))
-	openUp(t, b.Rootfs())
-	r.mustRun("create", "--bundle", b.Dir, "noptrace")
-	// The init is pid 1 in the container and has not executed sleep yet.
-	out := r.mustRun("exec", "--cap", "CAP_SYS_PTRACE", "noptrace", "/bin/attack", "ptrace", "1")
-	if strings.TrimSpace(out) == "ok" || !strings.Contains(out, "operation not permitted") {
-		t.Errorf("ptrace of the waiting init from inside the container: %q, want operation not permitted", out)
+	cases := []struct {
+		name string
+		mods []bundle.Modifier
+		caps []string
+	}{
+		{"no user namespace", nil, nil},
+		{"user namespace with CAP_SYS_PTRACE", []bundle.Modifier{userNamespace(100000)}, []string{"--cap", "CAP_SYS_PTRACE"}},
 	}
-	out = r.mustRun("exec", "--cap", "CAP_SYS_PTRACE", "noptrace", "/bin/attack", "openexe", "1")
-	if strings.TrimSpace(out) == "ok" {
-		t.Errorf("opening the waiting init's /proc/1/exe from inside the container succeeded")
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBundle(t, append([]bundle.Modifier{bundle.Args("sleep", "60")}, c.mods...)...)
+			openUp(t, b.Rootfs())
+			id := fmt.Sprintf("noptrace%d", i)
+			r.mustRun("create", "--bundle", b.Dir, id)
+			// The init is pid 1 in the container and has not executed sleep yet.
+			exec := append(append([]string{"exec"}, c.caps...), id, "/bin/attack")
+			out := r.mustRun(append(exec, "ptrace", "1")...)
+			if strings.TrimSpace(out) == "ok" || !strings.Contains(out, "operation not permitted") {
+				t.Errorf("ptrace of the waiting init from inside the container: %q, want operation not permitted", out)
+			}
+			out = r.mustRun(append(exec, "openexe", "1")...)
+			if strings.TrimSpace(out) == "ok" {
+				t.Errorf("opening the waiting init's /proc/1/exe from inside the container succeeded")
+			}
+		})
 	}
 }
 
@@ -219,24 +235,26 @@ func TestMountOverProcRefused(t *testing.T) {
 }
 
 // CVE-2025-31133: masked files are covered with the host's /dev/null, not
-// whatever the container's /dev/null is. Here the rootfs has no /dev
-// mount and its /dev/null is a symlink to a file the attacker wants to
-// expose writable at the masked path.
+// whatever the container's /dev/null is. Here the container's /dev is a
+// bind mount of a directory the attacker controls (so the runtime creates
+// no device nodes there), whose "null" is a symlink to a file the attacker
+// wants exposed at the masked path.
 func TestMaskSourceIsHostNull(t *testing.T) {
 	r := newRuntime(t)
-	b := newBundle(t, withoutMount("/dev"), withoutMount("/dev/pts"), withoutMount("/dev/shm"), withoutMount("/dev/mqueue"))
-	dev := filepath.Join(b.Rootfs(), "dev")
-	if err := os.MkdirAll(dev, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(b.Rootfs(), "secret"), []byte("exposed"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_ = os.Remove(filepath.Join(dev, "null"))
+	dev := t.TempDir()
 	if err := os.Symlink("/secret", filepath.Join(dev, "null")); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Apply(bundle.Args("/bin/attack", "readfile", "/proc/keys")); err != nil {
+	b := newBundle(t, withoutMount("/dev/pts"), withoutMount("/dev/shm"), withoutMount("/dev/mqueue"),
+		func(s *specs.Spec) {
+			for i, m := range s.Mounts {
+				if m.Destination == "/dev" {
+					s.Mounts[i] = specs.Mount{Destination: "/dev", Type: "bind", Source: dev, Options: []string{"rbind"}}
+				}
+			}
+		},
+		bundle.Args("/bin/attack", "readfile", "/proc/keys"))
+	if err := os.WriteFile(filepath.Join(b.Rootfs(), "secret"), []byte("exposed"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, errs, err := r.run("run", "--bundle", b.Dir, "masknull")
@@ -257,7 +275,7 @@ func TestConsoleSymlinkRefused(t *testing.T) {
 	if err := os.MkdirAll(dev, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("/etc/hostname", filepath.Join(dev, "console")); err != nil {
+	if err := os.Symlink("/etc/passwd", filepath.Join(dev, "console")); err != nil {
 		t.Fatal(err)
 	}
 	sock := consoleSocket(t)
@@ -273,7 +291,7 @@ func TestConsoleSymlinkRefused(t *testing.T) {
 // write would corrupt.
 func TestSysctlNotRedirected(t *testing.T) {
 	r := newRuntime(t)
-	b := newBundle(t, withoutMount("/proc"), bundle.Args("true"), func(s *specs.Spec) {
+	b := newBundle(t, withoutMount("/proc"), bundle.WritableRoot(), bundle.Args("true"), func(s *specs.Spec) {
 		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
 		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
 	})
