@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -56,16 +57,25 @@ func Number(name string) (int, error) {
 	return 0, fmt.Errorf("%w %q", ErrUnknown, name)
 }
 
-// LastCap returns the highest capability number the running kernel knows.
+// LastCap returns the highest capability number the running kernel knows
+// (read once per process).
 func LastCap() int {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			return n
+	lastCapOnce.Do(func() {
+		lastCap = len(names) - 1
+		b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+		if err == nil {
+			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				lastCap = n
+			}
 		}
-	}
-	return len(names) - 1
+	})
+	return lastCap
 }
+
+var (
+	lastCapOnce sync.Once
+	lastCap     int
+)
 
 // Set is a capability set as a bit mask.
 type Set uint64
