@@ -119,6 +119,10 @@ func (c *child) start(syncFd int) (*exec.Cmd, error) {
 	env := append([]string{
 		initproc.EnvInitPipe + "=" + strconv.Itoa(syncFd),
 		nsenter.EnvJoin + "=" + strings.Join(list, ","),
+		// The init is short-lived and does one thing at a time: one P and
+		// no collector keep the Go runtime from starting threads and
+		// touching memory it will not need.
+		"GOMAXPROCS=1", "GOGC=off",
 	}, c.env...)
 	cmd := &exec.Cmd{
 		Path:        fmt.Sprintf("/proc/self/fd/%d", c.exe.Fd()),

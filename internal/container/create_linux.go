@@ -64,6 +64,10 @@ type creation struct {
 	proc *os.Process
 	conn *initproc.Conn
 	fds  initproc.FdSlots
+	// newFlags are the namespaces the init creates; clonedIntoCgroup says
+	// it was started inside its cgroup (v2).
+	newFlags         uintptr
+	clonedIntoCgroup bool
 	// childFiles are the child's ends, closed once it has them.
 	childFiles []*os.File
 	undo       []func()
@@ -78,16 +82,22 @@ type createStep struct {
 }
 
 // The order matters: nothing is created until the config has been
-// validated; the cgroup exists before the child so the child is never
-// outside it; the state file records the cgroup and pid as soon as they
-// exist, so a killed create can be cleaned up by delete --force.
+// validated; the state file records the cgroup and pid as soon as they
+// exist, so a killed create can be cleaned up by delete --force. The init
+// is started as early as it can be, so that its own start (executing the
+// binary, creating namespaces, the Go runtime) overlaps the cgroup setup
+// here: it does nothing until the bootstrap, by which time it is in its
+// cgroup. On cgroup v2 it is cloned straight into the cgroup instead, so
+// the cgroup comes first there.
 var createSteps = []createStep{
 	{"config", (*creation).loadConfig},
 	{"state directory", (*creation).makeStateDir},
-	{"cgroup", (*creation).makeCgroup},
 	{"start socket", (*creation).makeStartSocket},
 	{"init binary", (*creation).sealBinary},
+	{"cgroup", (*creation).makeCgroupV2},
 	{"start init", (*creation).startInit},
+	{"cgroup", (*creation).makeCgroupV1},
+	{"namespaces", (*creation).placeInit},
 	{"bootstrap", (*creation).sendBootstrap},
 	{"runtime hooks", (*creation).runtimeHooks},
 	{"wait for init", (*creation).waitReady},
@@ -227,6 +237,22 @@ func (cr *creation) makeStateDir() error {
 	return cr.c.save()
 }
 
+// makeCgroupV2 creates the cgroup before the init on a cgroup v2 host.
+func (cr *creation) makeCgroupV2() error {
+	if mode, err := cgroups.DetectMode(); err != nil || mode != cgroups.Unified {
+		return err
+	}
+	return cr.makeCgroup()
+}
+
+// makeCgroupV1 creates the cgroup while the init starts, on v1 hosts.
+func (cr *creation) makeCgroupV1() error {
+	if cr.cg != nil {
+		return nil
+	}
+	return cr.makeCgroup()
+}
+
 func (cr *creation) makeCgroup() error {
 	l := cr.spec.Linux
 	cg, err := cgroups.New(cgroups.Config{Path: l.CgroupsPath, Name: cr.o.ID})
@@ -245,6 +271,8 @@ func (cr *creation) makeCgroup() error {
 	}
 	st := cg.State()
 	cr.c.rec.Cgroup = &st
+	// Recorded at once: a create killed from here on leaves a cgroup that
+	// delete --force must find.
 	return cr.c.save()
 }
 
@@ -447,7 +475,7 @@ func (cr *creation) startInit() error {
 		return err
 	}
 	cr.childFiles = append(cr.childFiles, opened...)
-	if cr.cg.Mode() == cgroups.Unified {
+	if cr.cg != nil && cr.cg.Mode() == cgroups.Unified {
 		// Clone straight into the cgroup: the child is never outside it.
 		dir, _ := cr.cg.Path("")
 		if fd, err := os.Open(dir); err == nil {
@@ -463,13 +491,21 @@ func (cr *creation) startInit() error {
 	cr.undo = append(cr.undo, func() { killProcess(cmd.Process) })
 	cr.conn = initproc.NewConn(parent)
 	cr.closeChildFiles()
-	if err := cr.finishNamespaces(ch.newFlags); err != nil {
+	cr.newFlags, cr.clonedIntoCgroup = ch.newFlags, ch.attr.UseCgroupFD
+	return nil
+}
+
+// placeInit waits for the init's namespaces, puts the init in its cgroup
+// (unless it was cloned into it; a forked init inherits it) and records
+// it.
+func (cr *creation) placeInit() error {
+	if err := cr.finishNamespaces(cr.newFlags); err != nil {
 		return err
 	}
 	pid := cr.proc.Pid
 	cr.c.rec.Pid = pid
 	_, cr.c.rec.PidStart, _ = procStat(pid)
-	if !ch.attr.UseCgroupFD { // a forked init inherits the cgroup it was cloned into
+	if !cr.clonedIntoCgroup {
 		if err := cr.cg.Apply(pid); err != nil {
 			return err
 		}
