@@ -64,6 +64,9 @@ type creation struct {
 	proc *os.Process
 	conn *initproc.Conn
 	fds  initproc.FdSlots
+	// sealed delivers the sealed copy of our binary, made in the
+	// background; nil once collected.
+	sealed chan sealResult
 	// newFlags are the namespaces the init creates; clonedIntoCgroup says
 	// it was started inside its cgroup (v2).
 	newFlags         uintptr
@@ -108,7 +111,14 @@ var createSteps = []createStep{
 // for Start. On error nothing is left behind: no state directory, cgroup,
 // mount or process.
 func Create(ctx context.Context, o CreateOpts) (*Container, error) {
-	cr := &creation{o: o}
+	cr := &creation{o: o, sealed: make(chan sealResult, 1)}
+	// Copying our binary is kernel work that needs nothing from the
+	// config: it runs while the config is parsed. sealBinary collects it
+	// (and rollback closes it if it was never collected).
+	go func() {
+		f, err := sealedExe()
+		cr.sealed <- sealResult{f, err}
+	}()
 	for _, st := range createSteps {
 		if err := st.fn(cr); err != nil {
 			cr.rollback(ctx)
@@ -143,6 +153,11 @@ func (cr *creation) rollback(ctx context.Context) {
 	}
 	for i := len(cr.undo) - 1; i >= 0; i-- {
 		cr.undo[i]()
+	}
+	if cr.sealed != nil {
+		if r := <-cr.sealed; r.f != nil {
+			r.f.Close()
+		}
 	}
 	if cr.destroyOnFail && cr.c.rec.HostMounts {
 		// The init had bound the rootfs in our own mount namespace
@@ -304,8 +319,16 @@ func (cr *creation) makeStartSocket() error {
 	return nil
 }
 
+// sealResult is what the copy of our binary produced.
+type sealResult struct {
+	f   *os.File
+	err error
+}
+
 func (cr *creation) sealBinary() error {
-	exe, err := sealedExe()
+	r := <-cr.sealed
+	cr.sealed = nil
+	exe, err := r.f, r.err
 	if err != nil {
 		return err
 	}
