@@ -81,12 +81,15 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
+	cfg, err := c.Config()
+	if err != nil {
+		return err
+	}
 	if err := cg.Update(r); err != nil {
 		return err
 	}
-	l := c.rec.Config.Linux
-	l.Resources = mergeResources(l.Resources, r)
-	return c.save()
+	cfg.Linux.Resources = mergeResources(cfg.Linux.Resources, r)
+	return c.saveConfig()
 }
 
 // mergeResources overlays the fields set in u onto r.

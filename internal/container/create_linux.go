@@ -224,7 +224,8 @@ func (cr *creation) loadConfig() error {
 		dir: filepath.Join(cr.o.Root, cr.o.ID),
 		rec: record{
 			ID: cr.o.ID, Bundle: bundle, Rootfs: rootfs, Status: specs.StateCreating,
-			Created: time.Now().UTC(), Owner: owner, Config: s,
+			Created: time.Now().UTC(), Owner: owner,
+			Version: s.Version, Annotations: s.Annotations, Hooks: s.Hooks,
 			Creator: os.Getpid(), HostMounts: hostMounts,
 		},
 	}
@@ -249,7 +250,8 @@ func (cr *creation) makeStateDir() error {
 	}
 	cr.lock = lock
 	cr.undo = append(cr.undo, func() { lock.Close() })
-	return cr.c.save()
+	cr.c.config = cr.spec
+	return cr.c.saveConfig()
 }
 
 // makeCgroupV2 creates the cgroup before the init on a cgroup v2 host.

@@ -95,6 +95,10 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Process, error) {
 // by a pidfd while they are opened, so they cannot belong to a process
 // that reused its pid.
 func (c *Container) joinNamespaces(ch *child) ([]*os.File, error) {
+	cfg, err := c.Config()
+	if err != nil {
+		return nil, err
+	}
 	fd, err := pidfd(c.rec.Pid, c.rec.PidStart)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: init process: %w", c.rec.ID, err)
@@ -104,7 +108,7 @@ func (c *Container) joinNamespaces(ch *child) ([]*os.File, error) {
 	order := append(append([]specs.LinuxNamespaceType{}, cJoined...),
 		specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.PIDNamespace, specs.CgroupNamespace)
 	for _, t := range order {
-		if !hasNS(c.rec.Config, t) {
+		if !hasNS(cfg, t) {
 			continue
 		}
 		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", c.rec.Pid, procNames[t]))
@@ -139,7 +143,7 @@ func (c *Container) execBootstrap(cmd *exec.Cmd, parent *os.File, o ExecOpts, fd
 	b := &initproc.Bootstrap{
 		Mode:        initproc.ModeExec,
 		ID:          c.rec.ID,
-		Spec:        c.rec.Config,
+		Spec:        c.config,
 		Process:     o.Process,
 		Pid:         cmd.Process.Pid,
 		Fds:         fds,

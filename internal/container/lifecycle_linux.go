@@ -38,13 +38,13 @@ func (c *Container) Start(ctx context.Context, warn func(string)) error {
 	if err := c.save(); err != nil {
 		return err
 	}
-	if h := c.rec.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+	if h := c.rec.Hooks; h != nil && len(h.Poststart) > 0 {
 		// The state as of the start operation: the process may already
 		// have exited, but the hooks are about its start.
 		st := c.State()
 		st.Status, st.Pid = specs.StateRunning, c.rec.Pid
 		if err := hooks.RunAll(ctx, "poststart", h.Poststart, &st); err != nil {
-			if !failsOnPoststart(c.rec.Config.Version) {
+			if !failsOnPoststart(c.rec.Version) {
 				if warn != nil {
 					warn(err.Error())
 				}
@@ -120,7 +120,11 @@ func (c *Container) awaitExec(ctx context.Context, conn *initproc.Conn, pid int,
 // sendListener gives the seccomp agent at listenerPath the notify fd,
 // with the container's state, as the runtime-spec prescribes.
 func (c *Container) sendListener(ctx context.Context, fd *os.File, pid int) error {
-	sc := c.rec.Config.Linux.Seccomp
+	cfg, err := c.Config()
+	if err != nil {
+		return err
+	}
+	sc := cfg.Linux.Seccomp
 	st := c.State()
 	ps := specs.ContainerProcessState{Pid: pid, Metadata: sc.ListenerMetadata, State: st}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -273,8 +277,8 @@ func (c *Container) destroy(ctx context.Context) error {
 	if err := os.RemoveAll(c.dir); err != nil {
 		return err
 	}
-	if h := c.rec.Config; h != nil && h.Hooks != nil && len(h.Hooks.Poststop) > 0 {
-		return hooks.RunAll(ctx, "poststop", h.Hooks.Poststop, &state)
+	if h := c.rec.Hooks; h != nil && len(h.Poststop) > 0 {
+		return hooks.RunAll(ctx, "poststop", h.Poststop, &state)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 const (
 	stateFile  = "state.json"
+	configFile = "config.json"
 	startSock  = "start.sock"
 	dirMode    = 0o711
 	rootDirMod = 0o700
@@ -42,9 +43,15 @@ type record struct {
 	Owner    string    `json:"owner,omitempty"`
 	// Creator is the pid of the create command while it runs, to tell a
 	// create in progress from one that was killed.
-	Creator      int         `json:"creator,omitempty"`
-	CreatorStart uint64      `json:"creatorStart,omitempty"`
-	Config       *specs.Spec `json:"config"`
+	Creator      int    `json:"creator,omitempty"`
+	CreatorStart uint64 `json:"creatorStart,omitempty"`
+	// The config itself is in config.json beside state.json, decoded only
+	// by the operations that need all of it (exec, update, a seccomp
+	// listener): decoding an OCI config is most of a small command's
+	// work. What the others need is here.
+	Version     string            `json:"ociVersion"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Hooks       *specs.Hooks      `json:"hooks,omitempty"`
 	// HostMounts is set when the container shares the runtime's mount
 	// namespace: its rootfs bind (and everything under it) lives in the
 	// host's tree and delete must detach it.
@@ -56,6 +63,8 @@ type record struct {
 type Container struct {
 	dir string
 	rec record
+	// config is the container's config, loaded on first use.
+	config *specs.Spec
 	// proc is the init, in the process that created it (for Wait).
 	proc *os.Process
 }
@@ -65,7 +74,30 @@ func (c *Container) ID() string { return c.rec.ID }
 
 // Config returns the config the container was created with (a copy taken
 // at create: later edits of the bundle do not affect it).
-func (c *Container) Config() *specs.Spec { return c.rec.Config }
+func (c *Container) Config() (*specs.Spec, error) {
+	if c.config != nil {
+		return c.config, nil
+	}
+	b, err := os.ReadFile(filepath.Join(c.dir, configFile))
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.rec.ID, err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("container %s: corrupt config copy: %w", c.rec.ID, err)
+	}
+	c.config = &s
+	return c.config, nil
+}
+
+// saveConfig writes the container's config copy atomically.
+func (c *Container) saveConfig() error {
+	b, err := json.Marshal(c.config)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(c.dir, configFile), b)
+}
 
 // Pid returns the init's pid (0 before it exists).
 func (c *Container) Pid() int { return c.rec.Pid }
@@ -126,7 +158,12 @@ func (c *Container) save() error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(c.dir, ".state.json.tmp")
+	return writeAtomic(filepath.Join(c.dir, stateFile), b)
+}
+
+// writeAtomic replaces path with b through a temporary file and a rename.
+func writeAtomic(path string, b []byte) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return err
@@ -138,7 +175,7 @@ func (c *Container) save() error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(c.dir, stateFile))
+	return os.Rename(tmp, path)
 }
 
 // Status observes the container's status now.
@@ -176,10 +213,7 @@ func (c *Container) State() specs.State {
 		ID:          c.rec.ID,
 		Status:      c.Status(),
 		Bundle:      c.rec.Bundle,
-		Annotations: nil,
-	}
-	if c.rec.Config != nil {
-		st.Annotations = c.rec.Config.Annotations
+		Annotations: c.rec.Annotations,
 	}
 	if st.Status != specs.StateStopped {
 		st.Pid = c.rec.Pid

@@ -41,7 +41,11 @@ func newExec(g *globals) *command {
 			if err != nil {
 				return err
 			}
-			p, err := f.buildProcess(cmd, c.Config(), args[1:])
+			cfg, err := c.Config()
+			if err != nil {
+				return err
+			}
+			p, err := f.buildProcess(cmd, cfg, args[1:])
 			if err != nil {
 				return err
 			}
