@@ -371,8 +371,9 @@ func (cr *creation) runtimeHooks() error {
 		// container counts as created.
 		st.Status = specs.StateCreated
 		st.Pid = cr.proc.Pid
-		//nolint:staticcheck // prestart is deprecated but still part of the spec.
-		if err := hooks.Run(context.Background(), "prestart", h.Prestart, &st); err != nil {
+		//lint:ignore SA1019 prestart is deprecated but configs still use it and the spec keeps it.
+		prestart := h.Prestart
+		if err := hooks.Run(context.Background(), "prestart", prestart, &st); err != nil {
 			return err
 		}
 		if err := hooks.Run(context.Background(), "createRuntime", h.CreateRuntime, &st); err != nil {

@@ -42,8 +42,6 @@ type initState struct {
 	devNull *os.File
 	// root is a handle on the container's root directory.
 	root *os.File
-	// console is the pty master's slave side when process.terminal is set.
-	consoleSlave *os.File
 	// startConn is the connection from `start` (create mode).
 	startConn *os.File
 	// seccomp is the compiled filter, loaded just before exec.

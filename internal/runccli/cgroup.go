@@ -78,7 +78,7 @@ func newUpdate(g *globals) *command {
 	fl.StringVar(&f.memory, "memory", "", "memory limit in bytes (-1 for none)")
 	fl.StringVar(&f.memorySwap, "memory-swap", "", "memory plus swap limit in bytes (-1 for none)")
 	fl.StringVar(&f.memoryReservation, "memory-reservation", "", "memory soft limit in bytes")
-	fl.StringVar(&f.kernelMemory, "kernel-memory", "", "kernel memory limit in bytes (ignored by current kernels)")
+	fl.StringVar(&f.kernelMemory, "kernel-memory", "", "accepted and ignored: kernels since 5.4 have no kernel-memory limit")
 	fl.StringVar(&f.cpuShares, "cpu-shares", "", "CPU shares (relative weight)")
 	fl.StringVar(&f.cpuPeriod, "cpu-period", "", "CPU CFS period in microseconds")
 	fl.StringVar(&f.cpuQuota, "cpu-quota", "", "CPU CFS quota in microseconds (-1 for none)")
@@ -135,7 +135,7 @@ func (f *updateFlags) build(cmd *command) (*specs.LinuxResources, error) {
 	}
 	mem := &specs.LinuxMemory{
 		Limit: i64("memory", f.memory), Swap: i64("memory-swap", f.memorySwap),
-		Reservation: i64("memory-reservation", f.memoryReservation), Kernel: i64("kernel-memory", f.kernelMemory),
+		Reservation: i64("memory-reservation", f.memoryReservation),
 	}
 	cpu := &specs.LinuxCPU{
 		Shares: u64("cpu-shares", f.cpuShares), Period: u64("cpu-period", f.cpuPeriod), Quota: i64("cpu-quota", f.cpuQuota),
@@ -154,7 +154,6 @@ func (f *updateFlags) build(cmd *command) (*specs.LinuxResources, error) {
 		overlay(&r.Memory.Limit, mem.Limit)
 		overlay(&r.Memory.Swap, mem.Swap)
 		overlay(&r.Memory.Reservation, mem.Reservation)
-		overlay(&r.Memory.Kernel, mem.Kernel)
 	}
 	if cpu.Shares != nil || cpu.Period != nil || cpu.Quota != nil || cpu.RealtimePeriod != nil || cpu.RealtimeRuntime != nil || cpu.Cpus != "" || cpu.Mems != "" {
 		if r.CPU == nil {

@@ -119,9 +119,10 @@ func validateHooks(s *specs.Spec) error {
 	if s.Hooks == nil {
 		return nil
 	}
-	//nolint:staticcheck // Prestart is deprecated in the spec but still honoured.
+	//lint:ignore SA1019 prestart is deprecated but configs still use it and the spec keeps it.
+	prestart := s.Hooks.Prestart
 	lists := map[string][]specs.Hook{
-		"prestart":        s.Hooks.Prestart,
+		"prestart":        prestart,
 		"createRuntime":   s.Hooks.CreateRuntime,
 		"createContainer": s.Hooks.CreateContainer,
 		"startContainer":  s.Hooks.StartContainer,
