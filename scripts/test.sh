@@ -10,7 +10,8 @@ if [ "$(id -u)" != 0 ]; then
 	echo "the tests need root (namespaces, mounts, cgroups): run as root" >&2
 	exit 1
 fi
-export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
+export PATH="$PATH:/usr/local/go/bin"
+export PATH="$PATH:$(go env GOPATH)/bin"
 
 scripts/install-test-deps.sh
 scripts/lint.sh
