@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,6 +68,8 @@ type creation struct {
 	// sealed delivers the sealed copy of our binary, made in the
 	// background; nil once collected.
 	sealed chan sealResult
+	// noCgroup is set for a rootless container without a delegated cgroup.
+	noCgroup bool
 	// newFlags are the namespaces the init creates; clonedIntoCgroup says
 	// it was started inside its cgroup (v2).
 	newFlags         uintptr
@@ -264,7 +267,7 @@ func (cr *creation) makeCgroupV2() error {
 
 // makeCgroupV1 creates the cgroup while the init starts, on v1 hosts.
 func (cr *creation) makeCgroupV1() error {
-	if cr.cg != nil {
+	if cr.cg != nil || cr.noCgroup {
 		return nil
 	}
 	return cr.makeCgroup()
@@ -279,6 +282,9 @@ func (cr *creation) makeCgroup() error {
 	if err := cg.Create(); err != nil {
 		// Create may have made some directories before failing.
 		_ = cg.Destroy()
+		if os.Geteuid() != 0 && errors.Is(err, fs.ErrPermission) {
+			return cr.withoutCgroup(err)
+		}
 		return err
 	}
 	cr.cg = cg
@@ -291,6 +297,22 @@ func (cr *creation) makeCgroup() error {
 	// Recorded at once: a create killed from here on leaves a cgroup that
 	// delete --force must find.
 	return cr.c.save()
+}
+
+// withoutCgroup lets a rootless container run without a cgroup of its own
+// when the user has none delegated, as long as the config asks for no
+// limit that would then go unenforced.
+func (cr *creation) withoutCgroup(cause error) error {
+	if r := cr.spec.Linux.Resources; r != nil {
+		limits := *r
+		limits.Devices = nil // device rules mean nothing without mknod rights
+		if !reflect.DeepEqual(limits, specs.LinuxResources{}) {
+			return fmt.Errorf("linux.resources sets limits, but no cgroup is delegated to this user to enforce them: %w", cause)
+		}
+	}
+	cr.warn(fmt.Sprintf("running without a cgroup of its own (none is delegated to this user): %v", cause))
+	cr.noCgroup = true
+	return nil
 }
 
 // makeStartSocket listens on <dir>/start.sock (SOCK_SEQPACKET, like the
@@ -457,6 +479,9 @@ func newNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 // the container shows.
 func cgroupHierarchies(cg *cgroups.Manager) []initproc.CgroupHierarchy {
 	var out []initproc.CgroupHierarchy
+	if cg == nil {
+		return nil
+	}
 	if cg.Mode() == cgroups.Unified {
 		dir, _ := cg.Path("")
 		return []initproc.CgroupHierarchy{{Name: "", Type: "cgroup2", Dir: dir}}
@@ -531,7 +556,7 @@ func (cr *creation) placeInit() error {
 	pid := cr.proc.Pid
 	cr.c.rec.Pid = pid
 	_, cr.c.rec.PidStart, _ = procStat(pid)
-	if !cr.clonedIntoCgroup {
+	if !cr.clonedIntoCgroup && cr.cg != nil {
 		if err := cr.cg.Apply(pid); err != nil {
 			return err
 		}
@@ -623,8 +648,17 @@ func (cr *creation) finishNamespaces(flags uintptr) error {
 	return nil
 }
 
-// writeIDMaps writes the user namespace's uid and gid maps for pid.
+// writeIDMaps writes the user namespace's uid and gid maps for pid. Root
+// writes them directly; an unprivileged user can write only the mapping of
+// its own ids, and needs the setuid helpers newuidmap/newgidmap (and
+// /etc/subuid, /etc/subgid) for anything more.
 func writeIDMaps(pid int, l *specs.Linux) error {
+	if os.Geteuid() != 0 && !onlySelf(l) {
+		if err := idMapHelper("newuidmap", pid, l.UIDMappings); err != nil {
+			return err
+		}
+		return idMapHelper("newgidmap", pid, l.GIDMappings)
+	}
 	write := func(file string, maps []specs.LinuxIDMapping) error {
 		var b strings.Builder
 		for _, m := range maps {
@@ -647,4 +681,28 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		return err
 	}
 	return write("gid_map", l.GIDMappings)
+}
+
+// onlySelf reports whether the mappings map exactly the caller's own uid
+// and gid, which an unprivileged user may write itself.
+func onlySelf(l *specs.Linux) bool {
+	self := func(maps []specs.LinuxIDMapping, id int) bool {
+		return len(maps) == 1 && maps[0].Size == 1 && int(maps[0].HostID) == id
+	}
+	return self(l.UIDMappings, os.Geteuid()) && self(l.GIDMappings, os.Getegid())
+}
+
+// idMapHelper writes a map through newuidmap or newgidmap.
+func idMapHelper(tool string, pid int, maps []specs.LinuxIDMapping) error {
+	args := []string{strconv.Itoa(pid)}
+	for _, m := range maps {
+		args = append(args, strconv.FormatUint(uint64(m.ContainerID), 10),
+			strconv.FormatUint(uint64(m.HostID), 10), strconv.FormatUint(uint64(m.Size), 10))
+	}
+	out, err := exec.Command(tool, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s (an unprivileged user needs it, and ranges in /etc/sub%cid, to map more than its own id): %v: %s",
+			tool, tool[3], err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

@@ -219,6 +219,9 @@ func (s *initState) mkTarget(dest string, dir bool) (*os.File, error) {
 	return inroot.MkFile(s.root, dest, 0o644)
 }
 
+// hostCgroupRoot is where the host's cgroup filesystems live.
+const hostCgroupRoot = "/sys/fs/cgroup"
+
 // mountCgroup gives the container its view of the cgroup filesystem: the
 // cgroup2 tree, or on v1 a tmpfs holding one directory per hierarchy.
 // Inside a cgroup namespace fresh cgroup filesystems are mounted (they show
@@ -231,6 +234,13 @@ func (s *initState) mountCgroup(dest string, o mountopt.Options) error {
 	}
 	defer target.Close()
 	ns := hasNamespace(s.b.Spec, specs.CgroupNamespace)
+	if len(s.b.Cgroups) == 0 {
+		// No cgroup of its own (rootless, nothing delegated): show the
+		// host's tree, read-only, as runc does.
+		bind := o
+		bind.Flags |= unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY
+		return s.mountBind(specs.Mount{Source: hostCgroupRoot, Destination: dest}, dest, bind)
+	}
 	if len(s.b.Cgroups) == 1 && s.b.Cgroups[0].Name == "" {
 		return s.mountHierarchy(s.b.Cgroups[0], target, o, ns)
 	}
