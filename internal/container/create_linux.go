@@ -68,6 +68,8 @@ type creation struct {
 	// sealed delivers the sealed copy of our binary, made in the
 	// background; nil once collected.
 	sealed chan sealResult
+	// prepared are the idmapped mounts made for the init.
+	prepared []preparedMount
 	// noCgroup is set for a rootless container without a delegated cgroup.
 	noCgroup bool
 	// newFlags are the namespaces the init creates; clonedIntoCgroup says
@@ -104,6 +106,7 @@ var createSteps = []createStep{
 	{"start init", (*creation).startInit},
 	{"cgroup", (*creation).makeCgroupV1},
 	{"namespaces", (*creation).placeInit},
+	{"idmapped mounts", (*creation).prepareMounts},
 	{"bootstrap", (*creation).sendBootstrap},
 	{"runtime hooks", (*creation).runtimeHooks},
 	{"wait for init", (*creation).waitReady},
@@ -376,8 +379,20 @@ func (cr *creation) sendBootstrap() error {
 		Cgroups:         cgroupHierarchies(cr.cg),
 		Fds:             cr.fds,
 		PreserveFds:     cr.o.PreserveFds,
+		PreparedMounts:  len(cr.prepared),
 	}
-	return cr.conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b})
+	if err := cr.conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b}); err != nil {
+		return err
+	}
+	for _, p := range cr.prepared {
+		err := cr.conn.SendFd(initproc.Message{Type: initproc.MsgMount, Index: p.index}, p.mnt)
+		p.mnt.Close()
+		if err != nil {
+			return err
+		}
+	}
+	cr.prepared = nil
+	return nil
 }
 
 // runtimeHooks runs prestart and createRuntime hooks when the init asks:

@@ -53,6 +53,14 @@ func prepareRoot(s *initState) error {
 
 func mountAll(s *initState) error {
 	for i, m := range s.b.Spec.Mounts {
+		if mnt := s.prepared[i]; mnt != nil {
+			err := s.attachPrepared(m, mnt)
+			mnt.Close()
+			if err != nil {
+				return fmt.Errorf("mounts[%d] %s on %s: %w", i, mountSource(m), m.Destination, err)
+			}
+			continue
+		}
 		if err := s.mountOne(m); err != nil {
 			return fmt.Errorf("mounts[%d] %s on %s: %w", i, mountSource(m), m.Destination, err)
 		}
@@ -141,9 +149,6 @@ func (s *initState) mountBind(m specs.Mount, dest string, o mountopt.Options) er
 	if err != nil {
 		return err
 	}
-	if o.IDMap {
-		return errors.New("idmapped mounts are not supported yet")
-	}
 	target, err := s.mkTarget(dest, st.IsDir())
 	if err != nil {
 		return err
@@ -195,6 +200,29 @@ func (s *initState) mountFS(m specs.Mount, dest string, o mountopt.Options) erro
 	if err := setAttr(mnt, o.AttrSet, o.AttrClr, true); err != nil {
 		return err
 	}
+	if err := attach(mnt, target); err != nil {
+		return err
+	}
+	return applyPropagation(mnt, o)
+}
+
+// attachPrepared attaches a mount the runtime built (attributes set) at
+// the mount's destination.
+func (s *initState) attachPrepared(m specs.Mount, mnt *os.File) error {
+	dest := filepath.Clean("/" + m.Destination)
+	o := mountopt.Parse(m.Options)
+	if err := s.checkDestination(m, dest, true); err != nil {
+		return err
+	}
+	st, err := inroot.Fstat(mnt)
+	if err != nil {
+		return err
+	}
+	target, err := s.mkTarget(dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
 	if err := attach(mnt, target); err != nil {
 		return err
 	}

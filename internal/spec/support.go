@@ -91,11 +91,19 @@ func checkUnsupported(s *specs.Spec) error {
 		return fmt.Errorf("linux.intelRdt: %w", ErrNotSupported)
 	}
 	for i, m := range s.Mounts {
-		if o := mountopt.Parse(m.Options); o.IDMap {
-			return fmt.Errorf("mounts[%d] %s: idmapped mounts: %w", i, m.Destination, ErrNotSupported)
+		o := mountopt.Parse(m.Options)
+		mapped := len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0
+		if !o.IDMap && !mapped {
+			continue
 		}
-		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-			return fmt.Errorf("mounts[%d] %s: mount uid/gid mappings: %w", i, m.Destination, ErrNotSupported)
+		if (len(m.UIDMappings) > 0) != (len(m.GIDMappings) > 0) {
+			return invalid("mounts[%d] %s: uidMappings and gidMappings go together", i, m.Destination)
+		}
+		if !mapped && !hasNS(s, specs.UserNamespace) {
+			return invalid("mounts[%d] %s: idmap without uidMappings/gidMappings needs a user namespace to take the mapping from", i, m.Destination)
+		}
+		if !o.IsBind() && m.Type != "bind" {
+			return invalid("mounts[%d] %s: idmapped mounts are bind mounts here (add bind or rbind)", i, m.Destination)
 		}
 	}
 	return nil
