@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/pelagos-go/pelagos/internal/caps"
+	"github.com/pelagos-go/pelagos/internal/landlock"
 	"github.com/pelagos-go/pelagos/internal/mountopt"
 )
 
@@ -27,7 +28,7 @@ var ipcSysctls = map[string]bool{
 // capability names exist, and that nothing the config asks for is beyond
 // what this version supports.
 func CheckHost(s *specs.Spec) error {
-	checks := []func(*specs.Spec) error{checkSysctls, checkCaps, checkUnsupported, checkHostname}
+	checks := []func(*specs.Spec) error{checkSysctls, checkCaps, checkUnsupported, checkHostname, checkLandlock}
 	for _, check := range checks {
 		if err := check(s); err != nil {
 			return err
@@ -105,6 +106,22 @@ func checkUnsupported(s *specs.Spec) error {
 		if !o.IsBind() && m.Type != "bind" {
 			return invalid("mounts[%d] %s: idmapped mounts are bind mounts here (add bind or rbind)", i, m.Destination)
 		}
+	}
+	return nil
+}
+
+// checkLandlock validates the landlock annotation and refuses it on a
+// kernel without Landlock rather than run the process unconfined.
+func checkLandlock(s *specs.Spec) error {
+	v, ok := s.Annotations[landlock.Annotation]
+	if !ok {
+		return nil
+	}
+	if _, err := landlock.Parse(v); err != nil {
+		return fmt.Errorf("%v: %w", err, ErrInvalid)
+	}
+	if _, err := landlock.ABI(); err != nil {
+		return fmt.Errorf("annotation %s: %w", landlock.Annotation, err)
 	}
 	return nil
 }
