@@ -618,7 +618,10 @@ func (cr *creation) checkSeccomp(cfg *specs.LinuxSeccomp) error {
 		return fmt.Errorf("linux.seccomp: %v: %w", err, spec.ErrInvalid)
 	}
 	if len(p.UnknownSyscalls) > 0 {
-		cr.warn(fmt.Sprintf("linux.seccomp: syscalls unknown to pelagos, left out of the filter: %v", p.UnknownSyscalls))
+		// A name no architecture has is a mistake in the profile, not a
+		// syscall of a newer kernel: refuse it, naming the rule.
+		return fmt.Errorf("linux.seccomp.syscalls[%d]: unknown syscall %q: %w",
+			ruleOf(cfg, p.UnknownSyscalls[0]), p.UnknownSyscalls[0], spec.ErrInvalid)
 	}
 	if p.Notify() && cfg.ListenerPath == "" {
 		return fmt.Errorf("linux.seccomp uses SCMP_ACT_NOTIFY but sets no listenerPath: %w", spec.ErrInvalid)
@@ -720,4 +723,16 @@ func idMapHelper(tool string, pid int, maps []specs.LinuxIDMapping) error {
 			tool, tool[3], err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// ruleOf returns the index of the first seccomp rule naming syscall.
+func ruleOf(cfg *specs.LinuxSeccomp, syscall string) int {
+	for i, r := range cfg.Syscalls {
+		for _, n := range r.Names {
+			if n == syscall {
+				return i
+			}
+		}
+	}
+	return -1
 }
