@@ -282,6 +282,13 @@ func (cr *creation) makeCgroup() error {
 	if err != nil {
 		return err
 	}
+	// Record what is about to be made before making it: a create killed
+	// halfway through leaves a state that delete --force cleans up.
+	planned := cg.Planned()
+	cr.c.rec.Cgroup = &planned
+	if err := cr.c.save(); err != nil {
+		return err
+	}
 	if err := cg.Create(); err != nil {
 		// Create may have made some directories before failing.
 		_ = cg.Destroy()
@@ -315,7 +322,8 @@ func (cr *creation) withoutCgroup(cause error) error {
 	}
 	cr.warn(fmt.Sprintf("running without a cgroup of its own (none is delegated to this user): %v", cause))
 	cr.noCgroup = true
-	return nil
+	cr.c.rec.Cgroup = nil
+	return cr.c.save()
 }
 
 // makeStartSocket listens on <dir>/start.sock (SOCK_SEQPACKET, like the
