@@ -119,7 +119,7 @@ func Main() {
 // kernel settings before the credentials change, and the credentials,
 // capabilities and seccomp last, so setup never needs what the container
 // itself is denied.
-var createSteps = []step{
+var createSteps = append([]step{
 	{"open host handles", openHostHandles},
 	{"cgroup namespace", unshareCgroupNS},
 	{"time namespace", unshareTimeNS},
@@ -146,20 +146,11 @@ var createSteps = []step{
 	{"wait for start", waitStart},
 	{"startContainer hooks", startContainerHooks},
 	{"cwd", enterCwd},
-	{"close descriptors", closeDescriptors},
-	{"landlock", applyLandlock},
-	{"rlimits", setRlimits},
-	{"seccomp", loadSeccompPrivileged},
-	{"user", setUser},
-	{"capabilities", setCaps},
-	{"no_new_privs", setNoNewPrivs},
-	{"seccomp", loadSeccomp},
-	{"exec", execProcess},
-}
+}, processSteps...)
 
 // execSteps turn a process that joined the container's namespaces into a
 // container process.
-var execSteps = []step{
+var execSteps = append([]step{
 	{"open host handles", openHostHandles},
 	{"cwd", enterCwd},
 	{"console", setupConsole},
@@ -168,6 +159,12 @@ var execSteps = []step{
 	{"find executable", findExecutable},
 	{"home", setHome},
 	{"compile seccomp", compileSeccomp},
+}, processSteps...)
+
+// processSteps end both: from here nothing needs more than setgroups,
+// setresuid, capset, prctl and execve once the filter is in (without
+// no_new_privs it is loaded before the user switch, which needs it).
+var processSteps = []step{
 	{"close descriptors", closeDescriptors},
 	{"landlock", applyLandlock},
 	{"rlimits", setRlimits},

@@ -15,7 +15,6 @@ import (
 	"github.com/pelagos-go/pelagos/internal/hooks"
 	"github.com/pelagos-go/pelagos/internal/inroot"
 	"github.com/pelagos-go/pelagos/internal/mountopt"
-	"github.com/pelagos-go/pelagos/internal/spec"
 )
 
 // prepareRoot stops mount events from reaching the host, then makes the
@@ -525,7 +524,8 @@ func (s *initState) enterNewRoot() error {
 		return err
 	}
 	if p := s.b.Spec.Linux.RootfsPropagation; p != "" && s.ownsMounts() {
-		if err := unix.Mount("", "/", "", spec.PropagationFlags[p], ""); err != nil {
+		flag, _ := mountopt.Propagation(p)
+		if err := unix.Mount("", "/", "", flag, ""); err != nil {
 			return fmt.Errorf("rootfsPropagation %s: %w", p, err)
 		}
 	}

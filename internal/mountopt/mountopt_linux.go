@@ -77,6 +77,13 @@ var flags = map[string]flagOpt{
 	"sync":          {false, unix.MS_SYNCHRONOUS},
 }
 
+// Propagation returns the mount(2) flags of a propagation name ("rslave",
+// "private", ...) and whether it is one.
+func Propagation(name string) (uintptr, bool) {
+	f, ok := propagation[name]
+	return f, ok
+}
+
 var propagation = map[string]uintptr{
 	"private":     unix.MS_PRIVATE,
 	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,

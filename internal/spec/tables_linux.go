@@ -2,19 +2,6 @@ package spec
 
 import "golang.org/x/sys/unix"
 
-// PropagationFlags maps rootfsPropagation and mount propagation options to
-// mount(2) flags.
-var PropagationFlags = map[string]uintptr{
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
-}
-
 var rlimits = map[string]int{
 	"RLIMIT_AS":         unix.RLIMIT_AS,
 	"RLIMIT_CORE":       unix.RLIMIT_CORE,

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/pelagos-go/pelagos/internal/mountopt"
 )
 
 // NamespaceFlags maps the OCI namespace types this runtime knows.
@@ -175,7 +177,7 @@ func validateLinux(s *specs.Spec) error {
 		}
 	}
 	if l.RootfsPropagation != "" {
-		if _, ok := PropagationFlags[l.RootfsPropagation]; !ok {
+		if _, ok := mountopt.Propagation(l.RootfsPropagation); !ok {
 			return invalid("linux.rootfsPropagation %q is not one of shared, slave, private, unbindable (or r-prefixed)", l.RootfsPropagation)
 		}
 	}
