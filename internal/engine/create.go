@@ -148,14 +148,13 @@ func mergeEnv(base, over []string) []string {
 // names lock, so a killed create leaves either nothing visible or a whole
 // container, and two creates of one name never both succeed.
 func (e *Engine) commit(ctx context.Context, c *Container, st *store.Store, image v1.Hash, name string) error {
-	tmp, err := os.MkdirTemp(e.containersDir(), ".tmp-"+c.ID[:12]+"-")
-	if err != nil {
+	// The creator's pid in the name tells sweep whether it is still at
+	// work.
+	tmp := filepath.Join(e.containersDir(), fmt.Sprintf("%s%d-%s", tmpPrefix, os.Getpid(), c.ID))
+	if err := os.Mkdir(tmp, 0o711); err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o711); err != nil {
-		return err
-	}
 	c.dir = tmp
 	if err := c.save(); err != nil {
 		return err
@@ -166,6 +165,7 @@ func (e *Engine) commit(ctx context.Context, c *Container, st *store.Store, imag
 	if _, err := snapshot.Prepare(ctx, st, image, c.ID); err != nil {
 		return err
 	}
+	dieAt(StepCreateHeld)
 	l, err := e.lockNames(ctx)
 	if err != nil {
 		snapshot.Remove(ctx, st, c.ID)

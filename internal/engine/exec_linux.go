@@ -8,7 +8,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/pelagos-go/pelagos/internal/caps"
 	"github.com/pelagos-go/pelagos/internal/container"
 )
 
@@ -85,7 +84,7 @@ func execProcess(c *Container, base *specs.Process, o ExecOptions) (*specs.Proce
 	if base.Capabilities != nil {
 		cs := *base.Capabilities
 		if o.Privileged {
-			all := caps.Names()[:caps.LastCap()+1]
+			all := heldCaps()
 			cs.Bounding, cs.Effective, cs.Permitted = all, all, all
 		}
 		if p.User.UID != 0 {

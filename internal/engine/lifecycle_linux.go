@@ -71,6 +71,7 @@ func (e *Engine) startLocked(ctx context.Context, c *Container, stdio Stdio) (*c
 	if err := e.mountRootfs(ctx, c); err != nil {
 		return nil, err
 	}
+	dieAt(StepStartMounted)
 	s, err := e.spec(c)
 	if err != nil {
 		return nil, err
@@ -86,6 +87,7 @@ func (e *Engine) startLocked(ctx context.Context, c *Container, stdio Stdio) (*c
 	if err := c.save(); err != nil {
 		return nil, err
 	}
+	dieAt(StepStartRecorded)
 	rc, err := container.Create(ctx, container.CreateOpts{
 		Root: e.RuntimeRoot(), ID: c.ID, Bundle: c.dir,
 		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
@@ -94,9 +96,11 @@ func (e *Engine) startLocked(ctx context.Context, c *Container, stdio Stdio) (*c
 	if err != nil {
 		return nil, &StartError{Err: err}
 	}
+	dieAt(StepStartCreated)
 	if err := rc.Start(ctx, e.Warn); err != nil {
 		return nil, &StartError{Err: err}
 	}
+	dieAt(StepStartStarted)
 	c.State = State{
 		Status: StatusRunning, Running: true, Pid: rc.Pid(), StartedAt: time.Now().UTC(),
 		FinishedAt: c.State.FinishedAt,
@@ -261,6 +265,7 @@ func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, erro
 	if err := e.teardown(ctx, c); err != nil {
 		return Next{}, err
 	}
+	dieAt(StepExitedTorn)
 	ran := time.Since(c.State.StartedAt)
 	c.State = State{
 		Status: StatusExited, ExitCode: status, OOMKilled: oom,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -232,10 +234,11 @@ func (e *Engine) removeLocked(ctx context.Context, c *Container) error {
 	defer nl.unlock()
 	// Renamed away first: the container disappears from every listing at
 	// once, even if the removal of its files is cut short.
-	gone := filepath.Join(e.containersDir(), ".rm-"+c.ID)
+	gone := filepath.Join(e.containersDir(), rmPrefix+c.ID)
 	if err := os.Rename(c.dir, gone); err != nil {
 		return err
 	}
+	dieAt(StepRemoveRenamed)
 	e.releaseName(c.Name, c.ID)
 	return os.RemoveAll(gone)
 }
@@ -307,8 +310,16 @@ func (e *Engine) Prune(ctx context.Context) ([]string, error) {
 	return removed, e.sweep(ctx)
 }
 
-// sweep removes leftovers of killed creates and removals, and image
-// holds whose container is gone.
+// tmpPrefix and rmPrefix name a container directory being created (with
+// the creator's pid and the ID after it) or being removed.
+const (
+	tmpPrefix = ".tmp-"
+	rmPrefix  = ".rm-"
+)
+
+// sweep removes what killed creates and removals left: their
+// directories, names without a container, and image holds of containers
+// that do not exist (and are not being created).
 func (e *Engine) sweep(ctx context.Context) error {
 	nl, err := e.lockNames(ctx)
 	if err != nil {
@@ -319,13 +330,26 @@ func (e *Engine) sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	creating := map[string]bool{}
 	for _, d := range ents {
 		n := d.Name()
-		if len(n) > 4 && (n[:4] == ".tmp" || n[:4] == ".rm-") {
-			if err := os.RemoveAll(filepath.Join(e.containersDir(), n)); err != nil {
-				return err
+		switch {
+		case strings.HasPrefix(n, rmPrefix):
+		case strings.HasPrefix(n, tmpPrefix):
+			pidS, id, _ := strings.Cut(strings.TrimPrefix(n, tmpPrefix), "-")
+			if pid, err := strconv.Atoi(pidS); err == nil && alive(pid, 0) {
+				creating[id] = true
+				continue
 			}
+		default:
+			continue
 		}
+		if err := os.RemoveAll(filepath.Join(e.containersDir(), n)); err != nil {
+			return err
+		}
+	}
+	if err := e.sweepNames(); err != nil {
+		return err
 	}
 	st, err := e.Images()
 	if err != nil {
@@ -336,13 +360,33 @@ func (e *Engine) sweep(ctx context.Context) error {
 		return err
 	}
 	for _, h := range holds {
-		if len(h.ID) != 64 || !isHex(h.ID) {
-			continue // not a container's hold
+		if len(h.ID) != 64 || !isHex(h.ID) || creating[h.ID] {
+			continue // not a container's, or one being created
 		}
 		if _, err := os.Stat(filepath.Join(e.containersDir(), h.ID)); os.IsNotExist(err) {
 			if err := snapshot.Remove(ctx, st, h.ID); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// sweepNames removes names whose container does not exist; the caller
+// holds the names lock.
+func (e *Engine) sweepNames() error {
+	ents, err := os.ReadDir(e.namesDir())
+	if err != nil {
+		return err
+	}
+	for _, d := range ents {
+		p := filepath.Join(e.namesDir(), d.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(e.containersDir(), strings.TrimSpace(string(b)))); os.IsNotExist(err) {
+			os.Remove(p)
 		}
 	}
 	return nil

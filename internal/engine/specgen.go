@@ -167,7 +167,7 @@ func containerEnv(c *Container, in specInput) []string {
 // either), or every capability with --privileged.
 func capabilities(hc *HostConfig) ([]string, error) {
 	if hc.Privileged {
-		return caps.Names()[:caps.LastCap()+1], nil
+		return heldCaps(), nil
 	}
 	norm := func(list []string) ([]string, error) {
 		var out []string
@@ -201,7 +201,7 @@ func capabilities(hc *HostConfig) ([]string, error) {
 	}
 	set = slices.DeleteFunc(set, func(n string) bool { return slices.Contains(drop, n) })
 	if slices.Contains(add, "ALL") {
-		set = caps.Names()[:caps.LastCap()+1]
+		set = heldCaps()
 	}
 	for _, n := range add {
 		if n != "ALL" && !slices.Contains(set, n) && !slices.Contains(drop, n) {
@@ -239,6 +239,18 @@ func rlimits(ul []Ulimit, nofileMax uint64) ([]specs.POSIXRlimit, error) {
 		out = append(out, specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: n, Soft: n})
 	}
 	return out, nil
+}
+
+// heldCaps is every capability in our bounding set: "all" for a
+// privileged container means all that we can give.
+func heldCaps() []string {
+	var out []string
+	for i, n := range caps.Names()[:caps.LastCap()+1] {
+		if capbsetHas(i) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // capbsetHas reports whether capability c is in our bounding set (the
