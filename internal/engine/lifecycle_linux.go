@@ -12,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/pelagos-go/pelagos/internal/cgroups"
 	"github.com/pelagos-go/pelagos/internal/container"
 	"github.com/pelagos-go/pelagos/internal/image/snapshot"
 )
@@ -182,6 +183,9 @@ func (e *Engine) spec(c *Container) (*specs.Spec, error) {
 	if parent == "" {
 		parent = e.CgroupParent
 	}
+	if err := e.ensureCgroupParent(parent); err != nil {
+		return nil, err
+	}
 	return generateSpec(c, specInput{
 		user: u, rootfs: c.RootfsPath(), hostname: hostname, etcFiles: etc,
 		cgroup: filepath.Join("/", parent, c.ID), nofileMax: nofile.Max,
@@ -332,4 +336,38 @@ func (e *Engine) Restarting(ctx context.Context, ref string, stdio Stdio, monito
 		return nil, nil
 	}
 	return e.Start(ctx, id, stdio, monitorPid)
+}
+
+// ensureCgroupParent creates the cgroup under which containers get their
+// own, once, and keeps it: were it made by a container's runtime create,
+// that container's delete would remove it from under its siblings, and
+// siblings created meanwhile would find an uninitialised cpuset.
+func (e *Engine) ensureCgroupParent(parent string) error {
+	m, err := cgroups.New(cgroups.Config{Path: filepath.Join("/", parent)})
+	if err != nil {
+		return err
+	}
+	missing := func() (n int) {
+		for _, p := range m.Paths() {
+			if _, err := os.Stat(p); err != nil {
+				n++
+			}
+		}
+		return n
+	}
+	if missing() == 0 {
+		return nil
+	}
+	l, err := flock(context.Background(), filepath.Join(e.runRoot, ".cgroup.lock"))
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	switch n := missing(); {
+	case n == 0:
+		return nil
+	case n < len(m.Paths()):
+		return fmt.Errorf("cgroup parent %s exists in some cgroup hierarchies only: remove it or create it in all", parent)
+	}
+	return m.Create()
 }
