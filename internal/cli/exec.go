@@ -112,7 +112,7 @@ func runExec(ctx context.Context, g *globals, e *engine.Engine, ref string, eo e
 		if _, ok := err.(*engine.StartError); ok {
 			return startErr(err)
 		}
-		return withStatus(125, err)
+		return err // docker's exit status 1 for "not running", "no such container" ...
 	}
 	if detach {
 		return nil
