@@ -56,9 +56,9 @@ type bench struct {
 	work, pelagos, monitor, runc, bundle string
 	// podmanRun is podman's runroot: it must be short (50 characters).
 	podmanRun string
-	podman                               []string
-	env                                  []string
-	cgroup                               string
+	podman    []string
+	env       []string
+	cgroup    string
 }
 
 func run(n, detached int, jsonOut string) error {
@@ -332,6 +332,11 @@ func (b *bench) close() {
 	}
 	if b.podman != nil {
 		b.cmd(b.podman[0], append(b.podman[1:], "rm", "-f", "-t", "0", "-a")...)
+		// conmon runs `podman container cleanup` after each exit, which
+		// mounts podman's storage again: let those finish first.
+		for i := 0; i < 100 && len(procs(func(a []string) bool { return strings.Contains(strings.Join(a, " "), b.work) })) > 0; i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
 		testenv.UnmountUnder(b.podmanRun)
 		os.RemoveAll(b.podmanRun)
 	}
