@@ -14,6 +14,7 @@ pkgs=(
 	docker-registry  # a real registry server (distribution) on 127.0.0.1
 	iproute2         # ip netns / veth in network tests
 	procps           # ps, pkill in test scripts
+	uidmap           # newuidmap/newgidmap for rootless containers
 	xz-utils
 	gcc              # cgo: pelagos-runc links internal/nsenter; the libseccomp benchmark helper
 	libc6-dev        # static C library for the static pelagos-runc build
@@ -32,6 +33,14 @@ if ((${#missing[@]})); then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# An unprivileged user for the rootless tests, with subordinate id ranges
+# for newuidmap/newgidmap.
+if ! id pelagos-rootless >/dev/null 2>&1; then
+	useradd --system --create-home --shell /usr/sbin/nologin pelagos-rootless
+fi
+grep -q '^pelagos-rootless:' /etc/subuid 2>/dev/null || usermod --add-subuids 300000-365535 pelagos-rootless
+grep -q '^pelagos-rootless:' /etc/subgid 2>/dev/null || usermod --add-subgids 300000-365535 pelagos-rootless
 
 # Go tools used by lint, pinned.
 export GOBIN="${GOBIN:-$(go env GOPATH)/bin}"

@@ -19,9 +19,7 @@ import (
 var version = "0.0.0-dev"
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv(initproc.EnvInitPipe) != "" {
-		initproc.Main()
-	}
+	initproc.Dispatch()
 	runccli.Version = version
 	os.Exit(runccli.Main(os.Args[1:]))
 }

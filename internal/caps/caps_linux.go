@@ -173,13 +173,17 @@ func SetProcess(s Sets) ([]string, error) {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
 		return nil, fmt.Errorf("clear ambient capabilities: %w", err)
 	}
+	var notRaised []string
 	for c := 0; c <= LastCap(); c++ {
 		if !s.Ambient.Has(c) {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
-			warnings = append(warnings, fmt.Sprintf("ambient capability %s not raised (it must also be permitted and inheritable): %v", names[c], err))
+			notRaised = append(notRaised, names[c])
 		}
+	}
+	if len(notRaised) > 0 {
+		warnings = append(warnings, fmt.Sprintf("ambient capabilities not raised (each must also be permitted and inheritable): %s", strings.Join(notRaised, ", ")))
 	}
 	return warnings, nil
 }

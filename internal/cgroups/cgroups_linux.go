@@ -183,6 +183,28 @@ func (m *Manager) Path(controller string) (string, bool) {
 // Create makes the cgroup directories. A directory that already exists is
 // adopted only when it is empty and not frozen (ErrNotEmpty, ErrFrozen), and
 // it is never removed by Destroy. On failure Create removes what it made.
+// Planned returns the state Create is about to leave: the directories it
+// would make, none of which exist yet. Saving it before Create lets a
+// process killed in the middle of Create be cleaned up by Destroy on the
+// loaded state (Destroy skips what does not exist, and rmdir never removes
+// a cgroup that has members or children).
+func (m *Manager) Planned() State {
+	var planned []string
+	for _, key := range sortedKeys(m.paths) {
+		var missing []string
+		for d := m.paths[key]; d != "/" && d != "."; d = filepath.Dir(d) {
+			if _, err := os.Stat(d); err == nil {
+				break
+			}
+			missing = append(missing, d)
+		}
+		for i := len(missing) - 1; i >= 0; i-- {
+			planned = append(planned, missing[i])
+		}
+	}
+	return State{Mode: m.mode, Paths: m.paths, Created: planned}
+}
+
 func (m *Manager) Create() error {
 	keys := sortedKeys(m.paths)
 	for _, key := range keys {

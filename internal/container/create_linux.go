@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,6 +68,10 @@ type creation struct {
 	// sealed delivers the sealed copy of our binary, made in the
 	// background; nil once collected.
 	sealed chan sealResult
+	// prepared are the idmapped mounts made for the init.
+	prepared []preparedMount
+	// noCgroup is set for a rootless container without a delegated cgroup.
+	noCgroup bool
 	// newFlags are the namespaces the init creates; clonedIntoCgroup says
 	// it was started inside its cgroup (v2).
 	newFlags         uintptr
@@ -101,6 +106,7 @@ var createSteps = []createStep{
 	{"start init", (*creation).startInit},
 	{"cgroup", (*creation).makeCgroupV1},
 	{"namespaces", (*creation).placeInit},
+	{"idmapped mounts", (*creation).prepareMounts},
 	{"bootstrap", (*creation).sendBootstrap},
 	{"runtime hooks", (*creation).runtimeHooks},
 	{"wait for init", (*creation).waitReady},
@@ -264,7 +270,7 @@ func (cr *creation) makeCgroupV2() error {
 
 // makeCgroupV1 creates the cgroup while the init starts, on v1 hosts.
 func (cr *creation) makeCgroupV1() error {
-	if cr.cg != nil {
+	if cr.cg != nil || cr.noCgroup {
 		return nil
 	}
 	return cr.makeCgroup()
@@ -276,9 +282,19 @@ func (cr *creation) makeCgroup() error {
 	if err != nil {
 		return err
 	}
+	// Record what is about to be made before making it: a create killed
+	// halfway through leaves a state that delete --force cleans up.
+	planned := cg.Planned()
+	cr.c.rec.Cgroup = &planned
+	if err := cr.c.save(); err != nil {
+		return err
+	}
 	if err := cg.Create(); err != nil {
 		// Create may have made some directories before failing.
 		_ = cg.Destroy()
+		if os.Geteuid() != 0 && errors.Is(err, fs.ErrPermission) {
+			return cr.withoutCgroup(err)
+		}
 		return err
 	}
 	cr.cg = cg
@@ -290,6 +306,23 @@ func (cr *creation) makeCgroup() error {
 	cr.c.rec.Cgroup = &st
 	// Recorded at once: a create killed from here on leaves a cgroup that
 	// delete --force must find.
+	return cr.c.save()
+}
+
+// withoutCgroup lets a rootless container run without a cgroup of its own
+// when the user has none delegated, as long as the config asks for no
+// limit that would then go unenforced.
+func (cr *creation) withoutCgroup(cause error) error {
+	if r := cr.spec.Linux.Resources; r != nil {
+		limits := *r
+		limits.Devices = nil // device rules mean nothing without mknod rights
+		if !reflect.DeepEqual(limits, specs.LinuxResources{}) {
+			return fmt.Errorf("linux.resources sets limits, but no cgroup is delegated to this user to enforce them: %w", cause)
+		}
+	}
+	cr.warn(fmt.Sprintf("running without a cgroup of its own (none is delegated to this user): %v", cause))
+	cr.noCgroup = true
+	cr.c.rec.Cgroup = nil
 	return cr.c.save()
 }
 
@@ -354,8 +387,20 @@ func (cr *creation) sendBootstrap() error {
 		Cgroups:         cgroupHierarchies(cr.cg),
 		Fds:             cr.fds,
 		PreserveFds:     cr.o.PreserveFds,
+		PreparedMounts:  len(cr.prepared),
 	}
-	return cr.conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b})
+	if err := cr.conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b}); err != nil {
+		return err
+	}
+	for _, p := range cr.prepared {
+		err := cr.conn.SendFd(initproc.Message{Type: initproc.MsgMount, Index: p.index}, p.mnt)
+		p.mnt.Close()
+		if err != nil {
+			return err
+		}
+	}
+	cr.prepared = nil
+	return nil
 }
 
 // runtimeHooks runs prestart and createRuntime hooks when the init asks:
@@ -457,6 +502,9 @@ func newNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 // the container shows.
 func cgroupHierarchies(cg *cgroups.Manager) []initproc.CgroupHierarchy {
 	var out []initproc.CgroupHierarchy
+	if cg == nil {
+		return nil
+	}
 	if cg.Mode() == cgroups.Unified {
 		dir, _ := cg.Path("")
 		return []initproc.CgroupHierarchy{{Name: "", Type: "cgroup2", Dir: dir}}
@@ -531,7 +579,7 @@ func (cr *creation) placeInit() error {
 	pid := cr.proc.Pid
 	cr.c.rec.Pid = pid
 	_, cr.c.rec.PidStart, _ = procStat(pid)
-	if !cr.clonedIntoCgroup {
+	if !cr.clonedIntoCgroup && cr.cg != nil {
 		if err := cr.cg.Apply(pid); err != nil {
 			return err
 		}
@@ -578,7 +626,10 @@ func (cr *creation) checkSeccomp(cfg *specs.LinuxSeccomp) error {
 		return fmt.Errorf("linux.seccomp: %v: %w", err, spec.ErrInvalid)
 	}
 	if len(p.UnknownSyscalls) > 0 {
-		cr.warn(fmt.Sprintf("linux.seccomp: syscalls unknown to pelagos, left out of the filter: %v", p.UnknownSyscalls))
+		// A name no architecture has is a mistake in the profile, not a
+		// syscall of a newer kernel: refuse it, naming the rule.
+		return fmt.Errorf("linux.seccomp.syscalls[%d]: unknown syscall %q: %w",
+			ruleOf(cfg, p.UnknownSyscalls[0]), p.UnknownSyscalls[0], spec.ErrInvalid)
 	}
 	if p.Notify() && cfg.ListenerPath == "" {
 		return fmt.Errorf("linux.seccomp uses SCMP_ACT_NOTIFY but sets no listenerPath: %w", spec.ErrInvalid)
@@ -623,8 +674,17 @@ func (cr *creation) finishNamespaces(flags uintptr) error {
 	return nil
 }
 
-// writeIDMaps writes the user namespace's uid and gid maps for pid.
+// writeIDMaps writes the user namespace's uid and gid maps for pid. Root
+// writes them directly; an unprivileged user can write only the mapping of
+// its own ids, and needs the setuid helpers newuidmap/newgidmap (and
+// /etc/subuid, /etc/subgid) for anything more.
 func writeIDMaps(pid int, l *specs.Linux) error {
+	if os.Geteuid() != 0 && !onlySelf(l) {
+		if err := idMapHelper("newuidmap", pid, l.UIDMappings); err != nil {
+			return err
+		}
+		return idMapHelper("newgidmap", pid, l.GIDMappings)
+	}
 	write := func(file string, maps []specs.LinuxIDMapping) error {
 		var b strings.Builder
 		for _, m := range maps {
@@ -647,4 +707,40 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		return err
 	}
 	return write("gid_map", l.GIDMappings)
+}
+
+// onlySelf reports whether the mappings map exactly the caller's own uid
+// and gid, which an unprivileged user may write itself.
+func onlySelf(l *specs.Linux) bool {
+	self := func(maps []specs.LinuxIDMapping, id int) bool {
+		return len(maps) == 1 && maps[0].Size == 1 && int(maps[0].HostID) == id
+	}
+	return self(l.UIDMappings, os.Geteuid()) && self(l.GIDMappings, os.Getegid())
+}
+
+// idMapHelper writes a map through newuidmap or newgidmap.
+func idMapHelper(tool string, pid int, maps []specs.LinuxIDMapping) error {
+	args := []string{strconv.Itoa(pid)}
+	for _, m := range maps {
+		args = append(args, strconv.FormatUint(uint64(m.ContainerID), 10),
+			strconv.FormatUint(uint64(m.HostID), 10), strconv.FormatUint(uint64(m.Size), 10))
+	}
+	out, err := exec.Command(tool, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s (an unprivileged user needs it, and ranges in /etc/sub%cid, to map more than its own id): %v: %s",
+			tool, tool[3], err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// ruleOf returns the index of the first seccomp rule naming syscall.
+func ruleOf(cfg *specs.LinuxSeccomp, syscall string) int {
+	for i, r := range cfg.Syscalls {
+		for _, n := range r.Names {
+			if n == syscall {
+				return i
+			}
+		}
+	}
+	return -1
 }

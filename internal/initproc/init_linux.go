@@ -14,6 +14,7 @@ package initproc
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -46,6 +47,8 @@ type initState struct {
 	startConn *os.File
 	// seccomp is the compiled filter, loaded just before exec.
 	seccomp *seccomp.Program
+	// prepared are detached mounts the runtime made, by mounts index.
+	prepared map[int]*os.File
 	// execPath is the resolved container executable.
 	execPath string
 	userNS   bool
@@ -60,6 +63,27 @@ type initState struct {
 type step struct {
 	name string
 	fn   func(*initState) error
+}
+
+// UserNSHolderArg is the argument that makes our binary a user namespace
+// holder: it blocks until its stdin closes (see container's idmapped
+// mounts).
+const UserNSHolderArg = "userns-holder"
+
+// Dispatch runs the init, or a user namespace holder, when this process
+// was started as one, and returns otherwise. Every binary that creates
+// containers calls it first in main: the init is a copy of that binary.
+func Dispatch() {
+	if len(os.Args) < 2 {
+		return
+	}
+	switch {
+	case os.Args[1] == "init" && os.Getenv(EnvInitPipe) != "":
+		Main()
+	case os.Args[1] == UserNSHolderArg:
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}
 }
 
 // Main runs the init. It does not return.
@@ -123,6 +147,7 @@ var createSteps = []step{
 	{"startContainer hooks", startContainerHooks},
 	{"cwd", enterCwd},
 	{"close descriptors", closeDescriptors},
+	{"landlock", applyLandlock},
 	{"rlimits", setRlimits},
 	{"seccomp", loadSeccompPrivileged},
 	{"user", setUser},
@@ -144,6 +169,7 @@ var execSteps = []step{
 	{"home", setHome},
 	{"compile seccomp", compileSeccomp},
 	{"close descriptors", closeDescriptors},
+	{"landlock", applyLandlock},
 	{"rlimits", setRlimits},
 	{"seccomp", loadSeccompPrivileged},
 	{"user", setUser},
@@ -181,6 +207,9 @@ func bootstrap() (*initState, error) {
 		return s, errors.New("no process to run")
 	}
 	s.userNS = hasNamespace(s.b.Spec, specs.UserNamespace)
+	if err := s.receiveMounts(); err != nil {
+		return s, err
+	}
 	// Exact modes for everything the setup creates; the process's own
 	// umask is applied just before exec.
 	unix.Umask(0)
@@ -338,6 +367,22 @@ func checkDevice(f *os.File, major, minor uint32) error {
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != major || unix.Minor(st.Rdev) != minor {
 		return fmt.Errorf("not the character device %d:%d", major, minor)
+	}
+	return nil
+}
+
+// receiveMounts takes the detached mounts the runtime prepared.
+func (s *initState) receiveMounts() error {
+	s.prepared = map[int]*os.File{}
+	for i := 0; i < s.b.PreparedMounts; i++ {
+		m, fd, err := s.conn.RecvFd()
+		if err != nil {
+			return err
+		}
+		if m.Type != MsgMount || fd == nil {
+			return fmt.Errorf("protocol: expected a prepared mount, got %q", m.Type)
+		}
+		s.prepared[m.Index] = fd
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pelagos-go/pelagos/internal/caps"
 	"github.com/pelagos-go/pelagos/internal/inroot"
+	"github.com/pelagos-go/pelagos/internal/landlock"
 	"github.com/pelagos-go/pelagos/internal/seccomp"
 	"github.com/pelagos-go/pelagos/internal/spec"
 )
@@ -470,6 +471,20 @@ func setNoNewPrivs(s *initState) error {
 		return nil
 	}
 	return os.NewSyscallError("prctl(PR_SET_NO_NEW_PRIVS)", unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+}
+
+// applyLandlock confines the process with the ruleset the config's
+// landlock annotation asks for (see package landlock).
+func applyLandlock(s *initState) error {
+	v, ok := s.b.Spec.Annotations[landlock.Annotation]
+	if !ok {
+		return nil
+	}
+	r, err := landlock.Parse(v)
+	if err != nil {
+		return err
+	}
+	return r.Apply()
 }
 
 // compileSeccomp compiles the profile before the container is reported

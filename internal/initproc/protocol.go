@@ -89,6 +89,10 @@ const (
 	MsgUserNS     = "userns"
 	MsgUserNSDone = "userns-done"
 	MsgPid        = "pid"
+	// MsgMount (runtime → child, after the bootstrap) carries a detached
+	// mount the runtime prepared for mounts[Index] (an idmapped mount
+	// needs privileges in the runtime's user namespace).
+	MsgMount = "mount"
 )
 
 // Message is one line of the protocol.
@@ -98,6 +102,7 @@ type Message struct {
 	Error     string     `json:"error,omitempty"`
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
 	Pid       int        `json:"pid,omitempty"`
+	Index     int        `json:"index,omitempty"`
 }
 
 // Mode says what the child is for.
@@ -144,6 +149,9 @@ type Bootstrap struct {
 	// PreserveFds is the number of descriptors from 3 up that the
 	// container process keeps.
 	PreserveFds int `json:"preserveFds,omitempty"`
+	// PreparedMounts counts the MsgMount messages that follow the
+	// bootstrap.
+	PreparedMounts int `json:"preparedMounts,omitempty"`
 }
 
 // CgroupHierarchy is one cgroup hierarchy as the container should see it.

@@ -53,6 +53,14 @@ func prepareRoot(s *initState) error {
 
 func mountAll(s *initState) error {
 	for i, m := range s.b.Spec.Mounts {
+		if mnt := s.prepared[i]; mnt != nil {
+			err := s.attachPrepared(m, mnt)
+			mnt.Close()
+			if err != nil {
+				return fmt.Errorf("mounts[%d] %s on %s: %w", i, mountSource(m), m.Destination, err)
+			}
+			continue
+		}
 		if err := s.mountOne(m); err != nil {
 			return fmt.Errorf("mounts[%d] %s on %s: %w", i, mountSource(m), m.Destination, err)
 		}
@@ -141,9 +149,6 @@ func (s *initState) mountBind(m specs.Mount, dest string, o mountopt.Options) er
 	if err != nil {
 		return err
 	}
-	if o.IDMap {
-		return errors.New("idmapped mounts are not supported yet")
-	}
 	target, err := s.mkTarget(dest, st.IsDir())
 	if err != nil {
 		return err
@@ -201,6 +206,29 @@ func (s *initState) mountFS(m specs.Mount, dest string, o mountopt.Options) erro
 	return applyPropagation(mnt, o)
 }
 
+// attachPrepared attaches a mount the runtime built (attributes set) at
+// the mount's destination.
+func (s *initState) attachPrepared(m specs.Mount, mnt *os.File) error {
+	dest := filepath.Clean("/" + m.Destination)
+	o := mountopt.Parse(m.Options)
+	if err := s.checkDestination(m, dest, true); err != nil {
+		return err
+	}
+	st, err := inroot.Fstat(mnt)
+	if err != nil {
+		return err
+	}
+	target, err := s.mkTarget(dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := attach(mnt, target); err != nil {
+		return err
+	}
+	return applyPropagation(mnt, o)
+}
+
 func applyPropagation(mnt *os.File, o mountopt.Options) error {
 	for _, p := range o.Propagation {
 		if err := setPropagation(mnt, p); err != nil {
@@ -219,6 +247,9 @@ func (s *initState) mkTarget(dest string, dir bool) (*os.File, error) {
 	return inroot.MkFile(s.root, dest, 0o644)
 }
 
+// hostCgroupRoot is where the host's cgroup filesystems live.
+const hostCgroupRoot = "/sys/fs/cgroup"
+
 // mountCgroup gives the container its view of the cgroup filesystem: the
 // cgroup2 tree, or on v1 a tmpfs holding one directory per hierarchy.
 // Inside a cgroup namespace fresh cgroup filesystems are mounted (they show
@@ -231,6 +262,13 @@ func (s *initState) mountCgroup(dest string, o mountopt.Options) error {
 	}
 	defer target.Close()
 	ns := hasNamespace(s.b.Spec, specs.CgroupNamespace)
+	if len(s.b.Cgroups) == 0 {
+		// No cgroup of its own (rootless, nothing delegated): show the
+		// host's tree, read-only, as runc does.
+		bind := o
+		bind.Flags |= unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY
+		return s.mountBind(specs.Mount{Source: hostCgroupRoot, Destination: dest}, dest, bind)
+	}
 	if len(s.b.Cgroups) == 1 && s.b.Cgroups[0].Name == "" {
 		return s.mountHierarchy(s.b.Cgroups[0], target, o, ns)
 	}

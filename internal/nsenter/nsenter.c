@@ -67,8 +67,16 @@ static void fail(const char *what, long arg, int err)
 static void newuser(void)
 {
 	char ack[64];
+	int rootless = geteuid() != 0;
 	if (unshare(CLONE_NEWUSER) < 0)
 		fail("unshare user namespace", 0, errno);
+	/*
+	 * An unprivileged parent (and newuidmap) can write our maps only while
+	 * /proc/<pid> is ours, i.e. while we are dumpable. Nothing from the
+	 * container exists yet; we are non-dumpable again right after.
+	 */
+	if (rootless && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		fail("prctl PR_SET_DUMPABLE", 1, errno);
 	sendmsg_json("{\"type\":\"userns\"}");
 	if (read(syncfd, ack, sizeof(ack)) <= 0)
 		fail("wait for the id maps", 0, errno);

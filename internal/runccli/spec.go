@@ -75,7 +75,7 @@ func runtimeFeatures() features.Features {
 			"rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
 			"rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
 			"silent", "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup",
-			"unbindable",
+			"unbindable", "idmap", "ridmap",
 		},
 		Linux: &features.Linux{
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
@@ -83,12 +83,21 @@ func runtimeFeatures() features.Features {
 			Cgroup: &features.Cgroup{
 				V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &f,
 			},
-			Seccomp:  &features.Seccomp{Enabled: &f},
+			Seccomp: &features.Seccomp{
+				Enabled: &t,
+				Actions: []string{"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+					"SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"},
+				Operators: []string{"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+					"SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"},
+				Archs: []string{"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"},
+				KnownFlags: []string{"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC",
+					"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"},
+			},
 			Apparmor: &features.Apparmor{Enabled: &f},
 			Selinux:  &features.Selinux{Enabled: &f},
 			IntelRdt: &features.IntelRdt{Enabled: &f},
 			MountExtensions: &features.MountExtensions{
-				IDMap: &features.IDMap{Enabled: &f},
+				IDMap: &features.IDMap{Enabled: &t},
 			},
 		},
 		Annotations: map[string]string{

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sort"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -15,10 +16,14 @@ type Program struct {
 	// Flags are the seccomp(2) SECCOMP_FILTER_FLAG_* bits Load passes,
 	// NEW_LISTENER included when the profile uses SCMP_ACT_NOTIFY.
 	Flags uint
-	// UnknownSyscalls are names in the profile that no architecture pelagos
-	// knows. Like runc, Compile skips them rather than failing (a profile
-	// may name syscalls newer than this build); callers should report them.
+	// UnknownSyscalls are names in the profile that no Linux architecture
+	// has (as far as this build knows): most likely a mistake in the
+	// profile. Compile skips them; callers decide (pelagos refuses them).
 	UnknownSyscalls []string
+	// ForeignSyscalls are names that exist only on Linux architectures this
+	// package does not filter (riscv_hwprobe, s390_runtime_instr, ...):
+	// skipped, as they cannot be called here.
+	ForeignSyscalls []string
 	// IgnoredArches are valid architectures in the profile whose code cannot
 	// run on this machine (SCMP_ARCH_PPC64LE on amd64, say). They are left
 	// out; a process of such an architecture would hit the bad-architecture
@@ -84,7 +89,11 @@ func compile(cfg *specs.LinuxSeccomp, native archID) (*Program, error) {
 			if !ok {
 				if !unknown[name] {
 					unknown[name] = true
-					prog.UnknownSyscalls = append(prog.UnknownSyscalls, name)
+					if isForeign(name) {
+						prog.ForeignSyscalls = append(prog.ForeignSyscalls, name)
+					} else {
+						prog.UnknownSyscalls = append(prog.UnknownSyscalls, name)
+					}
 				}
 				continue
 			}
@@ -254,4 +263,10 @@ func adjustConds(in []cond, is64 bool) (out []cond, ok bool) {
 	// Group comparisons by argument so a loaded word can be reused.
 	slices.SortStableFunc(out, func(a, b cond) int { return cmp.Compare(a.arg, b.arg) })
 	return out, true
+}
+
+// isForeign reports whether name is a syscall of another Linux architecture.
+func isForeign(name string) bool {
+	i := sort.SearchStrings(foreignSyscalls[:], name)
+	return i < len(foreignSyscalls) && foreignSyscalls[i] == name
 }

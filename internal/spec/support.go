@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/pelagos-go/pelagos/internal/caps"
+	"github.com/pelagos-go/pelagos/internal/landlock"
 	"github.com/pelagos-go/pelagos/internal/mountopt"
 )
 
@@ -27,7 +28,7 @@ var ipcSysctls = map[string]bool{
 // capability names exist, and that nothing the config asks for is beyond
 // what this version supports.
 func CheckHost(s *specs.Spec) error {
-	checks := []func(*specs.Spec) error{checkSysctls, checkCaps, checkUnsupported, checkHostname}
+	checks := []func(*specs.Spec) error{checkSysctls, checkCaps, checkUnsupported, checkHostname, checkLandlock}
 	for _, check := range checks {
 		if err := check(s); err != nil {
 			return err
@@ -91,12 +92,36 @@ func checkUnsupported(s *specs.Spec) error {
 		return fmt.Errorf("linux.intelRdt: %w", ErrNotSupported)
 	}
 	for i, m := range s.Mounts {
-		if o := mountopt.Parse(m.Options); o.IDMap {
-			return fmt.Errorf("mounts[%d] %s: idmapped mounts: %w", i, m.Destination, ErrNotSupported)
+		o := mountopt.Parse(m.Options)
+		mapped := len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0
+		if !o.IDMap && !mapped {
+			continue
 		}
-		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-			return fmt.Errorf("mounts[%d] %s: mount uid/gid mappings: %w", i, m.Destination, ErrNotSupported)
+		if (len(m.UIDMappings) > 0) != (len(m.GIDMappings) > 0) {
+			return invalid("mounts[%d] %s: uidMappings and gidMappings go together", i, m.Destination)
 		}
+		if !mapped && !hasNS(s, specs.UserNamespace) {
+			return invalid("mounts[%d] %s: idmap without uidMappings/gidMappings needs a user namespace to take the mapping from", i, m.Destination)
+		}
+		if !o.IsBind() && m.Type != "bind" {
+			return invalid("mounts[%d] %s: idmapped mounts are bind mounts here (add bind or rbind)", i, m.Destination)
+		}
+	}
+	return nil
+}
+
+// checkLandlock validates the landlock annotation and refuses it on a
+// kernel without Landlock rather than run the process unconfined.
+func checkLandlock(s *specs.Spec) error {
+	v, ok := s.Annotations[landlock.Annotation]
+	if !ok {
+		return nil
+	}
+	if _, err := landlock.Parse(v); err != nil {
+		return fmt.Errorf("%v: %w", err, ErrInvalid)
+	}
+	if _, err := landlock.ABI(); err != nil {
+		return fmt.Errorf("annotation %s: %w", landlock.Annotation, err)
 	}
 	return nil
 }

@@ -8,6 +8,8 @@
 //	attack writeexe PID        open /proc/PID/exe for writing and write to it
 //	attack readfile PATH       print the file's contents
 //	attack writefile PATH DATA write DATA to PATH
+//	attack syscall NR [ARG...]  make raw syscall NR (decimal args) and print
+//	                           "ok <ret>" or the errno name
 package main
 
 import (
@@ -43,6 +45,9 @@ func main() {
 			fmt.Printf("%s", b)
 			return
 		}
+	case "syscall":
+		rawSyscall(os.Args[2:])
+		return
 	case "writefile":
 		if len(os.Args) < 4 {
 			os.Exit(2)
@@ -57,6 +62,27 @@ func main() {
 		return
 	}
 	fmt.Println("ok")
+}
+
+func rawSyscall(args []string) {
+	var n [7]uintptr
+	for i, a := range args {
+		if i >= len(n) {
+			break
+		}
+		v, err := strconv.ParseUint(a, 0, 64)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bad number", a)
+			os.Exit(2)
+		}
+		n[i] = uintptr(v)
+	}
+	r, _, errno := syscall.Syscall6(n[0], n[1], n[2], n[3], n[4], n[5], n[6])
+	if errno != 0 {
+		fmt.Println(errno.Error())
+		return
+	}
+	fmt.Println("ok", r)
 }
 
 func pid(s string) int {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -245,5 +246,46 @@ func openUp(t *testing.T, dir string) {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// bundleMaker makes a test bundle (newBundle or a user-namespaced one).
+type bundleMaker func(t *testing.T, mods ...bundle.Modifier) *bundle.Bundle
+
+// bothModes runs a test against a container without a user namespace and
+// one whose root is host uid 100000 in a user namespace (rootfs owned by
+// that uid, as a real user-namespaced container's is).
+func bothModes(t *testing.T, test func(*testing.T, bundleMaker)) {
+	t.Run("root", func(t *testing.T) { test(t, newBundle) })
+	t.Run("userns", func(t *testing.T) { test(t, newUserNSBundle) })
+}
+
+func newUserNSBundle(t *testing.T, mods ...bundle.Modifier) *bundle.Bundle {
+	t.Helper()
+	b := newBundle(t, append([]bundle.Modifier{userNamespace(100000)}, mods...)...)
+	openUp(t, b.Rootfs())
+	err := filepath.Walk(b.Rootfs(), func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 100000, 100000)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ownLikeRootfs gives path the owner of the bundle's rootfs (host root, or
+// the user namespace's root).
+func ownLikeRootfs(t *testing.T, b *bundle.Bundle, path string) {
+	t.Helper()
+	st, err := os.Stat(b.Rootfs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	if err := os.Lchown(path, int(sys.Uid), int(sys.Gid)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -21,7 +21,9 @@ import (
 // CVE-2019-5736: a container process that reaches /proc/<pid>/exe of the
 // runtime's init (or of a process exec'd into the container) must not be
 // able to overwrite the runtime binary on the host.
-func TestInitBinaryIsSealedCopy(t *testing.T) {
+func TestInitBinaryIsSealedCopy(t *testing.T) { bothModes(t, testInitBinaryIsSealedCopy) }
+
+func testInitBinaryIsSealedCopy(t *testing.T, newBundle bundleMaker) {
 	r := newRuntime(t)
 	b := newBundle(t, bundle.Args("sleep", "60"))
 	r.mustRun("create", "--bundle", b.Dir, "sealed")
@@ -114,7 +116,9 @@ func userNamespace(host uint32) bundle.Modifier {
 }
 
 // CVE-2024-21626: no runtime descriptor reaches the container process.
-func TestNoDescriptorLeaks(t *testing.T) {
+func TestNoDescriptorLeaks(t *testing.T) { bothModes(t, testNoDescriptorLeaks) }
+
+func testNoDescriptorLeaks(t *testing.T, newBundle bundleMaker) {
 	r := newRuntime(t)
 	for _, mode := range []string{"run", "exec"} {
 		t.Run(mode, func(t *testing.T) {
@@ -140,7 +144,9 @@ func TestNoDescriptorLeaks(t *testing.T) {
 
 // CVE-2024-21626: a working directory given as /proc/self/fd/N must not
 // let the process start outside the container's root, whatever N is.
-func TestCwdOutsideRootRefused(t *testing.T) {
+func TestCwdOutsideRootRefused(t *testing.T) { bothModes(t, testCwdOutsideRootRefused) }
+
+func testCwdOutsideRootRefused(t *testing.T, newBundle bundleMaker) {
 	r := newRuntime(t)
 	for fd := 3; fd <= 12; fd++ {
 		cwd := fmt.Sprintf("/proc/self/fd/%d", fd)
@@ -160,7 +166,9 @@ func TestCwdOutsideRootRefused(t *testing.T) {
 
 // CVE-2021-30465 and kin: a mount destination that is a symlink, absolute
 // or relative, is resolved inside the rootfs; nothing lands on the host.
-func TestMountTargetSymlinksStayInside(t *testing.T) {
+func TestMountTargetSymlinksStayInside(t *testing.T) { bothModes(t, testMountTargetSymlinksStayInside) }
+
+func testMountTargetSymlinksStayInside(t *testing.T, newBundle bundleMaker) {
 	r := newRuntime(t)
 	host := t.TempDir() // the attacker's target on the host
 	b := newBundle(t)
@@ -200,7 +208,9 @@ func TestMountTargetSymlinksStayInside(t *testing.T) {
 
 // A rootfs whose /proc or /sys is a symlink is refused: mounting procfs
 // or sysfs through it could cover anything.
-func TestProcSysSymlinkRefused(t *testing.T) {
+func TestProcSysSymlinkRefused(t *testing.T) { bothModes(t, testProcSysSymlinkRefused) }
+
+func testProcSysSymlinkRefused(t *testing.T, newBundle bundleMaker) {
 	r := newRuntime(t)
 	for _, dir := range []string{"proc", "sys"} {
 		b := newBundle(t, bundle.Args("true"))
@@ -220,7 +230,9 @@ func TestProcSysSymlinkRefused(t *testing.T) {
 
 // Bind mounts over /proc files other than the harmless few runc allows are
 // refused: they could hide or redirect kernel interfaces.
-func TestMountOverProcRefused(t *testing.T) {
+func TestMountOverProcRefused(t *testing.T) { bothModes(t, testMountOverProcRefused) }
+
+func testMountOverProcRefused(t *testing.T, newBundle bundleMaker) {
 	r := newRuntime(t)
 	src := filepath.Join(t.TempDir(), "fake")
 	if err := os.WriteFile(src, []byte("|/tmp/pwn"), 0o644); err != nil {
@@ -239,7 +251,9 @@ func TestMountOverProcRefused(t *testing.T) {
 // bind mount of a directory the attacker controls (so the runtime creates
 // no device nodes there), whose "null" is a symlink to a file the attacker
 // wants exposed at the masked path.
-func TestMaskSourceIsHostNull(t *testing.T) {
+func TestMaskSourceIsHostNull(t *testing.T) { bothModes(t, testMaskSourceIsHostNull) }
+
+func testMaskSourceIsHostNull(t *testing.T, newBundle bundleMaker) {
 	r := newRuntime(t)
 	dev := t.TempDir()
 	if err := os.Symlink("/secret", filepath.Join(dev, "null")); err != nil {
@@ -268,7 +282,9 @@ func TestMaskSourceIsHostNull(t *testing.T) {
 
 // CVE-2025-52565: a /dev/console that is a symlink in the rootfs is
 // refused rather than followed when the console is bind-mounted there.
-func TestConsoleSymlinkRefused(t *testing.T) {
+func TestConsoleSymlinkRefused(t *testing.T) { bothModes(t, testConsoleSymlinkRefused) }
+
+func testConsoleSymlinkRefused(t *testing.T, newBundle bundleMaker) {
 	r := newRuntime(t)
 	b := newBundle(t, withoutMount("/dev"), bundle.Terminal(true), bundle.Args("true"))
 	dev := filepath.Join(b.Rootfs(), "dev")
@@ -289,7 +305,9 @@ func TestConsoleSymlinkRefused(t *testing.T) {
 // not the container's /proc. Here the container has no /proc mount and its
 // rootfs plants /proc/sys/net/ipv4/ip_forward as a symlink to a file the
 // write would corrupt.
-func TestSysctlNotRedirected(t *testing.T) {
+func TestSysctlNotRedirected(t *testing.T) { bothModes(t, testSysctlNotRedirected) }
+
+func testSysctlNotRedirected(t *testing.T, newBundle bundleMaker) {
 	r := newRuntime(t)
 	b := newBundle(t, withoutMount("/proc"), bundle.WritableRoot(), bundle.Args("true"), func(s *specs.Spec) {
 		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
@@ -299,6 +317,7 @@ func TestSysctlNotRedirected(t *testing.T) {
 	if err := os.WriteFile(victim, []byte("intact"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	ownLikeRootfs(t, b, victim) // writable by the container's root, user namespace or not
 	dir := filepath.Join(b.Rootfs(), "proc/sys/net/ipv4")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -101,7 +101,11 @@ func main() {
 		tables["arm"][name] = nr
 	}
 	tables["x32"] = deriveX32(tables["x86_64"])
-	src := render(tables, version)
+	foreign, err := foreignNames(filepath.Join(dir, "unix"), tables)
+	if err != nil {
+		log.Fatal(err)
+	}
+	src := render(tables, foreign, version)
 	if err := os.WriteFile(out, src, 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -173,7 +177,48 @@ func deriveX32(x8664 map[string]int) map[string]int {
 	return t
 }
 
-func render(tables map[string]map[string]int, version string) []byte {
+// foreignNames lists the syscalls of every other Linux architecture x/sys
+// knows (riscv64, s390x, ppc64, mips, loong64, ...) that none of our
+// tables has: a profile may name them (Docker's does) and they are then
+// simply not ours to filter, unlike a name no Linux has, which is a
+// mistake in the profile.
+func foreignNames(dir string, tables map[string]map[string]int) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "zsysnum_linux_*.go"))
+	if err != nil {
+		return nil, err
+	}
+	ours := map[string]bool{}
+	for _, f := range xsysFiles {
+		ours[f] = true
+	}
+	known := map[string]bool{}
+	for _, t := range tables {
+		for n := range t {
+			known[n] = true
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range files {
+		if ours[filepath.Base(f)] {
+			continue
+		}
+		t, err := parseXsys(f)
+		if err != nil {
+			return nil, err
+		}
+		for n := range t {
+			if !known[n] && !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func render(tables map[string]map[string]int, foreign []string, version string) []byte {
 	names := map[string]bool{}
 	for _, t := range tables {
 		for n := range t {
@@ -204,6 +249,13 @@ func render(tables map[string]map[string]int, version string) []byte {
 			}
 		}
 		fmt.Fprintf(&b, "\t{%q, [numArches]int32{%s}},\n", n, strings.Join(nums, ", "))
+	}
+	b.WriteString("}\n\n")
+	b.WriteString("// foreignSyscalls are the syscalls of other Linux architectures that none of\n")
+	b.WriteString("// the tables above has, sorted.\n")
+	b.WriteString("var foreignSyscalls = [...]string{\n")
+	for _, n := range foreign {
+		fmt.Fprintf(&b, "\t%q,\n", n)
 	}
 	b.WriteString("}\n")
 	src, err := format.Source(b.Bytes())
