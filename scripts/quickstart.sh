@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds pelagos and runs a container, on a fresh Debian/Ubuntu machine as
 # root, with no registry needed: the root filesystem is the host's
-# busybox-static, the container is run by pelagos-runc from an OCI bundle.
+# busybox-static, run first by pelagos-runc from an OCI bundle, then imported
+# as an image and run by `pelagos run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -31,3 +32,8 @@ bin/pelagos-runc spec --bundle "$bundle"
 # A non-interactive process, so the quick start works without a terminal.
 sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"sh", "-c", "echo hello from $(hostname), pid $$, uid $(id -u)"/' "$bundle/config.json"
 bin/pelagos-runc run --bundle "$bundle" "quickstart-$$"
+
+# The same root filesystem as an image, run the docker way.
+tar -C "$bundle/rootfs" -cf "$bundle/busybox.tar" .
+bin/pelagos import -c 'CMD ["/bin/sh"]' "$bundle/busybox.tar" quickstart/busybox >/dev/null
+bin/pelagos run --rm quickstart/busybox sh -c 'echo hello from pelagos run in $(hostname)'

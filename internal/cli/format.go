@@ -21,8 +21,11 @@ func table(w io.Writer, format, def string, headers map[string]string, rows []ma
 	if rest, ok := strings.CutPrefix(format, "table"); ok {
 		format, withHeader = strings.TrimSpace(rest), true
 	}
+	if format == "json" {
+		format = "{{json .}}"
+	}
 	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
-	tmpl, err := template.New("format").Option("missingkey=error").Parse(format)
+	tmpl, err := template.New("format").Option("missingkey=error").Funcs(templateFuncs).Parse(format)
 	if err != nil {
 		return fmt.Errorf("invalid --format template: %w", err)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 // by every command.
 type globals struct {
 	root             string
+	runRoot          string
 	registriesConfig string
 	in               io.Reader
 	out, err         io.Writer
@@ -60,6 +62,33 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-// exitCode maps an error to the process exit status: 1, as docker's CLI
-// uses for every failed command.
-func exitCode(error) int { return 1 }
+// exitCode maps an error to the process exit status: the status a
+// command chose (statusError: 125 for pelagos's own errors in run,
+// create and exec, the container's own status ...), else 1, as docker's
+// CLI uses for every other failed command.
+func exitCode(err error) int {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.code
+	}
+	return 1
+}
+
+// statusError is an error with the exit status it must give; a silent one
+// prints nothing (a container's own exit status).
+type statusError struct {
+	code   int
+	err    error
+	silent bool
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// withStatus gives err the exit status code (nil stays nil).
+func withStatus(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &statusError{code: code, err: err}
+}

@@ -9,6 +9,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,7 +34,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
+		var se *statusError
+		if !errors.As(err, &se) || !se.silent {
+			fmt.Fprintln(stderr, "Error:", err)
+		}
 		return exitCode(err)
 	}
 	return 0
@@ -48,7 +52,10 @@ func newRoot(g *globals) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", envOr("PELAGOS_ROOT", DefaultRoot), "data directory (env PELAGOS_ROOT)")
 	root.PersistentFlags().StringVar(&g.registriesConfig, "registries-config", envOr("PELAGOS_REGISTRIES_CONFIG", ""), "registries config file: mirrors and insecure registries (env PELAGOS_REGISTRIES_CONFIG)")
+	root.PersistentFlags().StringVar(&g.runRoot, "runroot", os.Getenv("PELAGOS_RUNROOT"), "runtime state directory (env PELAGOS_RUNROOT; default /run/pelagos, or <root>/run with another --root)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withStatus(125, err) })
 	addImageCommands(root, g)
+	addContainerCommands(root, g)
 	addLoginCommands(root, g)
 	addSystemCommands(root, g)
 	return root

@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pelagos-go/pelagos/internal/engine"
+)
+
+// addContainerCommands adds the container commands, both as
+// `pelagos container VERB` and, as docker has them, at the top level.
+func addContainerCommands(root *cobra.Command, g *globals) {
+	group := &cobra.Command{Use: "container", Short: "Manage containers"}
+	makers := []func(*globals) *cobra.Command{
+		newRunCmd, newCreateCmd, newStartCmd, newStopCmd, newRestartCmd, newKillCmd,
+		newRmCmd, newPsCmd, newLogsCmd, newExecCmd, newWaitCmd,
+		newTopCmd, newPortCmd, newRenameCmd, newPauseCmd, newUnpauseCmd,
+	}
+	for _, mk := range makers {
+		root.AddCommand(mk(g))
+		group.AddCommand(mk(g))
+	}
+	ls := newPsCmd(g)
+	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"list"}
+	group.AddCommand(ls, newContainerPruneCmd(g), newInspectContainerCmd(g, false))
+	root.AddCommand(newInspectContainerCmd(g, true))
+	root.AddCommand(group, newStepCmd(g))
+}
+
+// engine opens the engine on the data and runtime roots.
+func (g *globals) engine() (*engine.Engine, error) {
+	run := g.runRoot
+	if run == "" {
+		run = engine.DefaultRunRoot
+		if filepath.Clean(g.root) != DefaultRoot {
+			run = filepath.Join(g.root, "run")
+		}
+	}
+	e, err := engine.Open(g.root, run)
+	if err != nil {
+		return nil, err
+	}
+	if p := os.Getenv("PELAGOS_CGROUP_PARENT"); p != "" {
+		e.CgroupParent = p
+	}
+	e.Warn = func(msg string) { fmt.Fprintln(g.err, "WARNING:", msg) }
+	return e, nil
+}
+
+// eachContainer runs fn on every argument, prints each one done (as
+// docker's stop, rm, kill ... print the names they were given), and
+// reports the failures after trying them all.
+func eachContainer(g *globals, refs []string, fn func(ref string) error) error {
+	var errs []error
+	for _, ref := range refs {
+		if err := fn(ref); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintln(g.out, ref)
+	}
+	return errors.Join(errs...)
+}
+
+// withEngine wraps a command body that needs the engine.
+func withEngine(g *globals, fn func(ctx context.Context, e *engine.Engine, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		e, err := g.engine()
+		if err != nil {
+			return err
+		}
+		return fn(cmd.Context(), e, args)
+	}
+}
+
+func (g *globals) errf(format string, args ...any) { fmt.Fprintf(g.err, format, args...) }
+
+// dockerError is an error worded exactly as docker words it (capitalised
+// where docker capitalises: scripts match these messages).
+type dockerError string
+
+func (e dockerError) Error() string { return string(e) }

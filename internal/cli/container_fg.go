@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pelagos-go/pelagos/internal/engine"
+	"github.com/pelagos-go/pelagos/internal/engine/jsonlog"
+)
+
+// proxied are the signals a foreground run passes to the container.
+var proxied = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
+
+// runForeground runs c attached to our stdio and is its monitor: the
+// init is our child, its output goes to our stdout and stderr and to the
+// log, and we record its exit. It returns the container's exit status.
+func runForeground(ctx context.Context, g *globals, e *engine.Engine, c *engine.Container, sigProxy bool) (int, error) {
+	log, err := openLog(c)
+	if err != nil {
+		return 0, withStatus(125, err)
+	}
+	defer log.Close()
+	var stdio engine.Stdio
+	var copies sync.WaitGroup
+	var childEnds []*os.File
+	var tty *ttyProxy
+	if c.Config.Tty {
+		tty, err = newTTYProxy(stdinFile(g), g.out, func(r io.Reader, w io.Writer) { _ = log.Copy("stdout", r, w) })
+		if err != nil {
+			return 0, withStatus(125, err)
+		}
+		defer tty.Close()
+		stdio.ConsoleSocket = tty.socket()
+	} else {
+		outs := []io.Writer{g.out, g.err}
+		for i, stream := range []string{"stdout", "stderr"} {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return 0, withStatus(125, err)
+			}
+			childEnds = append(childEnds, w)
+			copies.Add(1)
+			go func(stream string, dst io.Writer) {
+				defer copies.Done()
+				defer r.Close()
+				_ = log.Copy(stream, r, dst)
+			}(stream, outs[i])
+		}
+		stdio.Stdout, stdio.Stderr = childEnds[0], childEnds[1]
+		if c.Config.OpenStdin {
+			stdio.Stdin = stdinFile(g)
+		}
+		if stdio.Stdin == nil {
+			null, err := os.Open(os.DevNull)
+			if err != nil {
+				return 0, withStatus(125, err)
+			}
+			defer null.Close()
+			stdio.Stdin = null
+		}
+	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, proxied...)
+	defer signal.Stop(sigs)
+	// From here on our own context's cancellation (Ctrl-C) is for the
+	// container, not for us: we must live to record its exit.
+	ctx = context.WithoutCancel(ctx)
+	st, err := e.Start(ctx, c.ID, stdio, os.Getpid())
+	for _, f := range childEnds {
+		f.Close()
+	}
+	if err != nil {
+		waitGroupFor(&copies, 2*time.Second)
+		if c.HostConfig.AutoRemove {
+			_ = e.Remove(ctx, c.ID, true)
+		}
+		return 0, startErr(err)
+	}
+	if tty != nil {
+		if err := tty.attach(c.Config.OpenStdin); err != nil {
+			g.warnf("%v", err)
+		}
+	}
+	go forwardSignals(sigs, st, tty, sigProxy)
+	code, _ := st.Runtime.Wait()
+	waitGroupFor(&copies, 2*time.Second)
+	if tty != nil {
+		tty.wait()
+		tty.Close()
+	}
+	next, err := e.Exited(ctx, c.ID, code)
+	if err != nil {
+		return code, withStatus(125, err)
+	}
+	if next.Restart {
+		// Docker restarts a foreground container behind the client's
+		// back; here a detached monitor takes over.
+		if err := startMonitor(g, e, c, monitorMode{restartAfter: next.Delay}); err != nil {
+			g.warnf("restart policy: %v", err)
+		}
+	}
+	return code, nil
+}
+
+func forwardSignals(sigs chan os.Signal, st *engine.Started, tty *ttyProxy, proxy bool) {
+	for s := range sigs {
+		sig := s.(syscall.Signal)
+		if sig == syscall.SIGWINCH {
+			if tty != nil {
+				tty.resize()
+			}
+			continue
+		}
+		if proxy {
+			_ = st.Runtime.Kill(sig, false)
+		}
+	}
+}
+
+// openLog opens c's json-file log with its rotation options.
+func openLog(c *engine.Container) (*jsonlog.Writer, error) {
+	size, files := logLimits(c)
+	return jsonlog.Open(c.LogPath(), size, files)
+}
+
+func logLimits(c *engine.Container) (int64, int) {
+	cfg := c.HostConfig.LogConfig.Config
+	size, _ := engine.ParseBytes(cfg["max-size"])
+	files, err := strconv.Atoi(cfg["max-file"])
+	if err != nil {
+		files = 1
+	}
+	return size, files
+}
+
+func (g *globals) warnf(format string, args ...any) {
+	g.errf("WARNING: "+format+"\n", args...)
+}

@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"text/template"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pelagos-go/pelagos/internal/engine"
+)
+
+// inspectContainer is docker's container inspect JSON shape.
+type inspectContainer struct {
+	ID              string            `json:"Id"`
+	Created         string            `json:"Created"`
+	Path            string            `json:"Path"`
+	Args            []string          `json:"Args"`
+	State           inspectState      `json:"State"`
+	Image           string            `json:"Image"`
+	ResolvConfPath  string            `json:"ResolvConfPath"`
+	HostnamePath    string            `json:"HostnamePath"`
+	HostsPath       string            `json:"HostsPath"`
+	LogPath         string            `json:"LogPath"`
+	Name            string            `json:"Name"`
+	RestartCount    int               `json:"RestartCount"`
+	Driver          string            `json:"Driver"`
+	Platform        string            `json:"Platform"`
+	MountLabel      string            `json:"MountLabel"`
+	ProcessLabel    string            `json:"ProcessLabel"`
+	AppArmorProfile string            `json:"AppArmorProfile"`
+	ExecIDs         []string          `json:"ExecIDs"`
+	HostConfig      engine.HostConfig `json:"HostConfig"`
+	GraphDriver     graphDriver       `json:"GraphDriver"`
+	Mounts          []inspectMount    `json:"Mounts"`
+	Config          engine.Config     `json:"Config"`
+	NetworkSettings networkSettings   `json:"NetworkSettings"`
+}
+
+type inspectState struct {
+	Status     string `json:"Status"`
+	Running    bool   `json:"Running"`
+	Paused     bool   `json:"Paused"`
+	Restarting bool   `json:"Restarting"`
+	OOMKilled  bool   `json:"OOMKilled"`
+	Dead       bool   `json:"Dead"`
+	Pid        int    `json:"Pid"`
+	ExitCode   int    `json:"ExitCode"`
+	Error      string `json:"Error"`
+	StartedAt  string `json:"StartedAt"`
+	FinishedAt string `json:"FinishedAt"`
+}
+
+type inspectMount struct {
+	Type        string `json:"Type"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	Mode        string `json:"Mode"`
+	RW          bool   `json:"RW"`
+	Propagation string `json:"Propagation"`
+}
+
+type networkSettings struct {
+	Bridge      string                    `json:"Bridge"`
+	SandboxID   string                    `json:"SandboxID"`
+	SandboxKey  string                    `json:"SandboxKey"`
+	Ports       map[string]any            `json:"Ports"`
+	IPAddress   string                    `json:"IPAddress"`
+	MacAddress  string                    `json:"MacAddress"`
+	Gateway     string                    `json:"Gateway"`
+	Networks    map[string]networkSetting `json:"Networks"`
+	IPPrefixLen int                       `json:"IPPrefixLen"`
+}
+
+type networkSetting struct {
+	NetworkID   string `json:"NetworkID"`
+	EndpointID  string `json:"EndpointID"`
+	Gateway     string `json:"Gateway"`
+	IPAddress   string `json:"IPAddress"`
+	IPPrefixLen int    `json:"IPPrefixLen"`
+	MacAddress  string `json:"MacAddress"`
+}
+
+// dockerTime formats as docker's inspect: RFC 3339 with nanoseconds, and
+// the zero time as 0001-01-01T00:00:00Z.
+func dockerTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func toInspect(e *engine.Engine, c *engine.Container) inspectContainer {
+	s := c.State
+	paused := e.Paused(c)
+	status := s.Status
+	if paused {
+		status = engine.StatusPaused
+	}
+	ic := inspectContainer{
+		ID: c.ID, Created: dockerTime(c.Created), Path: c.Path, Args: c.Args,
+		State: inspectState{
+			Status: status, Running: s.Running, Paused: paused, Restarting: s.Restarting,
+			OOMKilled: s.OOMKilled, Dead: s.Dead, Pid: s.Pid, ExitCode: s.ExitCode, Error: s.Error,
+			StartedAt: dockerTime(s.StartedAt), FinishedAt: dockerTime(s.FinishedAt),
+		},
+		Image:          c.Image,
+		ResolvConfPath: filepath.Join(c.Dir(), "resolv.conf"), HostnamePath: filepath.Join(c.Dir(), "hostname"),
+		HostsPath: filepath.Join(c.Dir(), "hosts"), LogPath: c.LogPath(), Name: "/" + c.Name,
+		RestartCount: c.RestartCount, Driver: "overlay", Platform: "linux",
+		HostConfig: c.HostConfig, Config: c.Config, Mounts: []inspectMount{},
+		GraphDriver: graphDriver{Name: "overlay", Data: map[string]string{"MergedDir": c.RootfsPath()}},
+		NetworkSettings: networkSettings{
+			Ports:    map[string]any{},
+			Networks: map[string]networkSetting{c.HostConfig.NetworkMode: {}},
+		},
+	}
+	if ic.Args == nil {
+		ic.Args = []string{}
+	}
+	if st, err := e.Images(); err == nil {
+		snap := filepath.Join(st.Root(), "snapshots", c.ID)
+		ic.GraphDriver.Data["UpperDir"] = filepath.Join(snap, "upper")
+		ic.GraphDriver.Data["WorkDir"] = filepath.Join(snap, "work")
+	}
+	for _, m := range c.HostConfig.Mounts {
+		im := inspectMount{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly}
+		if m.Type == "bind" {
+			im.Propagation = "rprivate"
+			if m.BindOptions != nil && m.BindOptions.Propagation != "" {
+				im.Propagation = m.BindOptions.Propagation
+			}
+		}
+		if m.ReadOnly {
+			im.Mode = "ro"
+		}
+		ic.Mounts = append(ic.Mounts, im)
+	}
+	return ic
+}
+
+// newInspectContainerCmd is `container inspect`, or with images the
+// top-level `inspect`, which also finds images.
+func newInspectContainerCmd(g *globals, images bool) *cobra.Command {
+	var format string
+	var size bool
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Display detailed information on one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			return inspectAny(ctx, g, e, args, format, images)
+		}),
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a custom template")
+	cmd.Flags().BoolVarP(&size, "size", "s", false, "display total file sizes")
+	return cmd
+}
+
+// inspectAny prints containers (and, with images, images of that name
+// when no container has it), as docker's top-level inspect does.
+func inspectAny(ctx context.Context, g *globals, e *engine.Engine, refs []string, format string, images bool) error {
+	var out []any
+	var errs []error
+	for _, ref := range refs {
+		c, err := e.Get(ctx, ref)
+		if err == nil {
+			out = append(out, toInspect(e, c))
+			continue
+		}
+		if images && errors.Is(err, engine.ErrNotFound) {
+			if st, serr := e.Images(); serr == nil {
+				if img, ierr := st.Lookup(ref); ierr == nil {
+					if ii, ierr := inspect(st, img); ierr == nil {
+						out = append(out, ii)
+						continue
+					}
+				}
+			}
+			err = dockerError("No such object: " + ref)
+		}
+		errs = append(errs, err)
+	}
+	if err := printAnyInspect(g, format, out); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+func printAnyInspect(g *globals, format string, out []any) error {
+	if format == "" {
+		if out == nil {
+			out = []any{}
+		}
+		b, err := json.MarshalIndent(out, "", "    ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(g.out, string(b))
+		return nil
+	}
+	tmpl, err := template.New("f").Funcs(templateFuncs).Parse(format)
+	if err != nil {
+		return fmt.Errorf("template parsing error: %w", err)
+	}
+	for _, v := range out {
+		// Templates see the JSON form, as docker's do: {{.State.Status}}.
+		var generic map[string]any
+		b, _ := json.Marshal(v)
+		_ = json.Unmarshal(b, &generic)
+		var buf bytes.Buffer
+		if err := tmpl.Execute(&buf, generic); err != nil {
+			return fmt.Errorf("template: %w", err)
+		}
+		fmt.Fprintln(g.out, buf.String())
+	}
+	return nil
+}

@@ -1,0 +1,204 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pelagos-go/pelagos/internal/engine"
+)
+
+func newKillCmd(g *globals) *cobra.Command {
+	var signal string
+	cmd := &cobra.Command{
+		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Kill one or more running containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			sig, err := engine.ParseSignal(signal)
+			if err != nil {
+				return err
+			}
+			return eachContainer(g, args, func(ref string) error { return e.Kill(ctx, ref, sig) })
+		}),
+	}
+	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal to send to the container")
+	return cmd
+}
+
+func newRmCmd(g *globals) *cobra.Command {
+	var force, volumes bool
+	cmd := &cobra.Command{
+		Use:     "rm [OPTIONS] CONTAINER [CONTAINER...]",
+		Aliases: []string{"remove"},
+		Short:   "Remove one or more containers",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			// -v removes anonymous volumes; containers have none yet.
+			_ = volumes
+			return eachContainer(g, args, func(ref string) error { return e.Remove(ctx, ref, force) })
+		}),
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the removal of a running container (uses SIGKILL)")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove anonymous volumes associated with the container")
+	return cmd
+}
+
+func newWaitCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "wait CONTAINER [CONTAINER...]",
+		Short: "Block until one or more containers stop, then print their exit codes",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			var errs []error
+			for _, ref := range args {
+				code, err := e.Wait(ctx, ref)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintln(g.out, code)
+			}
+			return errors.Join(errs...)
+		}),
+	}
+}
+
+func newPauseCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "pause CONTAINER [CONTAINER...]",
+		Short: "Pause all processes within one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			return eachContainer(g, args, func(ref string) error { return e.Pause(ctx, ref) })
+		}),
+	}
+}
+
+func newUnpauseCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "unpause CONTAINER [CONTAINER...]",
+		Short: "Unpause all processes within one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			return eachContainer(g, args, func(ref string) error { return e.Unpause(ctx, ref) })
+		}),
+	}
+}
+
+func newRenameCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rename CONTAINER NEW_NAME",
+		Short: "Rename a container",
+		Args:  cobra.ExactArgs(2),
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			return e.Rename(ctx, args[0], args[1])
+		}),
+	}
+}
+
+func newPortCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
+		Short: "List port mappings or a specific mapping for the container",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			if _, err := e.Get(ctx, args[0]); err != nil {
+				return err
+			}
+			// No network publishes ports yet (--network none|host).
+			if len(args) == 2 {
+				return fmt.Errorf("no public port '%s' published for %s", args[1], args[0])
+			}
+			return nil
+		}),
+	}
+}
+
+// newTopCmd lists the container's processes with ps(1), as docker top.
+func newTopCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "top CONTAINER [ps OPTIONS]",
+		Short: "Display the running processes of a container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			pids, err := e.Top(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			psArgs := args[1:]
+			if len(psArgs) == 0 {
+				psArgs = []string{"-ef"}
+			}
+			return psTable(g, pids, psArgs)
+		}),
+	}
+}
+
+// psTable runs ps with psArgs and keeps the header and the rows of pids.
+func psTable(g *globals, pids []int, psArgs []string) error {
+	out, err := exec.Command("ps", psArgs...).Output()
+	if err != nil {
+		return fmt.Errorf("ps %s: %w", strings.Join(psArgs, " "), err)
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	col := -1
+	for i, h := range strings.Fields(lines[0]) {
+		if h == "PID" {
+			col = i
+		}
+	}
+	if col < 0 {
+		return fmt.Errorf("ps %s: no PID column", strings.Join(psArgs, " "))
+	}
+	in := map[int]bool{}
+	for _, p := range pids {
+		in[p] = true
+	}
+	fmt.Fprintln(g.out, lines[0])
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if col < len(f) {
+			if p, err := strconv.Atoi(f[col]); err == nil && in[p] {
+				fmt.Fprintln(g.out, l)
+			}
+		}
+	}
+	return nil
+}
+
+func newContainerPruneCmd(g *globals) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove all stopped containers",
+		Args:  cobra.NoArgs,
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			if !force {
+				fmt.Fprint(g.out, "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
+				var answer string
+				fmt.Fscanln(g.in, &answer)
+				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+					return nil
+				}
+			}
+			ids, err := e.Prune(ctx)
+			if len(ids) > 0 {
+				fmt.Fprintln(g.out, "Deleted Containers:")
+				for _, id := range ids {
+					fmt.Fprintln(g.out, id)
+				}
+				fmt.Fprintln(g.out)
+			}
+			fmt.Fprintln(g.out, "Total reclaimed space: 0B")
+			return err
+		}),
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	return cmd
+}

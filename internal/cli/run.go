@@ -1,0 +1,352 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/pelagos-go/pelagos/internal/engine"
+	"github.com/pelagos-go/pelagos/internal/image/progress"
+	"github.com/pelagos-go/pelagos/internal/image/pull"
+	"github.com/pelagos-go/pelagos/internal/image/reference"
+	"github.com/pelagos-go/pelagos/internal/image/store"
+)
+
+// runFlags are the flags of run and create.
+type runFlags struct {
+	detach, interactive, tty, rm, readOnly, privileged, init bool
+	name, workdir, user, entrypoint, hostname, network       string
+	memory, memorySwap, cpus, shmSize, cgroupParent          string
+	stopSignal, restart, pullPolicy, platform, logDriver     string
+	stopTimeout                                              int
+	pidsLimit                                                int64
+	env, envFile, volumes, mounts, tmpfs, capAdd, capDrop    []string
+	securityOpt, ulimits, labels, logOpts, expose            []string
+	sigProxy                                                 bool
+}
+
+func (f *runFlags) register(cmd *cobra.Command, run bool) {
+	fl := cmd.Flags()
+	fl.SetInterspersed(false)
+	// -h is --hostname here, as in docker: help is --help alone.
+	fl.Bool("help", false, "print usage")
+	if run {
+		fl.BoolVarP(&f.detach, "detach", "d", false, "run the container in the background and print its ID")
+		fl.BoolVar(&f.sigProxy, "sig-proxy", true, "proxy received signals to the process")
+	}
+	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open")
+	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
+	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
+	fl.StringVar(&f.name, "name", "", "assign a name to the container")
+	fl.StringArrayVarP(&f.env, "env", "e", nil, "set environment variables")
+	fl.StringArrayVar(&f.envFile, "env-file", nil, "read in a file of environment variables")
+	fl.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
+	fl.StringVarP(&f.user, "user", "u", "", "username or UID (format: <name|uid>[:<group|gid>])")
+	fl.StringVar(&f.entrypoint, "entrypoint", "", "overwrite the default ENTRYPOINT of the image")
+	fl.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
+	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a volume (/host/path:/container/path[:ro])")
+	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a filesystem mount (type=bind|tmpfs,...)")
+	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory")
+	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root filesystem as read only")
+	fl.StringVar(&f.network, "network", "none", "connect a container to a network (none, host)")
+	fl.StringVar(&f.network, "net", "none", "connect a container to a network")
+	_ = fl.MarkHidden("net")
+	fl.StringArrayVar(&f.capAdd, "cap-add", nil, "add Linux capabilities")
+	fl.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop Linux capabilities")
+	fl.BoolVar(&f.privileged, "privileged", false, "give extended privileges to this container")
+	fl.StringArrayVar(&f.securityOpt, "security-opt", nil, "security options (seccomp=unconfined, no-new-privileges)")
+	fl.Int64Var(&f.pidsLimit, "pids-limit", 0, "tune container pids limit (-1 for unlimited)")
+	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit")
+	fl.StringVar(&f.memorySwap, "memory-swap", "", "swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+	fl.StringVar(&f.cpus, "cpus", "", "number of CPUs")
+	fl.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm")
+	fl.StringVar(&f.cgroupParent, "cgroup-parent", "", "optional parent cgroup for the container")
+	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "ulimit options")
+	fl.StringArrayVarP(&f.labels, "label", "l", nil, "set meta data on a container")
+	fl.StringVar(&f.stopSignal, "stop-signal", "", "signal to stop the container")
+	fl.IntVar(&f.stopTimeout, "stop-timeout", 0, "timeout (in seconds) to stop a container")
+	fl.StringVar(&f.restart, "restart", "no", "restart policy to apply when a container exits")
+	fl.StringVar(&f.logDriver, "log-driver", "json-file", "logging driver for the container")
+	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "log driver options (max-size, max-file)")
+	fl.StringVar(&f.pullPolicy, "pull", "missing", `pull image before running ("always", "missing", "never")`)
+	fl.StringVar(&f.platform, "platform", "", "set platform if server is multi-platform capable")
+	fl.StringArrayVar(&f.expose, "expose", nil, "expose a port or a range of ports")
+	fl.BoolVar(&f.init, "init", false, "run an init inside the container that forwards signals and reaps processes")
+}
+
+// options turns the flags into the engine's create options.
+func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOptions, error) {
+	o := engine.CreateOptions{Name: f.name}
+	c, hc := &o.Config, &o.HostConfig
+	c.Image, c.Cmd = args[0], args[1:]
+	c.Tty, c.OpenStdin, c.StdinOnce = f.tty, f.interactive, f.interactive
+	c.AttachStdin = f.interactive && !f.detach
+	c.AttachStdout, c.AttachStderr = !f.detach, !f.detach
+	c.WorkingDir, c.User, c.Hostname, c.StopSignal = f.workdir, f.user, f.hostname, f.stopSignal
+	if f.init {
+		return o, errors.New("--init is not supported yet")
+	}
+	if cmd.Flags().Changed("entrypoint") {
+		o.EntrypointSet = true
+		if f.entrypoint != "" {
+			c.Entrypoint = []string{f.entrypoint}
+		}
+	}
+	if cmd.Flags().Changed("stop-timeout") {
+		t := f.stopTimeout
+		c.StopTimeout = &t
+	}
+	if f.stopSignal != "" {
+		if _, err := engine.ParseSignal(f.stopSignal); err != nil {
+			return o, err
+		}
+	}
+	for _, p := range f.envFile {
+		env, err := engine.ParseEnvFile(p)
+		if err != nil {
+			return o, err
+		}
+		c.Env = append(c.Env, env...)
+	}
+	c.Env = append(c.Env, engine.ExpandEnv(f.env)...)
+	for _, l := range f.labels {
+		k, v, _ := strings.Cut(l, "=")
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		c.Labels[k] = v
+	}
+	for _, p := range f.expose {
+		if !strings.Contains(p, "/") {
+			p += "/tcp"
+		}
+		if c.ExposedPorts == nil {
+			c.ExposedPorts = map[string]struct{}{}
+		}
+		c.ExposedPorts[p] = struct{}{}
+	}
+	if err := f.hostOptions(cmd, hc); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+func (f *runFlags) hostOptions(cmd *cobra.Command, hc *engine.HostConfig) error {
+	hc.AutoRemove, hc.ReadonlyRootfs, hc.Privileged = f.rm, f.readOnly, f.privileged
+	hc.NetworkMode, hc.CgroupParent = f.network, f.cgroupParent
+	hc.CapAdd, hc.CapDrop, hc.SecurityOpt = f.capAdd, f.capDrop, f.securityOpt
+	var err error
+	if hc.RestartPolicy, err = engine.ParseRestart(f.restart); err != nil {
+		return err
+	}
+	hc.LogConfig = engine.LogConfig{Type: f.logDriver, Config: map[string]string{}}
+	for _, o := range f.logOpts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			return fmt.Errorf("invalid log opt %q: want key=value", o)
+		}
+		hc.LogConfig.Config[k] = v
+	}
+	sizes := []struct {
+		s   string
+		dst *int64
+	}{{f.memory, &hc.Memory}, {f.shmSize, &hc.ShmSize}}
+	for _, sz := range sizes {
+		if sz.s != "" {
+			if *sz.dst, err = engine.ParseBytes(sz.s); err != nil {
+				return err
+			}
+		}
+	}
+	if f.memorySwap == "-1" {
+		hc.MemorySwap = -1
+	} else if f.memorySwap != "" {
+		if hc.MemorySwap, err = engine.ParseBytes(f.memorySwap); err != nil {
+			return err
+		}
+	}
+	if f.cpus != "" {
+		if hc.NanoCpus, err = engine.ParseCPUs(f.cpus); err != nil {
+			return err
+		}
+	}
+	if cmd.Flags().Changed("pids-limit") {
+		n := f.pidsLimit
+		hc.PidsLimit = &n
+	}
+	for _, u := range f.ulimits {
+		ul, err := engine.ParseUlimit(u)
+		if err != nil {
+			return err
+		}
+		hc.Ulimits = append(hc.Ulimits, ul)
+	}
+	for _, v := range f.volumes {
+		m, err := engine.ParseVolume(v)
+		if err != nil {
+			return err
+		}
+		hc.Binds = append(hc.Binds, v)
+		hc.Mounts = append(hc.Mounts, m)
+	}
+	for _, v := range f.mounts {
+		m, err := engine.ParseMount(v)
+		if err != nil {
+			return err
+		}
+		hc.Mounts = append(hc.Mounts, m)
+	}
+	for _, v := range f.tmpfs {
+		m, err := engine.ParseTmpfs(v)
+		if err != nil {
+			return err
+		}
+		if hc.Tmpfs == nil {
+			hc.Tmpfs = map[string]string{}
+		}
+		_, opts, _ := strings.Cut(v, ":")
+		hc.Tmpfs[m.Target] = opts
+		hc.Mounts = append(hc.Mounts, m)
+	}
+	return nil
+}
+
+// ensureImage pulls the image as --pull says, with progress on stderr as
+// docker shows it.
+func (g *globals) ensureImage(ctx context.Context, e *engine.Engine, name, policy, platform string) error {
+	st, err := e.Images()
+	if err != nil {
+		return err
+	}
+	_, lerr := st.Lookup(name)
+	switch policy {
+	case "never":
+		if lerr != nil {
+			return dockerError("No such image: " + name)
+		}
+		return nil
+	case "missing", "":
+		if lerr == nil {
+			return nil
+		}
+		if !errors.Is(lerr, store.ErrNotFound) {
+			return lerr
+		}
+		fmt.Fprintf(g.err, "Unable to find image '%s' locally\n", name)
+	case "always":
+	default:
+		return fmt.Errorf("invalid pull option: '%s': must be one of \"always\", \"missing\" or \"never\"", policy)
+	}
+	ref, err := reference.Parse(name)
+	if err != nil {
+		return err
+	}
+	opts := pull.Options{Progress: &progress.Lines{W: g.err}}
+	if isTerminal(g.err) {
+		opts.Progress = &progress.TTY{W: g.err}
+	}
+	if platform != "" {
+		p, err := v1.ParsePlatform(platform)
+		if err != nil {
+			return fmt.Errorf("invalid platform %q: %w", platform, err)
+		}
+		opts.Platform = *p
+	}
+	client, err := g.client()
+	if err != nil {
+		return err
+	}
+	_, err = pull.Pull(ctx, st, client, ref, opts)
+	return err
+}
+
+func newCreateCmd(g *globals) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create a new container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := createFromFlags(cmd, g, &f, args)
+			if err != nil {
+				return withStatus(125, err)
+			}
+			fmt.Fprintln(g.out, c.ID)
+			return nil
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+func createFromFlags(cmd *cobra.Command, g *globals, f *runFlags, args []string) (*engine.Container, *engine.Engine, error) {
+	o, err := f.options(cmd, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := g.engine()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := g.ensureImage(cmd.Context(), e, o.Config.Image, f.pullPolicy, f.platform); err != nil {
+		return nil, nil, err
+	}
+	c, err := e.Create(cmd.Context(), o)
+	return c, e, err
+}
+
+func newRunCmd(g *globals) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a new container from an image",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.detach && f.rm && f.restart != "no" && f.restart != "" {
+				return withStatus(125, errors.New("conflicting options: cannot specify both --restart and --rm"))
+			}
+			c, e, err := createFromFlags(cmd, g, &f, args)
+			if err != nil {
+				return withStatus(125, err)
+			}
+			if f.detach {
+				if err := startDetached(g, e, c); err != nil {
+					return err
+				}
+				fmt.Fprintln(g.out, c.ID)
+				return nil
+			}
+			code, err := runForeground(cmd.Context(), g, e, c, f.sigProxy && !f.tty)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &statusError{code: code, err: fmt.Errorf("exit status %d", code), silent: true}
+			}
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+// startErr gives a failed start docker's exit status.
+func startErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return withStatus(engine.StartErrorStatus(err), err)
+}
+
+// stdinFile is our stdin as a file, if it is one.
+func stdinFile(g *globals) *os.File {
+	if f, ok := g.in.(*os.File); ok {
+		return f
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"slices"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/container"
+)
+
+// ExecOptions describe a process to run in a running container.
+type ExecOptions struct {
+	Cmd        []string
+	Env        []string
+	WorkDir    string
+	User       string // empty: the container's
+	Tty        bool
+	Privileged bool
+	Stdio      Stdio
+}
+
+// Exec starts a process in running container ref; the caller waits for
+// it. Failures to start it are *StartError.
+func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions) (*container.Process, error) {
+	c, err := e.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := e.Runtime(c)
+	if err != nil {
+		return nil, err
+	}
+	if e.Paused(c) {
+		return nil, errorf(ErrState, "container %s is paused, unpause the container before exec", c.ID)
+	}
+	cfg, err := rc.Config()
+	if err != nil {
+		return nil, err
+	}
+	p, err := execProcess(c, cfg.Process, o)
+	if err != nil {
+		return nil, err
+	}
+	proc, err := rc.Exec(ctx, container.ExecOpts{
+		Process: p, Stdin: o.Stdio.Stdin, Stdout: o.Stdio.Stdout, Stderr: o.Stdio.Stderr,
+		ConsoleSocket: o.Stdio.ConsoleSocket, Warn: e.Warn,
+	})
+	if err != nil {
+		return nil, &StartError{Err: err}
+	}
+	return proc, nil
+}
+
+// execProcess derives the exec'd process from the container's own: its
+// environment (overridden by o.Env), capabilities, rlimits; its user
+// unless o.User names another (resolved in the container's image).
+func execProcess(c *Container, base *specs.Process, o ExecOptions) (*specs.Process, error) {
+	p := *base
+	p.Args = o.Cmd
+	p.Terminal = o.Tty
+	p.ConsoleSize = nil
+	p.Env = mergeEnv(base.Env, o.Env)
+	if o.Tty && !slices.ContainsFunc(p.Env, func(e string) bool { return len(e) > 5 && e[:5] == "TERM=" }) {
+		p.Env = append(p.Env, "TERM=xterm")
+	}
+	if o.WorkDir != "" {
+		p.Cwd = o.WorkDir
+	}
+	if o.User != "" {
+		root, err := os.OpenFile(c.RootfsPath(), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		u, err := resolveUser(root, o.User)
+		root.Close()
+		if err != nil {
+			return nil, err
+		}
+		p.User = specs.User{UID: u.uid, GID: u.gid, AdditionalGids: u.groups}
+	}
+	if base.Capabilities != nil {
+		cs := *base.Capabilities
+		if o.Privileged {
+			all := heldCaps()
+			cs.Bounding, cs.Effective, cs.Permitted = all, all, all
+		}
+		if p.User.UID != 0 {
+			cs.Effective, cs.Permitted = nil, nil
+		} else if cs.Effective == nil {
+			cs.Effective, cs.Permitted = cs.Bounding, cs.Bounding
+		}
+		p.Capabilities = &cs
+	}
+	return &p, nil
+}

@@ -1,0 +1,373 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/cgroups"
+	"github.com/pelagos-go/pelagos/internal/container"
+	"github.com/pelagos-go/pelagos/internal/image/snapshot"
+)
+
+// Stdio is what the container process gets: its stdin, stdout and stderr,
+// or with a terminal the socket that receives the pty master.
+type Stdio struct {
+	Stdin, Stdout, Stderr *os.File
+	ConsoleSocket         *os.File
+}
+
+// Started is a container that Start started; Runtime is the runtime's
+// container, whose init is a child of the calling process.
+type Started struct {
+	*Container
+	Runtime *container.Container
+}
+
+// Start starts container ref's process with stdio. The calling process
+// is its monitor: the init is its child and it must call Exited when the
+// init exits. A failed start is a *StartError when the runtime refused the
+// process (not found, not executable ...), and the record keeps the error.
+func (e *Engine) Start(ctx context.Context, ref string, stdio Stdio, monitorPid int) (*Started, error) {
+	id, err := e.resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	l, err := e.lockContainer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer l.unlock()
+	c, err := loadRecord(filepath.Join(e.containersDir(), id))
+	if err != nil {
+		return nil, err
+	}
+	if c.State.Running && e.runtimeAlive(c) {
+		return nil, errorf(ErrState, "container %s is already running", c.ShortID())
+	}
+	c.Monitor = monitorPid
+	c.MonitorStart, _ = procStart(monitorPid)
+	rc, err := e.startLocked(ctx, c, stdio)
+	if err != nil {
+		return nil, e.failStart(ctx, c, err)
+	}
+	return &Started{Container: c, Runtime: rc}, nil
+}
+
+// startLocked brings c up: leftovers of an earlier run go, the rootfs is
+// mounted, the spec generated, and the runtime creates and starts it.
+// Each step records what it made before making it, so a start killed at
+// any point leaves a record from which Reconcile can undo everything.
+func (e *Engine) startLocked(ctx context.Context, c *Container, stdio Stdio) (*container.Container, error) {
+	if err := e.teardown(ctx, c); err != nil {
+		return nil, err
+	}
+	if err := e.mountRootfs(ctx, c); err != nil {
+		return nil, err
+	}
+	dieAt(StepStartMounted)
+	s, err := e.spec(c)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(c.dir, "config.json"), b); err != nil {
+		return nil, err
+	}
+	c.Runtime = true
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+	dieAt(StepStartRecorded)
+	rc, err := container.Create(ctx, container.CreateOpts{
+		Root: e.RuntimeRoot(), ID: c.ID, Bundle: c.dir,
+		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
+		ConsoleSocket: stdio.ConsoleSocket, Warn: e.Warn,
+	})
+	if err != nil {
+		return nil, &StartError{Err: err}
+	}
+	dieAt(StepStartCreated)
+	if err := rc.Start(ctx, e.Warn); err != nil {
+		return nil, &StartError{Err: err}
+	}
+	dieAt(StepStartStarted)
+	c.State = State{
+		Status: StatusRunning, Running: true, Pid: rc.Pid(), StartedAt: time.Now().UTC(),
+		FinishedAt: c.State.FinishedAt,
+	}
+	c.ManualStop = false
+	return rc, c.save()
+}
+
+// failStart undoes a failed start and records its error.
+func (e *Engine) failStart(ctx context.Context, c *Container, err error) error {
+	if terr := e.teardown(ctx, c); terr != nil {
+		e.warn(terr.Error())
+	}
+	if c.State.Status != StatusExited {
+		c.State.Status = StatusCreated
+	}
+	c.State.Running, c.State.Restarting, c.State.Pid = false, false, 0
+	c.State.Error = err.Error()
+	c.State.ExitCode = StartErrorStatus(err)
+	c.Monitor, c.MonitorStart = 0, 0
+	if serr := c.save(); serr != nil {
+		e.warn(serr.Error())
+	}
+	return err
+}
+
+// mountRootfs mounts the container's overlay on rootfs/.
+func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
+	st, err := e.Images()
+	if err != nil {
+		return err
+	}
+	img, err := parseHash(c.Image)
+	if err != nil {
+		return err
+	}
+	sp, err := snapshot.Prepare(ctx, st, img, c.ID)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.RootfsPath(), 0o755); err != nil {
+		return err
+	}
+	c.Mounted = true
+	if err := c.save(); err != nil {
+		return err
+	}
+	return snapshot.Mount(sp, c.RootfsPath())
+}
+
+// spec generates c's OCI spec; the rootfs must be mounted (users are
+// resolved in it).
+func (e *Engine) spec(c *Container) (*specs.Spec, error) {
+	root, err := os.OpenFile(c.RootfsPath(), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	u, err := resolveUser(root, c.Config.User)
+	if err != nil {
+		return nil, err
+	}
+	hostname := c.Config.Hostname
+	if hostname == "" {
+		hostname = c.ShortID()
+		if c.HostConfig.NetworkMode == "host" {
+			hostname, _ = os.Hostname()
+		}
+	}
+	etc, err := etcFiles(c, hostname)
+	if err != nil {
+		return nil, err
+	}
+	var nofile unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &nofile); err != nil {
+		return nil, err
+	}
+	parent := c.HostConfig.CgroupParent
+	if parent == "" {
+		parent = e.CgroupParent
+	}
+	if err := e.ensureCgroupParent(parent); err != nil {
+		return nil, err
+	}
+	return generateSpec(c, specInput{
+		user: u, rootfs: c.RootfsPath(), hostname: hostname, etcFiles: etc,
+		cgroup: filepath.Join("/", parent, c.ID), nofileMax: nofile.Max,
+	})
+}
+
+// teardown removes what a run of c left: the runtime container (killed
+// if need be) and the rootfs mount. It is idempotent.
+func (e *Engine) teardown(ctx context.Context, c *Container) error {
+	if c.Runtime {
+		rc, err := container.Load(e.RuntimeRoot(), c.ID)
+		if err == nil {
+			if err := rc.Delete(ctx, true, e.Warn); err != nil {
+				return fmt.Errorf("delete the runtime container: %w", err)
+			}
+		} else if !errors.Is(err, container.ErrNotExist) {
+			return err
+		}
+		c.Runtime = false
+		if err := c.save(); err != nil {
+			return err
+		}
+	}
+	if c.Mounted {
+		if err := snapshot.Unmount(c.RootfsPath()); err != nil {
+			return err
+		}
+		c.Mounted = false
+		if err := c.save(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runtimeAlive reports whether c's runtime container has a live init.
+func (e *Engine) runtimeAlive(c *Container) bool {
+	if !c.Runtime {
+		return false
+	}
+	rc, err := container.Load(e.RuntimeRoot(), c.ID)
+	if err != nil {
+		return false
+	}
+	return rc.Status() != specs.StateStopped
+}
+
+// Next is what a monitor does after Exited.
+type Next struct {
+	// Restart: start the container again after Delay.
+	Restart bool
+	Delay   time.Duration
+}
+
+// Restart backoff, as Docker's restart manager: 100 ms, doubled after
+// each restart, at most a minute, back to 100 ms after a run of 10 s.
+const (
+	backoffStart = 100 * time.Millisecond
+	backoffMax   = time.Minute
+	backoffReset = 10 * time.Second
+)
+
+// Exited records that container ref's process exited with status and
+// tears the run down; it returns whether the restart policy restarts it.
+// An --rm container is removed.
+func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, error) {
+	id, err := e.resolve(ref)
+	if err != nil {
+		return Next{}, err
+	}
+	l, err := e.lockContainer(ctx, id)
+	if err != nil {
+		return Next{}, err
+	}
+	defer l.unlock()
+	c, err := loadRecord(filepath.Join(e.containersDir(), id))
+	if err != nil {
+		return Next{}, err
+	}
+	oom := e.oomKilled(c)
+	if err := e.teardown(ctx, c); err != nil {
+		return Next{}, err
+	}
+	dieAt(StepExitedTorn)
+	ran := time.Since(c.State.StartedAt)
+	c.State = State{
+		Status: StatusExited, ExitCode: status, OOMKilled: oom,
+		StartedAt: c.State.StartedAt, FinishedAt: time.Now().UTC(),
+	}
+	if c.HostConfig.AutoRemove {
+		return Next{}, e.removeLocked(ctx, c)
+	}
+	next := restartDecision(c, status, ran)
+	if next.Restart {
+		c.State.Status, c.State.Restarting = StatusRestarting, true
+	} else {
+		c.Monitor, c.MonitorStart = 0, 0
+	}
+	return next, c.save()
+}
+
+// restartDecision applies c's restart policy and advances its backoff.
+func restartDecision(c *Container, status int, ran time.Duration) Next {
+	p := c.HostConfig.RestartPolicy
+	switch {
+	case c.ManualStop:
+		return Next{}
+	case p.Name == "always" || p.Name == "unless-stopped":
+	case p.Name == "on-failure" && status != 0 && (p.MaximumRetryCount == 0 || c.RestartCount < p.MaximumRetryCount):
+	default:
+		return Next{}
+	}
+	delay := c.RestartDelay
+	if delay == 0 || ran >= backoffReset {
+		delay = backoffStart
+	}
+	c.RestartCount++
+	c.RestartDelay = min(delay*2, backoffMax)
+	return Next{Restart: true, Delay: delay}
+}
+
+// oomKilled reports whether the kernel's OOM killer killed a process of
+// c's run (read before its cgroup goes).
+func (e *Engine) oomKilled(c *Container) bool {
+	if !c.Runtime {
+		return false
+	}
+	rc, err := container.Load(e.RuntimeRoot(), c.ID)
+	if err != nil {
+		return false
+	}
+	st, err := rc.Stats()
+	return err == nil && st.Memory.EventCount.OOMKill > 0
+}
+
+// Restarting is the monitor's restart step: it starts c again unless a
+// stop or removal came during the backoff.
+func (e *Engine) Restarting(ctx context.Context, ref string, stdio Stdio, monitorPid int) (*Started, error) {
+	id, err := e.resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	c, err := loadRecord(filepath.Join(e.containersDir(), id))
+	if err != nil {
+		return nil, err
+	}
+	if c.ManualStop || !c.State.Restarting {
+		return nil, nil
+	}
+	return e.Start(ctx, id, stdio, monitorPid)
+}
+
+// ensureCgroupParent creates the cgroup under which containers get their
+// own, once, and keeps it: were it made by a container's runtime create,
+// that container's delete would remove it from under its siblings, and
+// siblings created meanwhile would find an uninitialised cpuset.
+func (e *Engine) ensureCgroupParent(parent string) error {
+	m, err := cgroups.New(cgroups.Config{Path: filepath.Join("/", parent)})
+	if err != nil {
+		return err
+	}
+	missing := func() (n int) {
+		for _, p := range m.Paths() {
+			if _, err := os.Stat(p); err != nil {
+				n++
+			}
+		}
+		return n
+	}
+	if missing() == 0 {
+		return nil
+	}
+	l, err := flock(context.Background(), filepath.Join(e.runRoot, ".cgroup.lock"))
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	switch n := missing(); {
+	case n == 0:
+		return nil
+	case n < len(m.Paths()):
+		return fmt.Errorf("cgroup parent %s exists in some cgroup hierarchies only: remove it or create it in all", parent)
+	}
+	return m.Create()
+}

@@ -1,0 +1,231 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Config is what the container runs, in the shape and JSON names of
+// Docker's container config (docker inspect's "Config").
+type Config struct {
+	Hostname     string              `json:"Hostname"`
+	Domainname   string              `json:"Domainname"`
+	User         string              `json:"User"`
+	AttachStdin  bool                `json:"AttachStdin"`
+	AttachStdout bool                `json:"AttachStdout"`
+	AttachStderr bool                `json:"AttachStderr"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Tty          bool                `json:"Tty"`
+	OpenStdin    bool                `json:"OpenStdin"`
+	StdinOnce    bool                `json:"StdinOnce"`
+	Env          []string            `json:"Env"`
+	Cmd          []string            `json:"Cmd"`
+	Image        string              `json:"Image"`
+	Volumes      map[string]struct{} `json:"Volumes"`
+	WorkingDir   string              `json:"WorkingDir"`
+	Entrypoint   []string            `json:"Entrypoint"`
+	OnBuild      []string            `json:"OnBuild"`
+	Labels       map[string]string   `json:"Labels"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
+	StopTimeout  *int                `json:"StopTimeout,omitempty"`
+}
+
+// Mount is a bind or tmpfs mount, as Docker's HostConfig.Mounts holds it.
+type Mount struct {
+	Type         string        `json:"Type"` // bind or tmpfs
+	Source       string        `json:"Source,omitempty"`
+	Target       string        `json:"Target"`
+	ReadOnly     bool          `json:"ReadOnly,omitempty"`
+	BindOptions  *BindOptions  `json:"BindOptions,omitempty"`
+	TmpfsOptions *TmpfsOptions `json:"TmpfsOptions,omitempty"`
+}
+
+// BindOptions of a bind mount.
+type BindOptions struct {
+	Propagation string `json:"Propagation,omitempty"`
+	// CreateMountpoint: a missing source is created (-v does that,
+	// --mount does not).
+	CreateMountpoint bool `json:"CreateMountpoint,omitempty"`
+}
+
+// TmpfsOptions of a tmpfs mount.
+type TmpfsOptions struct {
+	SizeBytes int64       `json:"SizeBytes,omitempty"`
+	Mode      fs.FileMode `json:"Mode,omitempty"`
+	// Options are extra mount options (from --tmpfs PATH:OPTS).
+	Options []string `json:"Options,omitempty"`
+}
+
+// Ulimit is one --ulimit.
+type Ulimit struct {
+	Name string `json:"Name"`
+	Hard int64  `json:"Hard"`
+	Soft int64  `json:"Soft"`
+}
+
+// RestartPolicy is --restart.
+type RestartPolicy struct {
+	Name              string `json:"Name"` // no, always, unless-stopped, on-failure
+	MaximumRetryCount int    `json:"MaximumRetryCount"`
+}
+
+// LogConfig is the log driver and its options (json-file only).
+type LogConfig struct {
+	Type   string            `json:"Type"`
+	Config map[string]string `json:"Config"`
+}
+
+// HostConfig is how the container is run, in Docker's HostConfig shape.
+type HostConfig struct {
+	Binds          []string          `json:"Binds"`
+	LogConfig      LogConfig         `json:"LogConfig"`
+	NetworkMode    string            `json:"NetworkMode"`
+	RestartPolicy  RestartPolicy     `json:"RestartPolicy"`
+	AutoRemove     bool              `json:"AutoRemove"`
+	CapAdd         []string          `json:"CapAdd"`
+	CapDrop        []string          `json:"CapDrop"`
+	Privileged     bool              `json:"Privileged"`
+	ReadonlyRootfs bool              `json:"ReadonlyRootfs"`
+	SecurityOpt    []string          `json:"SecurityOpt"`
+	Tmpfs          map[string]string `json:"Tmpfs,omitempty"`
+	ShmSize        int64             `json:"ShmSize"`
+	CgroupParent   string            `json:"CgroupParent"`
+	Memory         int64             `json:"Memory"`
+	MemorySwap     int64             `json:"MemorySwap"`
+	NanoCpus       int64             `json:"NanoCpus"`
+	PidsLimit      *int64            `json:"PidsLimit"`
+	Ulimits        []Ulimit          `json:"Ulimits"`
+	Init           *bool             `json:"Init"`
+	Mounts         []Mount           `json:"Mounts,omitempty"`
+}
+
+// Container states, as Docker names them.
+const (
+	StatusCreated    = "created"
+	StatusRunning    = "running"
+	StatusPaused     = "paused"
+	StatusRestarting = "restarting"
+	StatusExited     = "exited"
+	StatusRemoving   = "removing"
+	StatusDead       = "dead"
+)
+
+// State is the container's recorded state (docker inspect's "State").
+type State struct {
+	Status     string    `json:"Status"`
+	Running    bool      `json:"Running"`
+	Paused     bool      `json:"Paused"`
+	Restarting bool      `json:"Restarting"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	Dead       bool      `json:"Dead"`
+	Pid        int       `json:"Pid"`
+	ExitCode   int       `json:"ExitCode"`
+	Error      string    `json:"Error"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+}
+
+// Container is one container's record: container.json.
+type Container struct {
+	ID      string    `json:"Id"`
+	Name    string    `json:"Name"` // without Docker's leading slash
+	Created time.Time `json:"Created"`
+	// Path and Args are the process as it is started.
+	Path string   `json:"Path"`
+	Args []string `json:"Args"`
+	// Image is the image ID ("sha256:..."); Config.Image is the name the
+	// user gave.
+	Image        string     `json:"Image"`
+	Config       Config     `json:"Config"`
+	HostConfig   HostConfig `json:"HostConfig"`
+	State        State      `json:"State"`
+	RestartCount int        `json:"RestartCount"`
+	// Monitor is the process that holds the container's stdio and will
+	// record its exit: a detached container's monitor, or the foreground
+	// run itself. Zero when none.
+	Monitor      int    `json:"Monitor,omitempty"`
+	MonitorStart uint64 `json:"MonitorStart,omitempty"`
+	// ManualStop: stop or kill was asked for; no restart policy applies
+	// (Docker's HasBeenManuallyStopped).
+	ManualStop bool `json:"ManualStop,omitempty"`
+	// RestartDelay is the backoff before the next restart.
+	RestartDelay time.Duration `json:"RestartDelay,omitempty"`
+	// Mounted: the rootfs overlay is mounted on rootfs/.
+	Mounted bool `json:"Mounted,omitempty"`
+	// Runtime: a runtime (package container) container of this ID may
+	// exist and must be deleted before the next start.
+	Runtime bool `json:"Runtime,omitempty"`
+
+	dir string
+}
+
+// Dir returns the container's directory.
+func (c *Container) Dir() string { return c.dir }
+
+// ShortID is the 12-hex form of the ID.
+func (c *Container) ShortID() string { return c.ID[:12] }
+
+// LogPath is the json-file log.
+func (c *Container) LogPath() string { return filepath.Join(c.dir, c.ID+"-json.log") }
+
+// RootfsPath is where the rootfs overlay is mounted while it runs.
+func (c *Container) RootfsPath() string { return filepath.Join(c.dir, "rootfs") }
+
+const recordFile = "container.json"
+
+func loadRecord(dir string) (*Container, error) {
+	b, err := os.ReadFile(filepath.Join(dir, recordFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	c := &Container{dir: dir}
+	if err := json.Unmarshal(b, c); err != nil {
+		return nil, fmt.Errorf("container %s: corrupt record: %w", filepath.Base(dir), err)
+	}
+	return c, nil
+}
+
+// save writes container.json atomically.
+func (c *Container) save() error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(c.dir, recordFile), b)
+}
+
+// writeAtomic replaces path with b: a temp file, fsync, rename. A reader
+// sees the old content or the new, never a torn file.
+func writeAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
