@@ -216,7 +216,7 @@ func (m *Manager) Create() error {
 		made, err := mkdirAll(m.paths[key])
 		m.created = append(m.created, made...)
 		if err == nil && strings.Contains(","+key+",", ",cpuset,") {
-			err = initCpuset(made)
+			err = initCpuset(m.paths[key])
 		}
 		if err == nil && key == "" && m.mode == Unified {
 			err = enableControllers(m.paths[key])
@@ -231,18 +231,30 @@ func (m *Manager) Create() error {
 
 // initCpuset gives new v1 cpuset cgroups their parent's CPUs and memory
 // nodes: they start empty, and an empty cpuset cannot take processes.
-func initCpuset(made []string) error {
-	for _, dir := range made {
+func initCpuset(dir string) error {
+	// Fill every empty cpuset from the leaf up, top-down: an ancestor
+	// another create made a moment ago may not be filled in yet, and an
+	// empty ancestor leaves its children empty.
+	var empty []string
+	for d := dir; ; d = filepath.Dir(d) {
+		cur, err := readFile(d, "cpuset.cpus")
+		if err != nil || cur != "" {
+			break
+		}
+		empty = append(empty, d)
+	}
+	for i := len(empty) - 1; i >= 0; i-- {
+		d := empty[i]
 		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-			cur, err := readFile(dir, f)
+			cur, err := readFile(d, f)
 			if err != nil || cur != "" {
 				continue
 			}
-			parent, err := readFile(filepath.Dir(dir), f)
+			parent, err := readFile(filepath.Dir(d), f)
 			if err != nil {
 				return err
 			}
-			if err := writeFile(dir, f, parent); err != nil {
+			if err := writeFile(d, f, parent); err != nil {
 				return err
 			}
 		}
@@ -338,9 +350,24 @@ func (m *Manager) Destroy() error {
 	if err := m.killAndWait(); err != nil {
 		return err
 	}
+	own := map[string]bool{}
+	for _, p := range m.paths {
+		own[p] = true
+	}
 	var firstErr error
 	for i := len(m.created) - 1; i >= 0; i-- {
-		if err := removeCgroup(m.created[i]); err != nil && firstErr == nil {
+		dir := m.created[i]
+		if !own[dir] {
+			// An ancestor we made on the way may hold other containers'
+			// cgroups by now: it goes only if it is empty, and nothing
+			// in it is ever killed.
+			if err := unix.Rmdir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) &&
+				!errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.ENOTEMPTY) && firstErr == nil {
+				firstErr = fmt.Errorf("remove cgroup %s: %w", dir, err)
+			}
+			continue
+		}
+		if err := removeCgroup(dir); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}

@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,4 +149,44 @@ func TestOOMEventAndUpdate(t *testing.T) {
 	if !sawOOM {
 		t.Error("events reported no oom for a process that allocated past its limit")
 	}
+}
+
+// Two containers under a parent cgroup that the first one's create made:
+// deleting the first never touches the second (nor kills it); the parent
+// goes with the container that made it once it is empty.
+func TestSharedCgroupParent(t *testing.T) {
+	r := newRuntime(t)
+	for _, order := range [][2]string{{"a", "b"}, {"b", "a"}} {
+		parent := fmt.Sprintf("/pelagos-test-shared-%d-%s", os.Getpid(), order[0])
+		for _, n := range []string{"a", "b"} {
+			bn := newBundle(t, bundle.Args("sleep", "60"), bundle.CgroupsPath(parent+"/"+n))
+			r.mustRun("run", "--detach", "--bundle", bn.Dir, "shared-"+n) // a first: a makes the parent
+		}
+		first, second := "shared-"+order[0], "shared-"+order[1]
+		r.mustRun("delete", "--force", first)
+		if st := r.state(second).Status; st != specs.StateRunning {
+			t.Fatalf("deleting %s left %s %q", first, second, st)
+		}
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/pids", parent, order[1])); err != nil {
+			t.Errorf("deleting %s removed %s's cgroup: %v", first, second, err)
+		}
+		r.mustRun("delete", "--force", second)
+		_, err := os.Stat(filepath.Join("/sys/fs/cgroup/pids", parent))
+		if order[0] == "b" && err == nil {
+			t.Errorf("parent %s left after its maker (a) was deleted last", parent)
+		}
+		// With the maker deleted first, the parent was not empty then
+		// and nobody owns it now: it stays (runc leaves parents too).
+		_ = testenvRemoveEmpty(parent)
+	}
+}
+
+// testenvRemoveEmpty removes an empty test cgroup parent in every
+// hierarchy.
+func testenvRemoveEmpty(parent string) error {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + parent)
+	for _, d := range dirs {
+		_ = os.Remove(d)
+	}
+	return nil
 }
