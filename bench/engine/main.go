@@ -93,7 +93,9 @@ func run(n, detached int, jsonOut string) error {
 func (b *bench) setup() error {
 	ctx := context.Background()
 	bin := filepath.Join(b.work, "bin")
-	for _, pkg := range []string{"pelagos", "pelagos-monitor"} {
+	// Installed together, as scripts/build.sh makes them: pelagos uses the
+	// pelagos-runc beside it as the containers' init.
+	for _, pkg := range []string{"pelagos", "pelagos-monitor", "pelagos-runc"} {
 		if err := testenv.GoBuild(ctx, "./cmd/"+pkg, filepath.Join(bin, pkg), testenv.BuildOptions{Release: true}); err != nil {
 			return err
 		}

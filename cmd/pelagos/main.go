@@ -1,8 +1,10 @@
 // Command pelagos is the docker-like user CLI: it needs no daemon.
 //
-// The same binary is the init of the containers it starts (the runtime
-// core re-executes a sealed copy of it inside the new namespaces), so that
-// path is decided first, before any command-line machinery runs.
+// The same binary can be the init of the containers it starts (the runtime
+// core re-executes a sealed copy of an init binary: pelagos-runc beside
+// this one when it is there, being much smaller to copy; this binary
+// otherwise), so that path is decided first, before any command-line
+// machinery runs.
 package main
 
 import (
@@ -14,8 +16,6 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv(initproc.EnvInitPipe) != "" {
-		initproc.Main()
-	}
+	initproc.Dispatch()
 	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

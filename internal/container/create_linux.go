@@ -46,6 +46,11 @@ type CreateOpts struct {
 	// Warn receives warnings (unsupported capabilities, failed poststart
 	// hooks of a 1.0-1.2 config, ...). May be nil.
 	Warn func(string)
+	// InitBinary is the binary sealed and executed as the init; it must
+	// call initproc.Dispatch first in main and link internal/nsenter.
+	// Empty means this process's own binary. A small one (pelagos-runc)
+	// is faster to copy for a large caller.
+	InitBinary string
 }
 
 // creation is one Create in progress: its steps share this, and undo
@@ -122,7 +127,7 @@ func Create(ctx context.Context, o CreateOpts) (*Container, error) {
 	// config: it runs while the config is parsed. sealBinary collects it
 	// (and rollback closes it if it was never collected).
 	go func() {
-		f, err := sealedExe()
+		f, err := sealedExe(o.InitBinary)
 		cr.sealed <- sealResult{f, err}
 	}()
 	for _, st := range createSteps {

@@ -24,6 +24,8 @@ type ExecOpts struct {
 	Stdout        *os.File
 	Stderr        *os.File
 	Warn          func(string)
+	// InitBinary is as in CreateOpts.
+	InitBinary string
 }
 
 // Process is a process started by Exec.
@@ -51,7 +53,7 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Process, error) {
 	if err := spec.ValidateProcess(o.Process); err != nil {
 		return nil, err
 	}
-	exe, err := sealedExe()
+	exe, err := sealedExe(o.InitBinary)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,8 @@ import (
 
 const sealedName = "pelagos-init"
 
-// sealedExe returns a sealed in-memory copy of our own binary, to be
+// sealedExe returns a sealed in-memory copy of an init binary (our own by
+// default), to be
 // executed as the container init. A container process that gets hold of
 // the init's /proc/<pid>/exe can only reach this copy, which cannot be
 // written (CVE-2019-5736: with the binary itself, it could overwrite the
@@ -19,8 +20,11 @@ const sealedName = "pelagos-init"
 // The returned file sits at a high descriptor number so that exec.Cmd's
 // shuffling of ExtraFiles into slots 3, 4, ... never lands on it: the child
 // executes it through /proc/self/fd/N.
-func sealedExe() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
+func sealedExe(path string) (*os.File, error) {
+	if path == "" {
+		path = "/proc/self/exe"
+	}
+	src, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}

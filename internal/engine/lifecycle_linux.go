@@ -92,7 +92,7 @@ func (e *Engine) startLocked(ctx context.Context, c *Container, stdio Stdio) (*c
 	rc, err := container.Create(ctx, container.CreateOpts{
 		Root: e.RuntimeRoot(), ID: c.ID, Bundle: c.dir,
 		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
-		ConsoleSocket: stdio.ConsoleSocket, Warn: e.Warn,
+		ConsoleSocket: stdio.ConsoleSocket, Warn: e.Warn, InitBinary: initBinary(),
 	})
 	if err != nil {
 		return nil, &StartError{Err: err}
