@@ -73,6 +73,8 @@ type creation struct {
 	// sealed delivers the sealed copy of our binary, made in the
 	// background; nil once collected.
 	sealed chan sealResult
+	// rawSpec is config.json as read from the bundle.
+	rawSpec []byte
 	// prepared are the idmapped mounts made for the init.
 	prepared []preparedMount
 	// noCgroup is set for a rootless container without a delegated cgroup.
@@ -199,10 +201,11 @@ func (cr *creation) loadConfig() error {
 	if err != nil {
 		return err
 	}
-	s, err := spec.Load(bundle)
+	s, raw, err := spec.LoadRaw(bundle)
 	if err != nil {
 		return err
 	}
+	cr.rawSpec = raw
 	if s.Process == nil {
 		return fmt.Errorf("config has no process: there is nothing to start: %w", spec.ErrInvalid)
 	}
@@ -261,8 +264,9 @@ func (cr *creation) makeStateDir() error {
 	}
 	cr.lock = lock
 	cr.undo = append(cr.undo, func() { lock.Close() })
+	// The copy is the bytes read: nothing encodes the config again.
 	cr.c.config = cr.spec
-	return cr.c.saveConfig()
+	return writeAtomic(filepath.Join(cr.c.dir, configFile), cr.rawSpec)
 }
 
 // makeCgroupV2 creates the cgroup before the init on a cgroup v2 host.
@@ -381,7 +385,7 @@ func (cr *creation) sendBootstrap() error {
 	b := &initproc.Bootstrap{
 		Mode:            initproc.ModeCreate,
 		ID:              cr.o.ID,
-		Spec:            cr.spec,
+		RawSpec:         cr.rawSpec,
 		Rootfs:          cr.c.rec.Rootfs,
 		Bundle:          cr.c.rec.Bundle,
 		Pid:             cr.proc.Pid,

@@ -145,7 +145,7 @@ func (c *Container) execBootstrap(cmd *exec.Cmd, parent *os.File, o ExecOpts, fd
 	b := &initproc.Bootstrap{
 		Mode:        initproc.ModeExec,
 		ID:          c.rec.ID,
-		Spec:        c.config,
+		RawSpec:     c.rawConfig,
 		Process:     o.Process,
 		Pid:         cmd.Process.Pid,
 		Fds:         fds,

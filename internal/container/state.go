@@ -63,8 +63,10 @@ type record struct {
 type Container struct {
 	dir string
 	rec record
-	// config is the container's config, loaded on first use.
-	config *specs.Spec
+	// config is the container's config, loaded on first use, and
+	// rawConfig the bytes it was loaded from.
+	config    *specs.Spec
+	rawConfig []byte
 	// proc is the init, in the process that created it (for Wait).
 	proc *os.Process
 }
@@ -86,7 +88,7 @@ func (c *Container) Config() (*specs.Spec, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("container %s: corrupt config copy: %w", c.rec.ID, err)
 	}
-	c.config = &s
+	c.config, c.rawConfig = &s, b
 	return c.config, nil
 }
 
@@ -96,6 +98,7 @@ func (c *Container) saveConfig() error {
 	if err != nil {
 		return err
 	}
+	c.rawConfig = b
 	return writeAtomic(filepath.Join(c.dir, configFile), b)
 }
 

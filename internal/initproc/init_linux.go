@@ -12,6 +12,7 @@
 package initproc
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -192,10 +193,15 @@ func bootstrap() (*initState, error) {
 	if err != nil {
 		return s, err
 	}
-	if m.Bootstrap == nil || m.Bootstrap.Spec == nil {
+	if m.Bootstrap == nil || len(m.Bootstrap.RawSpec) == 0 {
 		return s, errors.New("bootstrap message carries no config")
 	}
 	s.b = m.Bootstrap
+	s.b.Spec = new(specs.Spec)
+	if err := json.Unmarshal(s.b.RawSpec, s.b.Spec); err != nil {
+		return s, fmt.Errorf("bootstrap config: %w", err)
+	}
+	s.b.RawSpec = nil
 	s.proc = s.b.Process
 	if s.proc == nil {
 		s.proc = s.b.Spec.Process

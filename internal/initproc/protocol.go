@@ -120,9 +120,11 @@ type Bootstrap struct {
 	Mode Mode `json:"mode"`
 	// ID is the container ID (for the session keyring name and messages).
 	ID string `json:"id"`
-	// Spec is the container config (create). For exec, only the parts of
-	// the container config the new process must honour are set.
-	Spec *specs.Spec `json:"spec"`
+	// Spec is the container config, decoded by the child from RawSpec:
+	// the config crosses as the bytes the runtime read, so the runtime
+	// never encodes it again.
+	Spec    *specs.Spec     `json:"-"`
+	RawSpec json.RawMessage `json:"spec"`
 	// Process is the process to execute (exec; for create it is
 	// Spec.Process).
 	Process *specs.Process `json:"process,omitempty"`

@@ -55,19 +55,26 @@ func ValidateID(id string) error {
 // Load reads bundle/config.json and validates it. The returned error says
 // which field is wrong.
 func Load(bundle string) (*specs.Spec, error) {
+	s, _, err := LoadRaw(bundle)
+	return s, err
+}
+
+// LoadRaw is Load that also returns the file's bytes, so a caller that
+// passes the config on does not have to encode it again.
+func LoadRaw(bundle string) (*specs.Spec, []byte, error) {
 	path := filepath.Join(bundle, "config.json")
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read bundle config: %w", err)
+		return nil, nil, fmt.Errorf("read bundle config: %w", err)
 	}
 	var s specs.Spec
 	if err := strictUnmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: malformed JSON: %v: %w", path, err, ErrInvalid)
+		return nil, nil, fmt.Errorf("%s: malformed JSON: %v: %w", path, err, ErrInvalid)
 	}
 	if err := Validate(&s); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &s, nil
+	return &s, b, nil
 }
 
 // strictUnmarshal decodes one JSON value and refuses trailing data.

@@ -24,7 +24,16 @@ import (
 	"github.com/pelagos-go/pelagos/tests/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// TestMain makes the test process a child subreaper, as an engine's shim
+// is: a container init whose runtime command died is reparented to us, so
+// initProcesses can count exactly the inits of this test process (other
+// tests on the machine have their own).
+func TestMain(m *testing.M) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		panic(err)
+	}
+	testenv.Main(m)
+}
 
 // runtime is one runtime binary with a state root of the test's own.
 type runtime struct {
@@ -162,7 +171,9 @@ func mountsUnder(t *testing.T, dir string) []string {
 	return out
 }
 
-// initProcesses lists processes still running a pelagos init.
+// initProcesses lists this test process's pelagos inits still running:
+// its children (the runtime forks the init as a child of its own caller,
+// and orphans come to us as the subreaper) running the sealed init.
 func initProcesses() []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
@@ -172,11 +183,28 @@ func initProcesses() []int {
 			continue
 		}
 		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		if err == nil && strings.HasPrefix(exe, "/memfd:pelagos-init") {
+		if err != nil || !strings.HasPrefix(exe, "/memfd:pelagos-init") {
+			continue
+		}
+		if ppid, err := parentPid(pid); err == nil && ppid == os.Getpid() {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+func parentPid(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
+	}
+	var ppid int
+	_, err = fmt.Sscan(f[1], &ppid)
+	return ppid, err
 }
 
 // uniqueCgroup returns an absolute cgroupsPath under a parent of the
