@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +26,7 @@ type ent struct {
 	body       string
 	mode       int64
 	pax        map[string]string
+	uid, gid   int
 }
 
 func layer(t *testing.T, ents ...ent) *bytes.Buffer {
@@ -32,7 +35,7 @@ func layer(t *testing.T, ents ...ent) *bytes.Buffer {
 	tw := tar.NewWriter(&b)
 	for _, e := range ents {
 		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode,
-			ModTime: time.Unix(1700000000, 0), PAXRecords: e.pax, Format: tar.FormatPAX}
+			ModTime: time.Unix(1700000000, 0), PAXRecords: e.pax, Format: tar.FormatPAX, Uid: e.uid, Gid: e.gid}
 		if h.Mode == 0 {
 			h.Mode = 0o644
 			if e.typ == tar.TypeDir {
@@ -174,6 +177,51 @@ func TestUnpackWellFormed(t *testing.T) {
 	}
 	if err := unix.Stat(filepath.Join(dir, "bin"), &s); err != nil || s.Mtim.Sec != 1700000000 {
 		t.Errorf("dir mtime = %d, %v; want 1700000000 (set after its children)", s.Mtim.Sec, err)
+	}
+}
+
+// Files are created with their mode when that is exact, and chowned or
+// chmodded only when needed: every combination must still end with the
+// entry's owner and mode, whatever the umask or a setgid parent would
+// give a new file.
+func TestUnpackOwnersAndModes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create files owned by others")
+	}
+	old := unix.Umask(0o027) // strips bits that entries below ask for
+	defer unix.Umask(old)
+	umaskOnce = sync.Once{} // read the umask set above
+	defer func() { umaskOnce = sync.Once{} }()
+	dir := t.TempDir()
+	l := layer(t,
+		ent{name: "plain", typ: tar.TypeReg, body: "a", mode: 0o640},
+		ent{name: "readonly", typ: tar.TypeReg, body: "b", mode: 0o444},
+		ent{name: "masked", typ: tar.TypeReg, body: "c", mode: 0o757},
+		ent{name: "owned", typ: tar.TypeReg, body: "d", mode: 0o600, uid: 1000, gid: 1001},
+		ent{name: "setuid", typ: tar.TypeReg, body: "e", mode: 0o4750, uid: 0, gid: 0},
+		ent{name: "sgid/", typ: tar.TypeDir, mode: 0o2775, gid: 50},
+		ent{name: "sgid/root", typ: tar.TypeReg, body: "f", mode: 0o640},
+		ent{name: "sgid/link", typ: tar.TypeSymlink, link: "root"},
+		ent{name: "userlink", typ: tar.TypeSymlink, link: "plain", uid: 7, gid: 8},
+	)
+	if _, err := Unpack(dir, l, Options{}); err != nil {
+		t.Fatalf("Unpack: %v", err)
+	}
+	want := map[string]string{
+		"plain": "100640 0:0", "readonly": "100444 0:0", "masked": "100757 0:0",
+		"owned": "100600 1000:1001", "setuid": "104750 0:0",
+		"sgid": "42775 0:50", "sgid/root": "100640 0:0", "sgid/link": "120777 0:0", "userlink": "120777 7:8",
+	}
+	got := map[string]string{}
+	for name := range want {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(dir, name), &st); err != nil {
+			t.Fatal(err)
+		}
+		got[name] = strconv.FormatUint(uint64(st.Mode), 8) + " " + itoa(st.Uid) + ":" + itoa(st.Gid)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("modes and owners (-want +got):\n%s", diff)
 	}
 }
 
