@@ -62,11 +62,11 @@ func (s *Session) manifestOnce(ctx context.Context, ref string) (Manifest, error
 	}
 	defer resp.Body.Close()
 	if resp.ContentLength > MaxManifestSize {
-		return Manifest{}, fmt.Errorf("manifest %s is %d bytes, more than the %d allowed", ref, resp.ContentLength, MaxManifestSize)
+		return Manifest{}, fmt.Errorf("%w: %d bytes, more than the %d allowed", errTooLarge, resp.ContentLength, MaxManifestSize)
 	}
 	body, err := readLimited(resp.Body, MaxManifestSize)
 	if err != nil {
-		return Manifest{}, fmt.Errorf("manifest %s: %w", ref, err)
+		return Manifest{}, err
 	}
 	mt := types.MediaType(strings.TrimSpace(strings.Split(resp.Header.Get("Content-Type"), ";")[0]))
 	return Manifest{Body: body, MediaType: mt, Digest: resp.Header.Get("Docker-Content-Digest")}, nil

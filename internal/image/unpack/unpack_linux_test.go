@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -389,5 +390,58 @@ func TestCleanName(t *testing.T) {
 		if _, err := clean(in); !errors.Is(err, ErrUnsafe) {
 			t.Errorf("clean(%q) err = %v, want ErrUnsafe", in, err)
 		}
+	}
+}
+
+// usernsDirEnv names the directory the child of TestUnpackInUserNamespace
+// unpacks into; set only in that child.
+const usernsDirEnv = "PELAGOS_TEST_UNPACK_USERNS_DIR"
+
+// In a user namespace (a rootless pull) mknod of a device fails with
+// EPERM: the device nodes of a layer are skipped, while FIFOs and the
+// 0/0 whiteout devices overlayfs needs are still made. The test runs its
+// own binary in a new user namespace, root mapped to root, so the files
+// can be checked from here.
+func TestUnpackInUserNamespace(t *testing.T) {
+	ents := []ent{
+		{name: "dev/", typ: tar.TypeDir},
+		{name: "dev/null", typ: tar.TypeChar, mode: 0o666},
+		{name: "dev/sda", typ: tar.TypeBlock, mode: 0o660},
+		{name: "dev/fifo", typ: tar.TypeFifo, mode: 0o600},
+		{name: "etc/.wh.passwd", typ: tar.TypeReg},
+		{name: "etc/hostname", typ: tar.TypeReg, body: "box"},
+	}
+	if dir := os.Getenv(usernsDirEnv); dir != "" {
+		if err := unix.Mknodat(unix.AT_FDCWD, filepath.Join(dir, "probe"), unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != unix.EPERM {
+			t.Fatalf("mknod of a device in the user namespace = %v, want EPERM", err)
+		}
+		if _, err := Unpack(dir, layer(t, ents...), Options{}); err != nil {
+			t.Fatalf("Unpack in a user namespace: %v", err)
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to map root into a new user namespace")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestUnpackInUserNamespace$", "-test.count=1")
+	cmd.Env = append(os.Environ(), usernsDirEnv+"="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}},
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("unpack in a user namespace: %v\n%s", err, out)
+	}
+	want := []string{
+		"dev dir -rwxr-xr-x",
+		"dev/fifo other prw-------",
+		"etc dir -rwxr-xr-x",
+		"etc/hostname file -rw-r--r-- box",
+		"etc/passwd char 0:0",
+	}
+	if diff := cmp.Diff(want, tree(t, dir)); diff != "" {
+		t.Errorf("tree unpacked in a user namespace (-want +got):\n%s", diff)
 	}
 }
