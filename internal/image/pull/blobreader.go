@@ -32,6 +32,7 @@ type blobReader struct {
 	off     int64
 	resumes int
 	lastEv  time.Time
+	done    bool // the last byte arrived and was reported
 }
 
 func (b *blobReader) Read(p []byte) (int, error) {
@@ -93,13 +94,28 @@ func (b *blobReader) open() error {
 	return err
 }
 
-// report sends download progress at most ten times a second.
+// report sends download progress at most ten times a second, and
+// Docker's "Verifying Checksum" and "Download complete" once the last
+// byte arrived (the digest is checked as the bytes stream, so both come
+// at once).
 func (b *blobReader) report() {
-	if now := time.Now(); now.Sub(b.lastEv) >= 100*time.Millisecond || b.off >= b.desc.Size {
+	if b.done {
+		return
+	}
+	if now := time.Now(); now.Sub(b.lastEv) >= progressEvery || b.off >= b.desc.Size {
 		b.lastEv = now
 		b.sink.Send(progress.Event{ID: b.id, Status: progress.Downloading, Current: b.off, Total: b.desc.Size})
 	}
+	if b.off >= b.desc.Size {
+		b.done = true
+		b.sink.Send(progress.Event{ID: b.id, Status: progress.Verifying})
+		b.sink.Send(progress.Event{ID: b.id, Status: progress.DownloadComplete})
+	}
 }
+
+// progressEvery is the least time between two progress events of one
+// download: a terminal redraws no faster, and a JSON stream stays small.
+const progressEvery = 100 * time.Millisecond
 
 func (b *blobReader) close() {
 	if b.rc != nil {

@@ -3,16 +3,19 @@ package pull
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/compression"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pelagos-go/pelagos/internal/image/imagetest"
+	"github.com/pelagos-go/pelagos/internal/image/progress"
 	"github.com/pelagos-go/pelagos/internal/image/registry"
 	"github.com/pelagos-go/pelagos/internal/image/store"
 	"github.com/pelagos-go/pelagos/internal/image/unpack"
@@ -193,4 +196,57 @@ func TestPullUnknownLayerType(t *testing.T) {
 	_, err := e.pull(t, host+"/e/img@"+d.String(), Options{})
 	oneLine(t, err, host+"/e/img@"+d.String(), "layer "+m.Layers[0].Digest.String(), `unsupported layer media type "application/x-weird"`)
 	assertEmpty(t, e.st)
+}
+
+// A pull streams Docker's JSON messages: what the Docker API answers
+// /images/create with. Each layer goes Pulling fs layer → Downloading →
+// Verifying Checksum → Download complete → Pull complete; the stream
+// opens with "Pulling from" under the tag and ends with the digest and
+// the status line.
+func TestPullJSONMessages(t *testing.T) {
+	img := imagetest.Busybox(t)
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	e := newEnv(t)
+	host := imagetest.Registry(t, nil)
+	imagetest.Push(t, host+"/j/img:1", img)
+	var b bytes.Buffer
+	res, err := e.pull(t, host+"/j/img:1", Options{Progress: &progress.JSON{W: &b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type msg struct {
+		Status, ID     string
+		ProgressDetail *struct{ Current, Total int64 }
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		var m msg
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if m.Status == progress.Downloading {
+			if m.ProgressDetail == nil || m.ProgressDetail.Total == 0 {
+				t.Errorf("Downloading without progress: %s", line)
+			}
+			if len(got) > 0 && got[len(got)-1] == m.ID+" "+m.Status {
+				continue // progress within one status
+			}
+		}
+		got = append(got, strings.TrimPrefix(m.ID+" "+m.Status, " "))
+	}
+	id := ld.Hex[:12]
+	want := []string{
+		"1 Pulling from j/img",
+		id + " Pulling fs layer",
+		id + " Downloading",
+		id + " Verifying Checksum",
+		id + " Download complete",
+		id + " Pull complete",
+		"Digest: " + res.Digest.String(),
+		"Status: Downloaded newer image for " + host + "/j/img:1",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("JSON stream (-want +got):\n%s", diff)
+	}
 }
