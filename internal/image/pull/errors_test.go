@@ -7,12 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/compression"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/pelagos-go/pelagos/internal/image/imagetest"
 	"github.com/pelagos-go/pelagos/internal/image/progress"
@@ -249,4 +255,57 @@ func TestPullJSONMessages(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("JSON stream (-want +got):\n%s", diff)
 	}
+}
+
+// A non-distributable layer is fetched from the URLs its descriptor
+// lists (the registry does not have it), trying them in order; when none
+// has it, the error names each.
+func TestPullNondistributableLayerFromURLs(t *testing.T) {
+	base := imagetest.Layer(t, imagetest.BusyboxTar(t), compression.GZip)
+	blob, _ := base.Compressed()
+	var body bytes.Buffer
+	body.ReadFrom(blob)
+	blob.Close()
+	var gets []string
+	var mu sync.Mutex
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		gets = append(gets, r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path != "/layer.tar.gz" {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Header.Get("Authorization") != "" {
+			t.Errorf("registry credentials sent to a layer URL")
+		}
+		http.ServeContent(w, r, "layer", time.Time{}, bytes.NewReader(body.Bytes()))
+	}))
+	defer files.Close()
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: base, MediaType: types.DockerForeignLayer,
+		URLs: []string{files.URL + "/missing", files.URL + "/layer.tar.gz"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld, _ := base.Digest()
+	// The registry does not serve the layer, as for a real foreign layer.
+	host := imagetest.Registry(t, answering(ld.Hex, http.StatusNotFound))
+	imagetest.Push(t, host+"/nd/img:1", img)
+	e := newEnv(t)
+	if _, err := e.pull(t, host+"/nd/img:1", Options{}); err != nil {
+		t.Fatalf("Pull: %v", err)
+	}
+	if diff := cmp.Diff([]string{"/missing", "/layer.tar.gz"}, gets); diff != "" {
+		t.Errorf("URL requests (-want +got):\n%s", diff)
+	}
+	if !e.st.HasBlob(ld) {
+		t.Errorf("layer blob %s not stored", ld)
+	}
+
+	img, _ = mutate.Append(empty.Image, mutate.Addendum{Layer: base, MediaType: types.DockerForeignLayer, URLs: []string{files.URL + "/gone"}})
+	imagetest.Push(t, host+"/nd/gone:1", img)
+	e = newEnv(t)
+	_, err = e.pull(t, host+"/nd/gone:1", Options{})
+	oneLine(t, err, host+"/nd/gone:1", "layer "+ld.String(), files.URL+"/gone: ", "404 Not Found", "; registry: "+host+" answered 404")
+	assertEmpty(t, e.st)
 }

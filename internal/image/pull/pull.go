@@ -80,7 +80,7 @@ func Pull(ctx context.Context, st *store.Store, c *registry.Client, ref referenc
 		id = r.topDigest.String()
 	}
 	opts.Progress.Send(progress.Event{ID: id, Status: "Pulling from " + ref.Path})
-	p := &puller{st: st, r: r, opts: opts}
+	p := &puller{st: st, c: c, r: r, opts: opts}
 	if err := p.layers(ctx); err != nil {
 		return Result{}, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
 	}
