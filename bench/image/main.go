@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +72,7 @@ func main() {
 		blobs []string
 	}{{"6-layer", host + "/bench/big:1", big, bigBlobs}, {"busybox", host + "/bench/busybox:1", bb, nil}} {
 		comp, unc := sizes(img.v)
+		fmt.Printf("\n(layers, MB unpacked: %s)", layerSizes(img.v))
 		fmt.Printf("\n== %s image: %d layers, %.1f MB compressed, %.1f MB unpacked ==\n", img.name, len(mustLayers(img.v)), mb(comp), mb(unc))
 		fmt.Println("(median wall time and unpacked MB/s; CPU: the tool's processes plus the registry's)")
 		tools := []tool{
@@ -193,7 +195,9 @@ func collect(root string, total int64) []file {
 			return fs.SkipDir
 		}
 		if d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil && fi.Size() > 0 {
+			// A file over a quarter of a layer (/usr holds some of 100 MB)
+			// would make one layer huge and leave others empty.
+			if fi, err := d.Info(); err == nil && fi.Size() > 0 && fi.Size() <= layerBytes/4 {
 				out = append(out, file{p, fi.Size()})
 				n += fi.Size()
 			}
@@ -213,8 +217,11 @@ func split(files []file, n int) [][]file {
 	}
 	parts := make([][]file, n)
 	var acc int64
+	i := 0
 	for _, f := range files {
-		i := min(int(acc*int64(n)/total), n-1)
+		if acc >= total*int64(i+1)/int64(n) && i < n-1 {
+			i++
+		}
 		parts[i] = append(parts[i], f)
 		acc += f.size
 	}
@@ -296,6 +303,18 @@ func sizes(img v1.Image) (comp, unc int64) {
 		unc += n
 	}
 	return comp, unc
+}
+
+func layerSizes(img v1.Image) string {
+	var out []string
+	for _, l := range mustLayers(img) {
+		rc, err := l.Uncompressed()
+		check(err)
+		n, _ := io.Copy(io.Discard, rc)
+		rc.Close()
+		out = append(out, fmt.Sprintf("%.1f", mb(n)))
+	}
+	return strings.Join(out, " ")
 }
 
 func mustLayers(img v1.Image) []v1.Layer {
