@@ -4,10 +4,13 @@
 // unpack), for a generated 6-layer image of about 200 MB and for
 // busybox, each into an empty store; and the machine's limit: parallel
 // decompress+untar of the same layer blobs from local files with all
-// cores busy. It prints seconds, MB/s and ratios (medians of interleaved
-// runs).
+// cores busy, through the same extractor pelagos uses (and gzip | tar,
+// whichever is faster). Every tool, the limit included, runs once per
+// round, rounds interleaved, so that other load on the machine falls on
+// all of them alike. It prints seconds, MB/s, ratios (medians) and how
+// much CPU other processes took while it ran.
 //
-//	go run ./bench/image [-runs 3]
+//	go run ./bench/image [-runs 5] [-fs tmpfs|disk]
 package main
 
 import (
@@ -25,6 +28,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -34,7 +38,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/pelagos-go/pelagos/internal/image/compress"
+	"github.com/pelagos-go/pelagos/internal/image/ingest"
 	"github.com/pelagos-go/pelagos/internal/image/unpack"
 )
 
@@ -44,16 +48,35 @@ const (
 )
 
 func main() {
-	runs := flag.Int("runs", 3, "interleaved runs per tool")
+	runs := flag.Int("runs", 5, "interleaved runs per tool")
+	fs := flag.String("fs", "tmpfs", "where the tools write: tmpfs, or disk (/tmp)")
+	extractInto := flag.String("extract-into", "", "internal: extract the blobs named as arguments into this directory and exit")
 	flag.Parse()
 	log.SetFlags(0)
+	if *extractInto != "" {
+		parallel(flag.Args(), *extractInto, extract)
+		return
+	}
+	self, err := os.Executable()
+	check(err)
 	work, err := os.MkdirTemp("/tmp", "pib") // short: podman refuses a runroot over 50 characters
 	check(err)
 	defer os.RemoveAll(work)
+	if *fs == "tmpfs" {
+		// Every tool writes to the same tmpfs. On the disk of these VMs
+		// (ext4 without a journal) each new inode is checked against the
+		// recently deleted ones, so a benchmark that deletes a tree before
+		// the next run makes file creation slow for all tools alike (ext4's
+		// recently_deleted() took a third of the extract's CPU in perf) and
+		// measures the filesystem's history instead of the tools.
+		check(syscall.Mount("tmpfs", work, "tmpfs", 0, "mode=0700"))
+		defer syscall.Unmount(work, syscall.MNT_DETACH)
+	}
+	fmt.Printf("work directory: %s on %s\n", work, *fs)
 
 	bin := filepath.Join(work, "pelagos")
 	run("go", "build", "-o", bin, "./cmd/pelagos")
-	host, stop := startRegistry(work)
+	host, reg, stop := startRegistry(work)
 	defer stop()
 
 	big, bigBlobs := generated(work)
@@ -61,40 +84,89 @@ func main() {
 	bb := busybox()
 	push(host+"/bench/busybox:1", bb)
 
+	load := startLoad(reg)
 	for _, img := range []struct {
-		name string
-		ref  string
-		v    v1.Image
-	}{{"6-layer", host + "/bench/big:1", big}, {"busybox", host + "/bench/busybox:1", bb}} {
+		name  string
+		ref   string
+		v     v1.Image
+		blobs []string
+	}{{"6-layer", host + "/bench/big:1", big, bigBlobs}, {"busybox", host + "/bench/busybox:1", bb, nil}} {
 		comp, unc := sizes(img.v)
+		fmt.Printf("\n(layers, MB unpacked: %s)", layerSizes(img.v))
 		fmt.Printf("\n== %s image: %d layers, %.1f MB compressed, %.1f MB unpacked ==\n", img.name, len(mustLayers(img.v)), mb(comp), mb(unc))
+		fmt.Println("(median wall time and unpacked MB/s; CPU: the tool's processes plus the registry's)")
+		tools := []tool{
+			{"pelagos pull", func(d string) time.Duration {
+				return load.timed("env", "PELAGOS_ROOT="+d, bin, "pull", "-q", img.ref)
+			}},
+			{"podman pull", func(d string) time.Duration {
+				defer exec.Command("umount", "-R", d+"/root/overlay").Run() // podman may leave its storage mount
+				return load.timed("podman", "--root", d+"/root", "--runroot", d+"/run", "--storage-driver", "overlay",
+					"--cgroup-manager", "cgroupfs", "--events-backend", "none", "pull", "-q", "--tls-verify=false", img.ref)
+			}},
+			{"skopeo copy (no unpack)", func(d string) time.Duration {
+				return load.timed("skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+img.ref, "oci:"+d+"/layout:x")
+			}},
+		}
+		if img.blobs != nil {
+			tools = append(tools,
+				// In a process of its own, as every other tool runs: not
+				// in this one, whose heap holds the generated image.
+				tool{limitInProc, func(d string) time.Duration {
+					return load.timed(append([]string{self, "-extract-into", d}, img.blobs...)...)
+				}},
+				tool{limitTools, func(d string) time.Duration {
+					return parallel(img.blobs, d, func(blob, dir string) {
+						load.timed("sh", "-c", fmt.Sprintf("gzip -dc %s | tar -x -C %s", blob, dir))
+					})
+				}})
+		}
 		times := map[string][]time.Duration{}
+		cpu := map[string][]time.Duration{}
 		for r := 0; r < *runs; r++ {
-			times["pelagos pull"] = append(times["pelagos pull"], timed(func(d string) []string {
-				return []string{"env", "PELAGOS_ROOT=" + d, bin, "pull", "-q", img.ref}
-			}, work))
-			times["podman pull"] = append(times["podman pull"], timed(func(d string) []string {
-				return []string{"podman", "--root", d + "/root", "--runroot", d + "/run", "--storage-driver", "overlay",
-					"--cgroup-manager", "cgroupfs", "--events-backend", "none", "pull", "-q", "--tls-verify=false", img.ref}
-			}, work))
-			times["skopeo copy (no unpack)"] = append(times["skopeo copy (no unpack)"], timed(func(d string) []string {
-				return []string{"skopeo", "copy", "-q", "--src-tls-verify=false", "docker://" + img.ref, "oci:" + d + "/layout:x"}
-			}, work))
+			for i := range tools {
+				t := tools[(i+r)%len(tools)] // rotate: no tool always runs after the same one
+				c0 := load.own()
+				times[t.name] = append(times[t.name], inFreshDir(work, t.run))
+				cpu[t.name] = append(cpu[t.name], time.Duration((load.own()-c0)*float64(time.Second)))
+			}
 		}
 		med := map[string]time.Duration{}
-		for _, k := range []string{"pelagos pull", "podman pull", "skopeo copy (no unpack)"} {
-			med[k] = median(times[k])
-			fmt.Printf("%-26s %7.3f s  %7.1f MB/s unpacked  (runs: %v)\n", k, med[k].Seconds(), mb(unc)/med[k].Seconds(), round(times[k]))
+		for _, t := range tools {
+			med[t.name] = median(times[t.name])
+			fmt.Printf("%-26s %7.3f s %7.1f MB/s  CPU %5.2f s  (runs: %v)\n", t.name, med[t.name].Seconds(), mb(unc)/med[t.name].Seconds(), median(cpu[t.name]).Seconds(), round(times[t.name]))
 		}
 		fmt.Printf("podman / pelagos:          %.2fx\n", med["podman pull"].Seconds()/med["pelagos pull"].Seconds())
 		fmt.Printf("skopeo / pelagos:          %.2fx\n", med["skopeo copy (no unpack)"].Seconds()/med["pelagos pull"].Seconds())
-		if img.name == "6-layer" {
-			limit := limitRuns(work, bigBlobs, *runs)
-			fmt.Printf("limit: parallel decompress+untar of the same blobs from local files: %.3f s, %.1f MB/s unpacked\n", limit.Seconds(), mb(unc)/limit.Seconds())
+		if img.blobs != nil {
+			limit := min(med[limitInProc], med[limitTools])
+			fmt.Printf("limit (faster of the two): %7.3f s %7.1f MB/s\n", limit.Seconds(), mb(unc)/limit.Seconds())
 			fmt.Printf("pelagos pull / limit:      %.2f of the machine's limit (acceptance: >= 0.7)\n", limit.Seconds()/med["pelagos pull"].Seconds())
 			fmt.Printf("pelagos vs podman:         %.2fx faster (acceptance: >= 3x)\n", med["podman pull"].Seconds()/med["pelagos pull"].Seconds())
 		}
 	}
+	load.report()
+}
+
+const (
+	limitInProc = "limit: pelagos extract"
+	limitTools  = "limit: gzip -dc | tar -x"
+)
+
+type tool struct {
+	name string
+	run  func(dir string) time.Duration
+}
+
+// extract is the in-process limit for one layer: the stages a pull runs
+// (read, decompress, untar, each on its own goroutine), without the
+// network, the blob file and the digests.
+func extract(blob, dir string) {
+	f, err := os.Open(blob)
+	check(err)
+	defer f.Close()
+	_, err = ingest.Extract(f, dir, unpack.Options{})
+	check(err)
 }
 
 // generated builds the 6-layer image from real files of this machine
@@ -104,17 +176,15 @@ func generated(work string) (v1.Image, []string) {
 	files := collect("/usr", layers*layerBytes)
 	img := empty.Image
 	var blobs []string
-	per := len(files) / layers
-	for i := 0; i < layers; i++ {
-		part := files[i*per : (i+1)*per]
+	for i, part := range split(files, layers) {
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
 		for _, f := range part {
-			b, err := os.ReadFile(f)
+			b, err := os.ReadFile(f.path)
 			if err != nil {
 				continue
 			}
-			tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("layer%d%s", i, f), Mode: 0o755, Size: int64(len(b)), Typeflag: tar.TypeReg, ModTime: time.Unix(1700000000, 0)})
+			tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("layer%d%s", i, f.path), Mode: 0o755, Size: int64(len(b)), Typeflag: tar.TypeReg, ModTime: time.Unix(1700000000, 0)})
 			tw.Write(b)
 		}
 		tw.Close()
@@ -136,22 +206,50 @@ func generated(work string) (v1.Image, []string) {
 	return img, blobs
 }
 
-func collect(root string, total int64) []string {
-	var out []string
+type file struct {
+	path string
+	size int64
+}
+
+func collect(root string, total int64) []file {
+	var out []file
 	var n int64
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || n >= total {
 			return fs.SkipDir
 		}
 		if d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil && fi.Size() > 0 {
-				out = append(out, p)
+			// A file over a quarter of a layer (/usr holds some of 100 MB)
+			// would make one layer huge and leave others empty.
+			if fi, err := d.Info(); err == nil && fi.Size() > 0 && fi.Size() <= layerBytes/4 {
+				out = append(out, file{p, fi.Size()})
 				n += fi.Size()
 			}
 		}
 		return nil
 	})
 	return out
+}
+
+// split cuts files, in walk order, into n parts of about equal bytes
+// (layerBytes each), as the benchmark's image is meant to be: six layers
+// of ~34 MB, not one huge layer and five small ones.
+func split(files []file, n int) [][]file {
+	var total int64
+	for _, f := range files {
+		total += f.size
+	}
+	parts := make([][]file, n)
+	var acc int64
+	i := 0
+	for _, f := range files {
+		if acc >= total*int64(i+1)/int64(n) && i < n-1 {
+			i++
+		}
+		parts[i] = append(parts[i], f)
+		acc += f.size
+	}
+	return parts
 }
 
 func busybox() v1.Image {
@@ -170,35 +268,9 @@ func busybox() v1.Image {
 	return img
 }
 
-// limitRuns measures decompress+untar of every blob at once, one
-// goroutine per layer, through the same extractor pelagos uses, and with
-// gzip | tar per layer; the faster of the two is the machine's limit.
-func limitRuns(work string, blobs []string, runs int) time.Duration {
-	var inproc, tools []time.Duration
-	for r := 0; r < runs; r++ {
-		inproc = append(inproc, parallel(blobs, func(blob, dir string) {
-			f, err := os.Open(blob)
-			check(err)
-			defer f.Close()
-			zr, _, err := compress.Reader(f)
-			check(err)
-			_, err = unpack.Unpack(dir, zr, unpack.Options{})
-			check(err)
-			io.Copy(io.Discard, zr)
-		}, work))
-		tools = append(tools, parallel(blobs, func(blob, dir string) {
-			run("sh", "-c", fmt.Sprintf("gzip -dc %s | tar -x -C %s", blob, dir))
-		}, work))
-	}
-	a, b := median(inproc), median(tools)
-	fmt.Printf("limit, in-process (klauspost gzip + pelagos untar): %.3f s; gzip|tar: %.3f s\n", a.Seconds(), b.Seconds())
-	return min(a, b)
-}
-
-func parallel(blobs []string, fn func(blob, dir string), work string) time.Duration {
-	base, err := os.MkdirTemp(work, "limit-")
-	check(err)
-	defer os.RemoveAll(base)
+// parallel runs fn for every blob at once, each into its own new
+// directory under base, and returns the wall time.
+func parallel(blobs []string, base string, fn func(blob, dir string)) time.Duration {
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i, b := range blobs {
@@ -211,26 +283,15 @@ func parallel(blobs []string, fn func(blob, dir string), work string) time.Durat
 	return time.Since(start)
 }
 
-// timed runs a command into a fresh directory and returns its wall time.
-func timed(argv func(dir string) []string, work string) time.Duration {
+// inFreshDir runs fn in a new directory under work, removed after it.
+func inFreshDir(work string, fn func(dir string) time.Duration) time.Duration {
 	d, err := os.MkdirTemp(work, "run-")
 	check(err)
-	defer func() {
-		exec.Command("umount", "-R", d+"/root/overlay").Run() // podman may leave its storage mount
-		os.RemoveAll(d)
-	}()
-	a := argv(d)
-	start := time.Now()
-	cmd := exec.Command(a[0], a[1:]...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		log.Fatalf("%s: %v\n%s", strings.Join(a, " "), err, out.String())
-	}
-	return time.Since(start)
+	defer os.RemoveAll(d)
+	return fn(d)
 }
 
-func startRegistry(work string) (string, func()) {
+func startRegistry(work string) (string, int, func()) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
 	addr := l.Addr().String()
@@ -246,7 +307,7 @@ func startRegistry(work string) (string, func()) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	return addr, func() { cmd.Process.Kill(); cmd.Wait() }
+	return addr, cmd.Process.Pid, func() { cmd.Process.Kill(); cmd.Wait() }
 }
 
 func push(ref string, img v1.Image) {
@@ -266,6 +327,18 @@ func sizes(img v1.Image) (comp, unc int64) {
 		unc += n
 	}
 	return comp, unc
+}
+
+func layerSizes(img v1.Image) string {
+	var out []string
+	for _, l := range mustLayers(img) {
+		rc, err := l.Uncompressed()
+		check(err)
+		n, _ := io.Copy(io.Discard, rc)
+		rc.Close()
+		out = append(out, fmt.Sprintf("%.1f", mb(n)))
+	}
+	return strings.Join(out, " ")
 }
 
 func mustLayers(img v1.Image) []v1.Layer {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/image/archive"
+	"github.com/pelagos-go/pelagos/internal/image/progress"
+	"github.com/pelagos-go/pelagos/internal/image/pull"
 	"github.com/pelagos-go/pelagos/internal/image/reference"
 	"github.com/pelagos-go/pelagos/internal/image/store"
 	"github.com/pelagos-go/pelagos/internal/image/unpack"
@@ -23,7 +26,7 @@ func manifestSize(st *store.Store, img store.Image) int {
 }
 
 func newSaveCmd(g *globals, use string) *cobra.Command {
-	var output, format string
+	var output, format, platform string
 	cmd := &cobra.Command{
 		Use:   use + " IMAGE [IMAGE...]",
 		Short: "Save one or more images to a tar archive (streamed to stdout by default)",
@@ -36,6 +39,11 @@ func newSaveCmd(g *globals, use string) *cobra.Command {
 			items, err := saveItems(st, args)
 			if err != nil {
 				return err
+			}
+			if platform != "" {
+				if err := checkPlatform(st, items, platform); err != nil {
+					return err
+				}
 			}
 			if output == "" {
 				if isTerminal(g.out) {
@@ -50,8 +58,44 @@ func newSaveCmd(g *globals, use string) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file instead of stdout")
 	cmd.Flags().StringVar(&format, "format", string(archive.DockerArchive), "archive format: docker-archive or oci-archive")
+	cmd.Flags().StringVar(&platform, "platform", "", "save only if every image is for this platform (os[/arch[/variant]]); a stored image has one")
 	return cmd
 }
+
+// checkPlatform refuses to save an image for another platform than the
+// one asked for: a stored image is one platform's, so there is no
+// variant to choose, only a mistake to catch.
+func checkPlatform(st *store.Store, items []archive.Item, platform string) error {
+	want, err := parsePlatform(platform)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		raw, err := st.ReadBlob(it.Image.ID)
+		if err != nil {
+			return err
+		}
+		cfg, err := v1.ParseConfigFile(bytes.NewReader(raw))
+		if err != nil {
+			return fmt.Errorf("config %s: %w", it.Image.ID, err)
+		}
+		got := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+		if !pull.Matches(got, *want) {
+			return fmt.Errorf("image %s is for %s, not %s", shortHex(it.Image.ID), got.String(), want.String())
+		}
+	}
+	return nil
+}
+
+func parsePlatform(s string) (*v1.Platform, error) {
+	p, err := v1.ParsePlatform(s)
+	if err != nil || p.OS == "" || p.Architecture == "" {
+		return nil, fmt.Errorf("invalid platform %q: want os/arch[/variant]", s)
+	}
+	return p, nil
+}
+
+func shortHex(h v1.Hash) string { return h.Hex[:min(12, len(h.Hex))] }
 
 // saveItems resolves the names to save: a tag saves that tag, an ID
 // saves the image with all its tags.
@@ -92,7 +136,7 @@ func writeAtomically(path string, fn func(io.Writer) error) error {
 }
 
 func newLoadCmd(g *globals, use string) *cobra.Command {
-	var input string
+	var input, platform string
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   use,
@@ -108,7 +152,18 @@ func newLoadCmd(g *globals, use string) *cobra.Command {
 				return err
 			}
 			defer closeIn()
-			loaded, err := archive.Load(cmd.Context(), st, r, unpack.Options{})
+			opts := archive.LoadOptions{Progress: progress.Discard{}}
+			if platform != "" {
+				if opts.Platform, err = parsePlatform(platform); err != nil {
+					return err
+				}
+			}
+			// Progress bars only on a terminal, as docker load draws them;
+			// a pipe or a log gets just the loaded names.
+			if !quiet && isTerminal(g.out) {
+				opts.Progress = &progress.TTY{W: g.out}
+			}
+			loaded, err := archive.Load(cmd.Context(), st, r, opts)
 			if err != nil {
 				return fmt.Errorf("load: %w", err)
 			}
@@ -120,12 +175,12 @@ func newLoadCmd(g *globals, use string) *cobra.Command {
 					fmt.Fprintln(g.out, "Loaded image:", t)
 				}
 			}
-			_ = quiet
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&input, "input", "i", "", "read from a file instead of stdin")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "suppress progress output")
+	cmd.Flags().StringVar(&platform, "platform", "", "load only images for this platform (os[/arch[/variant]]), and pick it from index entries (default: the host's)")
 	return cmd
 }
 

@@ -7,7 +7,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/pelagos-go/pelagos/internal/image/progress"
 	"github.com/pelagos-go/pelagos/internal/image/pull"
 	"github.com/pelagos-go/pelagos/internal/image/reference"
 )
@@ -52,17 +51,8 @@ func runPull(cmd *cobra.Command, g *globals, name, platform string, quiet bool) 
 	if !quiet && ref.Digest == "" && !strings.Contains(lastComponent(name), ":") {
 		fmt.Fprintln(g.out, "Using default tag:", reference.DefaultTag)
 	}
-	res, err := pull.Pull(cmd.Context(), st, c, ref, opts)
-	if err != nil {
+	if _, err := pull.Pull(cmd.Context(), st, c, ref, opts); err != nil {
 		return err
-	}
-	if !quiet {
-		opts.Progress.Send(progress.Event{Status: "Digest: " + res.Digest.String()})
-		if res.UpToDate {
-			fmt.Fprintln(g.out, "Status: Image is up to date for", ref.Familiar())
-		} else {
-			fmt.Fprintln(g.out, "Status: Downloaded newer image for", ref.Familiar())
-		}
 	}
 	fmt.Fprintln(g.out, ref.String())
 	return nil

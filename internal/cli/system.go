@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/image/progress"
+	"github.com/pelagos-go/pelagos/internal/image/snapshot"
 	"github.com/pelagos-go/pelagos/internal/image/store"
 )
 
@@ -15,8 +16,9 @@ func addSystemCommands(root *cobra.Command, g *globals) {
 	root.AddCommand(sys)
 }
 
-// newDfCmd reports disk use as docker system df does. Only the image
-// row is known to this package; other subsystems add their rows here.
+// newDfCmd reports disk use as docker system df does: images, the
+// containers' writable layers (snapshots), and volumes and build cache,
+// which pelagos does not have yet.
 func newDfCmd(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
@@ -28,12 +30,19 @@ func newDfCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			row, err := imageUsage(st)
+			images, err := imageUsage(st)
 			if err != nil {
 				return err
 			}
+			containers, err := containerUsage(st)
+			if err != nil {
+				return err
+			}
+			// pelagos has no volumes or build cache yet: their rows say so,
+			// as docker's do when there are none.
+			rows := []map[string]string{images, containers, usageRow("Local Volumes", 0, 0, 0, 0), usageRow("Build Cache", 0, 0, 0, 0)}
 			headers := map[string]string{"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
-			return table(g.out, format, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", headers, []map[string]string{row})
+			return table(g.out, format, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", headers, rows)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "", "format output with a Go template")
@@ -79,12 +88,38 @@ func imageUsage(st *store.Store) (map[string]string, error) {
 			}
 		}
 	}
-	pct := 0
-	if total > 0 {
-		pct = int(reclaim * 100 / total)
+	return usageRow("Images", len(imgs), active, total, reclaim), nil
+}
+
+// containerUsage counts container snapshots, those mounted (running or
+// prepared), the bytes containers wrote, and what the unmounted ones
+// hold.
+func containerUsage(st *store.Store) (map[string]string, error) {
+	us, err := snapshot.Usages(st)
+	if err != nil {
+		return nil, err
+	}
+	var total, reclaim int64
+	active := 0
+	for _, u := range us {
+		total += u.Size
+		if u.Mounted {
+			active++
+		} else {
+			reclaim += u.Size
+		}
+	}
+	return usageRow("Containers", len(us), active, total, reclaim), nil
+}
+
+// usageRow is one line of system df, in docker's words and units.
+func usageRow(kind string, count, active int, size, reclaim int64) map[string]string {
+	r := progress.HumanSize(reclaim)
+	if size > 0 {
+		r += fmt.Sprintf(" (%d%%)", reclaim*100/size)
 	}
 	return map[string]string{
-		"Type": "Images", "TotalCount": fmt.Sprint(len(imgs)), "Active": fmt.Sprint(active),
-		"Size": progress.HumanSize(total), "Reclaimable": fmt.Sprintf("%s (%d%%)", progress.HumanSize(reclaim), pct),
-	}, nil
+		"Type": kind, "TotalCount": fmt.Sprint(count), "Active": fmt.Sprint(active),
+		"Size": progress.HumanSize(size), "Reclaimable": r,
+	}
 }

@@ -96,8 +96,9 @@ func TestPullListInspectTagRmi(t *testing.T) {
 	if out := c.ok("rmi", "mine"); strings.TrimSpace(out) != "Untagged: mine:latest" {
 		t.Errorf("rmi mine = %q", out)
 	}
-	if out := c.ok("system", "df"); !strings.Contains(out, "Images") {
-		t.Errorf("system df:\n%s", out)
+	out = c.ok("system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}")
+	if want := "Images|1|0\nContainers|0|0\nLocal Volumes|0|0\nBuild Cache|0|0\n"; out != want {
+		t.Errorf("system df = %q, want %q", out, want)
 	}
 	out = c.ok("rmi", host+"/lib/bb:1")
 	if !strings.Contains(out, "Untagged: "+host+"/lib/bb:1") || !strings.Contains(out, "Deleted: "+id.String()) {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/pelagos-go/pelagos/internal/image/compress"
 	"github.com/pelagos-go/pelagos/internal/image/ingest"
+	"github.com/pelagos-go/pelagos/internal/image/progress"
+	"github.com/pelagos-go/pelagos/internal/image/pull"
 	"github.com/pelagos-go/pelagos/internal/image/reference"
 	"github.com/pelagos-go/pelagos/internal/image/store"
 	"github.com/pelagos-go/pelagos/internal/image/unpack"
@@ -32,9 +34,32 @@ type Loaded struct {
 	Tags  []string // fully qualified
 }
 
+// LoadOptions tune a load.
+type LoadOptions struct {
+	// Unpack bounds each layer and the archive itself.
+	Unpack unpack.Options
+	// Platform, if set, loads only images for it, and picks it from an
+	// index entry; an index entry without it picks the host's.
+	Platform *v1.Platform
+	// Progress receives "Loading layer" and "Loaded" events; nil
+	// discards them.
+	Progress progress.Sink
+}
+
+// ErrNoPlatform is wrapped when an archive holds no image for the
+// platform asked for.
+var ErrNoPlatform = errors.New("no image for the platform")
+
+// maxIndexDepth bounds nested indexes in an archive, as a pull does.
+const maxIndexDepth = 4
+
 // Load reads a docker-archive or oci-archive (optionally compressed)
 // from r into st.
-func Load(ctx context.Context, st *store.Store, r io.Reader, opts unpack.Options) ([]Loaded, error) {
+func Load(ctx context.Context, st *store.Store, r io.Reader, o LoadOptions) ([]Loaded, error) {
+	if o.Progress == nil {
+		o.Progress = progress.Discard{}
+	}
+	opts := o.Unpack
 	use, err := st.Use(ctx)
 	if err != nil {
 		return nil, err
@@ -60,20 +85,41 @@ func Load(ctx context.Context, st *store.Store, r io.Reader, opts unpack.Options
 		return nil, err
 	}
 	defer a.close()
-	l := &loader{st: st, a: a, opts: opts}
+	l := &loader{st: st, a: a, opts: opts, platform: o.Platform, sink: o.Progress}
+	var out []Loaded
 	switch {
 	case a.exists("manifest.json"):
-		return l.docker(ctx)
+		out, err = l.docker(ctx)
 	case a.exists("index.json"):
-		return l.oci(ctx)
+		out, err = l.oci(ctx)
+	default:
+		return nil, errors.New("not a docker-archive or oci-archive: no manifest.json or index.json")
 	}
-	return nil, errors.New("not a docker-archive or oci-archive: no manifest.json or index.json")
+	if err == nil && len(out) == 0 && o.Platform != nil {
+		err = fmt.Errorf("%w %s in the archive", ErrNoPlatform, o.Platform)
+	}
+	return out, err
 }
 
 type loader struct {
-	st   *store.Store
-	a    *dir
-	opts unpack.Options
+	st       *store.Store
+	a        *dir
+	opts     unpack.Options
+	platform *v1.Platform
+	sink     progress.Sink
+}
+
+// wanted reports whether an image with config cfg is for the platform
+// asked for (any, when none was).
+func (l *loader) wanted(cfgRaw []byte) bool {
+	if l.platform == nil {
+		return true
+	}
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(cfgRaw))
+	if err != nil {
+		return true // let image() report the bad config
+	}
+	return pull.Matches(v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}, *l.platform)
 }
 
 func (l *loader) docker(ctx context.Context) ([]Loaded, error) {
@@ -86,6 +132,9 @@ func (l *loader) docker(ctx context.Context) ([]Loaded, error) {
 		cfg, err := l.a.read(e.Config)
 		if err != nil {
 			return nil, err
+		}
+		if !l.wanted(cfg) {
+			continue
 		}
 		var tags []string
 		for _, tg := range e.RepoTags {
@@ -111,20 +160,27 @@ func (l *loader) oci(ctx context.Context) ([]Loaded, error) {
 	}
 	var out []Loaded
 	for _, d := range idx.Manifests {
-		if !d.MediaType.IsImage() {
-			return nil, fmt.Errorf("index.json: entry %s is %s; only image manifests are loaded", d.Digest, d.MediaType)
+		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			continue
 		}
-		raw, err := l.a.blob(d.Digest)
+		digest, err := l.platformManifest(d)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := l.a.blob(digest)
 		if err != nil {
 			return nil, err
 		}
 		m, err := v1.ParseManifest(bytes.NewReader(raw))
 		if err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", d.Digest, err)
+			return nil, fmt.Errorf("manifest %s: %w", digest, err)
 		}
 		cfg, err := l.a.blob(m.Config.Digest)
 		if err != nil {
 			return nil, err
+		}
+		if !l.wanted(cfg) {
+			continue
 		}
 		var paths []string
 		for _, ld := range m.Layers {
@@ -141,6 +197,41 @@ func (l *loader) oci(ctx context.Context) ([]Loaded, error) {
 		out = append(out, Loaded{Image: img, Tags: tags})
 	}
 	return out, nil
+}
+
+// platformManifest follows an index.json entry to an image manifest:
+// itself when it is one, else the manifest for the platform asked for
+// (the host's by default) in the index it names, nested indexes
+// included, as a pull picks from a registry's index.
+func (l *loader) platformManifest(d v1.Descriptor) (v1.Hash, error) {
+	want := pull.HostPlatform()
+	if l.platform != nil {
+		want = *l.platform
+	}
+	for depth := 0; ; depth++ {
+		switch {
+		case d.MediaType.IsImage():
+			return d.Digest, nil
+		case !d.MediaType.IsIndex():
+			return v1.Hash{}, fmt.Errorf("index.json: entry %s is %s, not an image or an index", d.Digest, d.MediaType)
+		case depth == maxIndexDepth:
+			return v1.Hash{}, fmt.Errorf("index %s: indexes nested more than %d deep", d.Digest, maxIndexDepth)
+		}
+		body, err := l.a.blob(d.Digest)
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		child, err := pull.PickPlatform(body, want)
+		if err != nil {
+			return v1.Hash{}, fmt.Errorf("index %s: %w", d.Digest, err)
+		}
+		idx, _ := v1.ParseIndexManifest(bytes.NewReader(body))
+		for _, c := range idx.Manifests {
+			if c.Digest == child {
+				d = v1.Descriptor{MediaType: c.MediaType, Digest: c.Digest, Annotations: d.Annotations}
+			}
+		}
+	}
 }
 
 // ociName is the image name an OCI index entry carries: containerd's
@@ -223,7 +314,13 @@ func (l *loader) layer(ctx context.Context, path string, chain v1.Hash, want ing
 		return ingest.Result{}, err
 	}
 	defer f.Close()
-	return ingest.Layer(l.st, f, want, l.opts)
+	id := want.DiffID.Hex[:min(12, len(want.DiffID.Hex))]
+	l.sink.Send(progress.Event{ID: id, Status: progress.LoadingLayer})
+	res, err := ingest.Layer(l.st, f, want, l.opts)
+	if err == nil {
+		l.sink.Send(progress.Event{ID: id, Status: progress.LoadedComplete})
+	}
+	return res, err
 }
 
 func layerType(k compress.Kind, given string) types.MediaType {

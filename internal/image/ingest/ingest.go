@@ -10,8 +10,6 @@
 package ingest
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 
@@ -59,20 +57,15 @@ func Layer(st *store.Store, r io.Reader, want Want, opts unpack.Options) (Result
 	if want.Size > 0 {
 		r = io.LimitReader(r, want.Size)
 	}
-	stats, diff, kind, uerr := unpackStream(io.TeeReader(r, bw), li.Dir, opts)
-	// Read whatever the decompressor did not need (normally nothing) so
-	// the blob digest covers the whole blob. After a failed unpack this
-	// also tells a corrupt download (wrong digest: the registry's fault)
-	// from a well-delivered bad layer.
-	if _, err := io.Copy(bw, r); err != nil {
-		if uerr != nil {
-			return Result{}, uerr
-		}
-		return Result{}, err
-	}
+	// The stream reads the source to its end even when unpacking fails,
+	// so that a corrupt download (wrong digest: the registry's fault) is
+	// told from a well-delivered bad layer.
+	s := &stream{src: r, blob: bw, dir: li.Dir, opts: opts, diff: true}
+	stats, diff, uerr := s.run()
+	kind := s.kind
 	wrongDigest := want.Digest != (v1.Hash{}) && bw.Digest() != want.Digest
 	if uerr != nil {
-		if wrongDigest && (want.Size == 0 || bw.Offset() == want.Size) {
+		if s.readErr == nil && wrongDigest && (want.Size == 0 || bw.Offset() == want.Size) {
 			return Result{}, fmt.Errorf("%w: content is %s", store.ErrDigestMismatch, bw.Digest())
 		}
 		return Result{}, uerr
@@ -105,44 +98,12 @@ type diffSum struct {
 	size int64
 }
 
-// unpackStream decompresses r and untars it into dir, returning the diff
-// ID: the digest of the whole uncompressed stream, trailing padding
-// included.
-func unpackStream(r io.Reader, dir string, opts unpack.Options) (unpack.Stats, diffSum, compress.Kind, error) {
-	zr, kind, err := compress.Reader(r)
-	if err != nil {
-		return unpack.Stats{}, diffSum{}, kind, err
-	}
-	defer zr.Close()
-	h := sha256.New()
-	cr := &countingReader{r: io.TeeReader(zr, h)}
-	stats, err := unpack.Unpack(dir, cr, opts)
-	if err != nil {
-		return stats, diffSum{}, kind, err
-	}
-	// The tar reader stops at the end-of-archive marker; the diff ID
-	// covers the padding after it too. Bound it like the content.
-	limit := opts.MaxBytes
-	if limit == 0 {
-		limit = unpack.DefaultMaxBytes
-	}
-	n, err := io.Copy(io.Discard, io.LimitReader(cr, limit))
-	if err != nil {
-		return stats, diffSum{}, kind, fmt.Errorf("decompress: %w", err)
-	}
-	if n == limit {
-		return stats, diffSum{}, kind, fmt.Errorf("%w: trailing data after the archive", unpack.ErrTooLarge)
-	}
-	return stats, diffSum{hash: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, size: cr.n}, kind, nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
+// Extract decompresses the layer blob r and untars it into dir, an empty
+// directory, through the same stages a pull uses but with no blob and no
+// diff ID: what a local extract costs, the yardstick the pull benchmark
+// measures pulls against.
+func Extract(r io.Reader, dir string, opts unpack.Options) (unpack.Stats, error) {
+	s := &stream{src: r, dir: dir, opts: opts}
+	stats, _, err := s.run()
+	return stats, err
 }

@@ -24,20 +24,21 @@ type Event struct {
 
 // Statuses producers send, in Docker's words.
 const (
-	PullingFS      = "Pulling fs layer"
-	Waiting        = "Waiting"
-	Downloading    = "Downloading"
-	Retrying       = "Retrying"
-	Verifying      = "Verifying Checksum"
-	PullComplete   = "Pull complete"
-	AlreadyExists  = "Already exists"
-	Preparing      = "Preparing"
-	Pushing        = "Pushing"
-	Pushed         = "Pushed"
-	LayerExists    = "Layer already exists"
-	Mounted        = "Mounted from"
-	LoadingLayer   = "Loading layer"
-	LoadedComplete = "Loaded"
+	PullingFS        = "Pulling fs layer"
+	Waiting          = "Waiting"
+	Downloading      = "Downloading"
+	Retrying         = "Retrying"
+	Verifying        = "Verifying Checksum"
+	DownloadComplete = "Download complete"
+	PullComplete     = "Pull complete"
+	AlreadyExists    = "Already exists"
+	Preparing        = "Preparing"
+	Pushing          = "Pushing"
+	Pushed           = "Pushed"
+	LayerExists      = "Layer already exists"
+	Mounted          = "Mounted from"
+	LoadingLayer     = "Loading layer"
+	LoadedComplete   = "Loaded"
 )
 
 // Sink receives events. Implementations are safe for concurrent use.
@@ -85,10 +86,16 @@ type JSON struct {
 }
 
 type jsonMessage struct {
-	Status         string          `json:"status"`
+	Status         string          `json:"status,omitempty"`
 	ID             string          `json:"id,omitempty"`
 	ProgressDetail *progressDetail `json:"progressDetail,omitempty"`
 	Progress       string          `json:"progress,omitempty"`
+	ErrorDetail    *errorDetail    `json:"errorDetail,omitempty"`
+	Error          string          `json:"error,omitempty"`
+}
+
+type errorDetail struct {
+	Message string `json:"message"`
 }
 
 type progressDetail struct {
@@ -103,6 +110,18 @@ func (j *JSON) Send(e Event) {
 		m.ProgressDetail = &progressDetail{Current: e.Current, Total: e.Total}
 		m.Progress = bar(e.Current, e.Total, 50)
 	}
+	j.write(m)
+}
+
+// Error ends the stream with a failure as Docker does: a message with
+// "error" and "errorDetail", which clients print and exit non-zero on.
+// The HTTP status was sent with the first event, so this is the only way
+// a stream can say it failed.
+func (j *JSON) Error(err error) {
+	j.write(jsonMessage{Error: err.Error(), ErrorDetail: &errorDetail{Message: err.Error()}})
+}
+
+func (j *JSON) write(m jsonMessage) {
 	b, _ := json.Marshal(m)
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/pelagos-go/pelagos/internal/image/progress"
 	"github.com/pelagos-go/pelagos/internal/image/registry"
@@ -24,7 +26,7 @@ const maxResumes = 5
 // different bytes the second time.
 type blobReader struct {
 	ctx     context.Context
-	sess    *registry.Session
+	sources []source // where the blob can come from, in order of preference
 	desc    v1.Descriptor
 	sink    progress.Sink
 	id      string
@@ -32,6 +34,7 @@ type blobReader struct {
 	off     int64
 	resumes int
 	lastEv  time.Time
+	done    bool // the last byte arrived and was reported
 }
 
 func (b *blobReader) Read(p []byte) (int, error) {
@@ -63,13 +66,74 @@ func (b *blobReader) Read(p []byte) (int, error) {
 	}
 }
 
-// open starts (or resumes) the download at b.off.
+// source opens the blob from offset on: the registry, or a URL of a
+// non-distributable layer.
+type source struct {
+	name string // for errors: "registry" or the URL
+	open func(ctx context.Context, offset int64) (io.ReadCloser, int64, error)
+}
+
+// sources lists where a layer can come from. Non-distributable layers
+// (Docker's foreign layers, OCI's nondistributable types) are meant to
+// come from their URLs, so those go first, the registry last (some
+// registries hold them anyway); any other layer comes from the registry,
+// and its URLs, if it lists any, are the fallback.
+func sources(c *registry.Client, sess *registry.Session, desc v1.Descriptor) []source {
+	reg := source{name: "registry", open: func(ctx context.Context, off int64) (io.ReadCloser, int64, error) {
+		return sess.Blob(ctx, desc.Digest, off, desc.Size)
+	}}
+	var urls []source
+	for _, u := range desc.URLs {
+		urls = append(urls, source{name: u, open: func(ctx context.Context, off int64) (io.ReadCloser, int64, error) {
+			return c.URLBlob(ctx, u, off, desc.Size)
+		}})
+	}
+	if nondistributable(desc.MediaType) {
+		return append(urls, reg)
+	}
+	return append([]source{reg}, urls...)
+}
+
+func nondistributable(mt types.MediaType) bool {
+	return mt == types.DockerForeignLayer || strings.Contains(string(mt), ".nondistributable.")
+}
+
+// open starts (or resumes) the download at b.off from the first source
+// that has the blob, retrying each a few times while it fails
+// temporarily.
 func (b *blobReader) open() error {
+	var errs []error
+	var msgs []string
+	for len(b.sources) > 0 {
+		err := b.openFrom(b.sources[0])
+		if err == nil {
+			return nil
+		}
+		if b.ctx.Err() != nil || len(b.sources) == 1 && len(errs) == 0 {
+			return err
+		}
+		errs = append(errs, err)
+		msgs = append(msgs, b.sources[0].name+": "+err.Error())
+		b.sources = b.sources[1:]
+	}
+	// One line for the user; every cause for errors.Is.
+	return &sourcesError{msg: "no source has it: " + strings.Join(msgs, "; "), errs: errs}
+}
+
+type sourcesError struct {
+	msg  string
+	errs []error
+}
+
+func (e *sourcesError) Error() string   { return e.msg }
+func (e *sourcesError) Unwrap() []error { return e.errs }
+
+func (b *blobReader) openFrom(src source) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		var rc io.ReadCloser
 		var start int64
-		rc, start, err = b.sess.Blob(b.ctx, b.desc.Digest, b.off, b.desc.Size)
+		rc, start, err = src.open(b.ctx, b.off)
 		if err == nil {
 			if start < b.off {
 				// No range support: skip what we already have.
@@ -93,13 +157,28 @@ func (b *blobReader) open() error {
 	return err
 }
 
-// report sends download progress at most ten times a second.
+// report sends download progress at most ten times a second, and
+// Docker's "Verifying Checksum" and "Download complete" once the last
+// byte arrived (the digest is checked as the bytes stream, so both come
+// at once).
 func (b *blobReader) report() {
-	if now := time.Now(); now.Sub(b.lastEv) >= 100*time.Millisecond || b.off >= b.desc.Size {
+	if b.done {
+		return
+	}
+	if now := time.Now(); now.Sub(b.lastEv) >= progressEvery || b.off >= b.desc.Size {
 		b.lastEv = now
 		b.sink.Send(progress.Event{ID: b.id, Status: progress.Downloading, Current: b.off, Total: b.desc.Size})
 	}
+	if b.off >= b.desc.Size {
+		b.done = true
+		b.sink.Send(progress.Event{ID: b.id, Status: progress.Verifying})
+		b.sink.Send(progress.Event{ID: b.id, Status: progress.DownloadComplete})
+	}
 }
+
+// progressEvery is the least time between two progress events of one
+// download: a terminal redraws no faster, and a JSON stream stays small.
+const progressEvery = 100 * time.Millisecond
 
 func (b *blobReader) close() {
 	if b.rc != nil {

@@ -11,11 +11,13 @@ import (
 
 	"github.com/pelagos-go/pelagos/internal/image/ingest"
 	"github.com/pelagos-go/pelagos/internal/image/progress"
+	"github.com/pelagos-go/pelagos/internal/image/registry"
 	"github.com/pelagos-go/pelagos/internal/image/store"
 )
 
 type puller struct {
 	st   *store.Store
+	c    *registry.Client
 	r    *resolved
 	opts Options
 }
@@ -114,7 +116,7 @@ func checkLayerType(mt types.MediaType) error {
 // fetchLayer streams one layer from the registry through ingest, which
 // commits the blob and the layer only after both digests verified.
 func (p *puller) fetchLayer(ctx context.Context, desc v1.Descriptor, diff, chain v1.Hash, i int) (store.Layer, error) {
-	src := &blobReader{ctx: ctx, sess: p.r.sess, desc: desc, sink: p.opts.Progress, id: shortID(desc.Digest)}
+	src := &blobReader{ctx: ctx, sources: sources(p.c, p.r.sess, desc), desc: desc, sink: p.opts.Progress, id: shortID(desc.Digest)}
 	defer src.close()
 	var parent v1.Hash
 	if i > 0 {

@@ -73,18 +73,26 @@ func Pull(ctx context.Context, st *store.Store, c *registry.Client, ref referenc
 	if err != nil {
 		return Result{}, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
 	}
-	if r.ref.Tag != "" {
-		opts.Progress.Send(progress.Event{Status: r.ref.Tag + ": Pulling from " + ref.Path})
-	} else {
-		opts.Progress.Send(progress.Event{Status: r.topDigest.String() + ": Pulling from " + ref.Path})
+	// Docker's message stream: the "id" of this line is the tag (or
+	// digest) asked for, and clients print it as "latest: Pulling from ...".
+	id := r.ref.Tag
+	if id == "" {
+		id = r.topDigest.String()
 	}
-	p := &puller{st: st, r: r, opts: opts}
+	opts.Progress.Send(progress.Event{ID: id, Status: "Pulling from " + ref.Path})
+	p := &puller{st: st, c: c, r: r, opts: opts}
 	if err := p.layers(ctx); err != nil {
 		return Result{}, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
 	}
 	img, upToDate, err := p.record(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
+	}
+	opts.Progress.Send(progress.Event{Status: "Digest: " + r.topDigest.String()})
+	if upToDate {
+		opts.Progress.Send(progress.Event{Status: "Status: Image is up to date for " + ref.Familiar()})
+	} else {
+		opts.Progress.Send(progress.Event{Status: "Status: Downloaded newer image for " + ref.Familiar()})
 	}
 	return Result{Image: img, Digest: r.topDigest, UpToDate: upToDate}, nil
 }

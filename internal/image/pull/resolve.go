@@ -70,7 +70,7 @@ func resolveOn(ctx context.Context, c *registry.Client, ep registry.Endpoint, re
 		if depth == maxIndexDepth {
 			return nil, fmt.Errorf("indexes nested more than %d deep", maxIndexDepth)
 		}
-		child, err := pickPlatform(m.Body, platform)
+		child, err := PickPlatform(m.Body, platform)
 		if err != nil {
 			return nil, err
 		}
@@ -126,9 +126,10 @@ func sniffMediaType(body []byte) types.MediaType {
 	return types.OCIManifestSchema1
 }
 
-// pickPlatform chooses the manifest for platform from an index, skipping
-// attestation manifests.
-func pickPlatform(body []byte, want v1.Platform) (v1.Hash, error) {
+// PickPlatform chooses the manifest for platform from an index, skipping
+// attestation manifests. A nested index without a platform is returned
+// for the caller to look inside.
+func PickPlatform(body []byte, want v1.Platform) (v1.Hash, error) {
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("parse index: %w", err)
@@ -145,11 +146,17 @@ func pickPlatform(body []byte, want v1.Platform) (v1.Hash, error) {
 			continue
 		}
 		seen = append(seen, d.Platform.String())
-		if d.Platform.Satisfies(want) || (want.Variant == "" && d.Platform.OS == want.OS && d.Platform.Architecture == want.Architecture) {
+		if Matches(*d.Platform, want) {
 			return d.Digest, nil
 		}
 	}
 	return v1.Hash{}, fmt.Errorf("no image for platform %s in the index (it has %v)", want, seen)
+}
+
+// Matches reports whether an image of platform p runs on want: same OS
+// and architecture, and the same variant unless want names none.
+func Matches(p, want v1.Platform) bool {
+	return p.Satisfies(want) || (want.Variant == "" && p.OS == want.OS && p.Architecture == want.Architecture)
 }
 
 // image parses an image manifest and fetches and verifies its config.

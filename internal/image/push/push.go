@@ -8,7 +8,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -36,12 +38,13 @@ func Push(ctx context.Context, st *store.Store, c *registry.Client, img store.Im
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	tracked := &tracker{sink: sink, touched: map[string]bool{}}
+	tracked := &tracker{sink: sink, touched: map[string]bool{}, mounted: map[string]string{}}
 	vimg, err = mountable(vimg, img, ref, insecure, tracked)
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(c.Keychain), remote.WithTransport(c.Transport(insecure))}
+	rt := &mountWatch{rt: c.Transport(insecure), t: tracked}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(c.Keychain), remote.WithTransport(rt)}
 	if err := remote.Write(dst, vimg, opts...); err != nil {
 		return v1.Hash{}, fmt.Errorf("push %s: %w", ref.Familiar(), err)
 	}
@@ -106,12 +109,14 @@ func (s *substituted) LayerByDigest(h v1.Hash) (v1.Layer, error) {
 }
 
 // tracker turns layer reads into per-layer events: a layer never read was
-// already in the registry (or mounted).
+// mounted from another repository (the registry answered a mount request
+// with 201) or was already in the registry.
 type tracker struct {
 	sink    progress.Sink
 	mu      sync.Mutex
 	order   []v1.Hash
-	touched map[string]bool
+	touched map[string]bool   // digest hex → uploaded
+	mounted map[string]string // digest hex → repository mounted from
 }
 
 func (t *tracker) add(d v1.Hash) {
@@ -123,9 +128,12 @@ func (t *tracker) finish() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, d := range t.order {
-		if t.touched[d.Hex] {
+		switch from, mounted := t.mounted[d.Hex]; {
+		case t.touched[d.Hex]:
 			t.sink.Send(progress.Event{ID: short(d), Status: progress.Pushed})
-		} else {
+		case mounted:
+			t.sink.Send(progress.Event{ID: short(d), Status: progress.Mounted + " " + from})
+		default:
 			t.sink.Send(progress.Event{ID: short(d), Status: progress.LayerExists})
 		}
 	}
@@ -157,13 +165,45 @@ type countReader struct {
 	n     int64
 	total int64
 	sink  progress.Sink
+	last  time.Time
+	ended bool // the last event was sent
 }
+
+// progressEvery is the least time between two progress events of one
+// upload; the last byte is always reported.
+const progressEvery = 100 * time.Millisecond
 
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.rc.Read(p)
 	c.n += int64(n)
-	c.sink.Send(progress.Event{ID: c.id, Status: progress.Pushing, Current: c.n, Total: c.total})
+	end := c.n >= c.total || err != nil
+	if now := time.Now(); (now.Sub(c.last) >= progressEvery && !end) || (end && !c.ended) {
+		c.last, c.ended = now, end
+		c.sink.Send(progress.Event{ID: c.id, Status: progress.Pushing, Current: c.n, Total: c.total})
+	}
 	return n, err
 }
 
 func (c *countReader) Close() error { return c.rc.Close() }
+
+// mountWatch sees the registry's answers to cross-repository mount
+// requests (POST .../blobs/uploads/?mount=DIGEST&from=REPO): 201 Created
+// means the blob was mounted and will not be uploaded.
+type mountWatch struct {
+	rt http.RoundTripper
+	t  *tracker
+}
+
+func (m *mountWatch) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := m.rt.RoundTrip(req)
+	if err != nil || req.Method != http.MethodPost || resp.StatusCode != http.StatusCreated {
+		return resp, err
+	}
+	q := req.URL.Query()
+	if d, err := v1.NewHash(q.Get("mount")); err == nil && q.Get("from") != "" {
+		m.t.mu.Lock()
+		m.t.mounted[d.Hex] = q.Get("from")
+		m.t.mu.Unlock()
+	}
+	return resp, nil
+}

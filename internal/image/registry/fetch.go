@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -62,11 +63,11 @@ func (s *Session) manifestOnce(ctx context.Context, ref string) (Manifest, error
 	}
 	defer resp.Body.Close()
 	if resp.ContentLength > MaxManifestSize {
-		return Manifest{}, fmt.Errorf("manifest %s is %d bytes, more than the %d allowed", ref, resp.ContentLength, MaxManifestSize)
+		return Manifest{}, fmt.Errorf("%w: %d bytes, more than the %d allowed", errTooLarge, resp.ContentLength, MaxManifestSize)
 	}
 	body, err := readLimited(resp.Body, MaxManifestSize)
 	if err != nil {
-		return Manifest{}, fmt.Errorf("manifest %s: %w", ref, err)
+		return Manifest{}, err
 	}
 	mt := types.MediaType(strings.TrimSpace(strings.Split(resp.Header.Get("Content-Type"), ";")[0]))
 	return Manifest{Body: body, MediaType: mt, Digest: resp.Header.Get("Docker-Content-Digest")}, nil
@@ -97,20 +98,42 @@ func (s *Session) Blob(ctx context.Context, d v1.Hash, offset, size int64) (io.R
 	if err != nil {
 		return nil, 0, err
 	}
+	return rangedGet(s.Do, s.Endpoint.Host, req, offset, size)
+}
+
+// URLBlob fetches a blob from one of the URLs its descriptor lists (a
+// non-distributable layer's home): a plain GET through the base
+// transport, never with the registry's credentials, which must not go
+// to another host; Range as in Blob.
+func (c *Client) URLBlob(ctx context.Context, rawURL string, offset, size int64) (io.ReadCloser, int64, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, 0, fmt.Errorf("layer URL %q: not an http or https URL", rawURL)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	return rangedGet(c.base.RoundTrip, u.Host, req, offset, size)
+}
+
+// rangedGet sends req, asking for bytes offset..size-1 when offset > 0,
+// and returns the body with the offset it starts at.
+func rangedGet(do func(*http.Request) (*http.Response, error), host string, req *http.Request, offset, size int64) (io.ReadCloser, int64, error) {
 	if offset > 0 && size > offset {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-"+strconv.FormatInt(size-1, 10))
 	}
-	resp, err := s.Do(req)
+	resp, err := do(req)
 	if err != nil {
-		return nil, 0, describe(s.Endpoint.Host, err)
+		return nil, 0, describe(host, err)
 	}
-	if err := checkResponse(s.Endpoint.Host, resp, http.StatusOK, http.StatusPartialContent); err != nil {
+	if err := checkResponse(host, resp, http.StatusOK, http.StatusPartialContent); err != nil {
 		return nil, 0, err
 	}
 	if resp.StatusCode == http.StatusPartialContent {
 		if !strings.HasPrefix(resp.Header.Get("Content-Range"), "bytes "+strconv.FormatInt(offset, 10)+"-") {
 			drain(resp.Body)
-			return nil, 0, fmt.Errorf("blob %s: registry sent range %q, asked for %d-", d, resp.Header.Get("Content-Range"), offset)
+			return nil, 0, fmt.Errorf("%s sent range %q, asked for %d-", host, resp.Header.Get("Content-Range"), offset)
 		}
 		return resp.Body, offset, nil
 	}

@@ -134,3 +134,64 @@ func Remove(ctx context.Context, st *store.Store, id string) error {
 	}
 	return st.RemoveHold(ctx, id)
 }
+
+// Usage is one snapshot's disk use, for system df.
+type Usage struct {
+	ID      string
+	Size    int64 // bytes in its upper directory: what the container wrote
+	Mounted bool  // an overlay with its upper directory is mounted here
+}
+
+// Usages reports every snapshot's disk use. Sizes come from lstat
+// while walking the upper directory, which never follows a link the
+// container made.
+func Usages(st *store.Store) ([]Usage, error) {
+	ents, err := os.ReadDir(filepath.Join(st.Root(), "snapshots"))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	mounted, err := mountedUppers()
+	if err != nil {
+		return nil, err
+	}
+	var out []Usage
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		upper := filepath.Join(dir(st, e.Name()), "upper")
+		u := Usage{ID: e.Name(), Mounted: mounted[upper]}
+		filepath.WalkDir(upper, func(_ string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if fi, err := d.Info(); err == nil {
+					u.Size += fi.Size()
+				}
+			}
+			return nil
+		})
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// mountedUppers lists the upper directories of the overlay mounts this
+// process can see.
+func mountedUppers() (map[string]bool, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		_, post, ok := strings.Cut(line, " - ")
+		if f := strings.Fields(post); !ok || len(f) < 3 || f[0] != "overlay" {
+			continue
+		}
+		for _, o := range strings.Split(strings.Fields(post)[2], ",") {
+			if v, ok := strings.CutPrefix(o, "upperdir="); ok {
+				out[v] = true
+			}
+		}
+	}
+	return out, nil
+}

@@ -171,3 +171,37 @@ func TestViewIsReadOnly(t *testing.T) {
 		t.Errorf("write to a read-only view succeeded")
 	}
 }
+
+// Usages counts what each container wrote and whether its overlay is
+// mounted.
+func TestUsages(t *testing.T) {
+	st, img := pulled(t, imagetest.Tar(t, dirEnt("etc/"), file("etc/keep", "1")))
+	ctx := context.Background()
+	var specs []Spec
+	for _, id := range []string{"pelagos-image-test-u1", "pelagos-image-test-u2"} {
+		s, err := Prepare(ctx, st, img.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { Remove(ctx, st, id) })
+		specs = append(specs, s)
+	}
+	target := mountTarget(t)
+	if err := Mount(specs[0], target); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "etc/new"), make([]byte, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(specs[1].Upper, "x"), make([]byte, 300), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Usages(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Usage{{ID: "pelagos-image-test-u1", Size: 1000, Mounted: true}, {ID: "pelagos-image-test-u2", Size: 300}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Usages (-want +got):\n%s", diff)
+	}
+}

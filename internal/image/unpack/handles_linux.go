@@ -4,7 +4,9 @@ import (
 	"archive/tar"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -77,7 +79,12 @@ func (x *extractor) parent(dir string) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	x.cacheName, x.cacheFd = dir, fd
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, pathErr("stat", dir, err)
+	}
+	x.cacheName, x.cacheFd, x.cacheSetgid = dir, fd, st.Mode&unix.S_ISGID != 0
 	return fd, nil
 }
 
@@ -102,6 +109,30 @@ func (x *extractor) fileMeta(fd int, hdr *tar.Header) error {
 	if err := unix.Fchmod(fd, tarMode(hdr)); err != nil {
 		return fmt.Errorf("chmod: %w", err)
 	}
+	return setXattrs(fd, hdr)
+}
+
+// createMode is the mode to create a file with, and whether creating
+// with it gives exactly the entry's mode: not when the umask would strip
+// bits, nor for setuid, setgid and sticky bits, which must be set after
+// the owner (chown clears them) and which open(2) may drop.
+func (x *extractor) createMode(hdr *tar.Header) (uint32, bool) {
+	m := tarMode(hdr)
+	if m&^0o777 != 0 || m&x.umask != 0 {
+		return 0o600, false
+	}
+	return m, true
+}
+
+// ownsNew reports whether a file created now in the cached parent
+// directory already has the entry's owner: its uid is our fsuid and its
+// gid our fsgid, unless the directory is setgid.
+func (x *extractor) ownsNew(hdr *tar.Header) bool {
+	return hdr.Uid == x.uid && hdr.Gid == x.gid && !x.cacheSetgid
+}
+
+// setXattrs applies the entry's allowed xattrs to an open file.
+func setXattrs(fd int, hdr *tar.Header) error {
 	for k, v := range hdr.PAXRecords {
 		name, ok := strings.CutPrefix(k, "SCHILY.xattr.")
 		if !ok || !allowedXattr(name) {
@@ -141,8 +172,10 @@ func tarMode(hdr *tar.Header) uint32 {
 // linkMeta applies owner and times to a symlink or node without
 // following it.
 func (x *extractor) linkMeta(pfd int, base string, hdr *tar.Header) error {
-	if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return pathErr("chown", base, err)
+	if !x.ownsNew(hdr) {
+		if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return pathErr("chown", base, err)
+		}
 	}
 	if hdr.Typeflag != tar.TypeSymlink {
 		// fchmodat cannot skip symlinks, but this is not one: it was just made.
@@ -189,4 +222,32 @@ func (w fdWriter) Write(p []byte) (int, error) {
 		n += m
 	}
 	return n, nil
+}
+
+var (
+	umaskOnce sync.Once
+	umaskVal  uint32
+)
+
+// processUmask reads the umask from /proc/self/status: umask(2) can only
+// read it by changing it, which would race with other goroutines that
+// create files. If it cannot be read, every bit counts as masked, so
+// every file gets an explicit chmod.
+func processUmask() uint32 {
+	umaskOnce.Do(func() {
+		umaskVal = 0o777
+		b, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			return
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "Umask:"); ok {
+				if n, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+					umaskVal = uint32(n)
+				}
+				return
+			}
+		}
+	})
+	return umaskVal
 }

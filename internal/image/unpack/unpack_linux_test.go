@@ -6,9 +6,12 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +27,7 @@ type ent struct {
 	body       string
 	mode       int64
 	pax        map[string]string
+	uid, gid   int
 }
 
 func layer(t *testing.T, ents ...ent) *bytes.Buffer {
@@ -32,7 +36,7 @@ func layer(t *testing.T, ents ...ent) *bytes.Buffer {
 	tw := tar.NewWriter(&b)
 	for _, e := range ents {
 		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode,
-			ModTime: time.Unix(1700000000, 0), PAXRecords: e.pax, Format: tar.FormatPAX}
+			ModTime: time.Unix(1700000000, 0), PAXRecords: e.pax, Format: tar.FormatPAX, Uid: e.uid, Gid: e.gid}
 		if h.Mode == 0 {
 			h.Mode = 0o644
 			if e.typ == tar.TypeDir {
@@ -174,6 +178,51 @@ func TestUnpackWellFormed(t *testing.T) {
 	}
 	if err := unix.Stat(filepath.Join(dir, "bin"), &s); err != nil || s.Mtim.Sec != 1700000000 {
 		t.Errorf("dir mtime = %d, %v; want 1700000000 (set after its children)", s.Mtim.Sec, err)
+	}
+}
+
+// Files are created with their mode when that is exact, and chowned or
+// chmodded only when needed: every combination must still end with the
+// entry's owner and mode, whatever the umask or a setgid parent would
+// give a new file.
+func TestUnpackOwnersAndModes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create files owned by others")
+	}
+	old := unix.Umask(0o027) // strips bits that entries below ask for
+	defer unix.Umask(old)
+	umaskOnce = sync.Once{} // read the umask set above
+	defer func() { umaskOnce = sync.Once{} }()
+	dir := t.TempDir()
+	l := layer(t,
+		ent{name: "plain", typ: tar.TypeReg, body: "a", mode: 0o640},
+		ent{name: "readonly", typ: tar.TypeReg, body: "b", mode: 0o444},
+		ent{name: "masked", typ: tar.TypeReg, body: "c", mode: 0o757},
+		ent{name: "owned", typ: tar.TypeReg, body: "d", mode: 0o600, uid: 1000, gid: 1001},
+		ent{name: "setuid", typ: tar.TypeReg, body: "e", mode: 0o4750, uid: 0, gid: 0},
+		ent{name: "sgid/", typ: tar.TypeDir, mode: 0o2775, gid: 50},
+		ent{name: "sgid/root", typ: tar.TypeReg, body: "f", mode: 0o640},
+		ent{name: "sgid/link", typ: tar.TypeSymlink, link: "root"},
+		ent{name: "userlink", typ: tar.TypeSymlink, link: "plain", uid: 7, gid: 8},
+	)
+	if _, err := Unpack(dir, l, Options{}); err != nil {
+		t.Fatalf("Unpack: %v", err)
+	}
+	want := map[string]string{
+		"plain": "100640 0:0", "readonly": "100444 0:0", "masked": "100757 0:0",
+		"owned": "100600 1000:1001", "setuid": "104750 0:0",
+		"sgid": "42775 0:50", "sgid/root": "100640 0:0", "sgid/link": "120777 0:0", "userlink": "120777 7:8",
+	}
+	got := map[string]string{}
+	for name := range want {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(dir, name), &st); err != nil {
+			t.Fatal(err)
+		}
+		got[name] = strconv.FormatUint(uint64(st.Mode), 8) + " " + itoa(st.Uid) + ":" + itoa(st.Gid)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("modes and owners (-want +got):\n%s", diff)
 	}
 }
 
@@ -341,5 +390,58 @@ func TestCleanName(t *testing.T) {
 		if _, err := clean(in); !errors.Is(err, ErrUnsafe) {
 			t.Errorf("clean(%q) err = %v, want ErrUnsafe", in, err)
 		}
+	}
+}
+
+// usernsDirEnv names the directory the child of TestUnpackInUserNamespace
+// unpacks into; set only in that child.
+const usernsDirEnv = "PELAGOS_TEST_UNPACK_USERNS_DIR"
+
+// In a user namespace (a rootless pull) mknod of a device fails with
+// EPERM: the device nodes of a layer are skipped, while FIFOs and the
+// 0/0 whiteout devices overlayfs needs are still made. The test runs its
+// own binary in a new user namespace, root mapped to root, so the files
+// can be checked from here.
+func TestUnpackInUserNamespace(t *testing.T) {
+	ents := []ent{
+		{name: "dev/", typ: tar.TypeDir},
+		{name: "dev/null", typ: tar.TypeChar, mode: 0o666},
+		{name: "dev/sda", typ: tar.TypeBlock, mode: 0o660},
+		{name: "dev/fifo", typ: tar.TypeFifo, mode: 0o600},
+		{name: "etc/.wh.passwd", typ: tar.TypeReg},
+		{name: "etc/hostname", typ: tar.TypeReg, body: "box"},
+	}
+	if dir := os.Getenv(usernsDirEnv); dir != "" {
+		if err := unix.Mknodat(unix.AT_FDCWD, filepath.Join(dir, "probe"), unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != unix.EPERM {
+			t.Fatalf("mknod of a device in the user namespace = %v, want EPERM", err)
+		}
+		if _, err := Unpack(dir, layer(t, ents...), Options{}); err != nil {
+			t.Fatalf("Unpack in a user namespace: %v", err)
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to map root into a new user namespace")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestUnpackInUserNamespace$", "-test.count=1")
+	cmd.Env = append(os.Environ(), usernsDirEnv+"="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}},
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("unpack in a user namespace: %v\n%s", err, out)
+	}
+	want := []string{
+		"dev dir -rwxr-xr-x",
+		"dev/fifo other prw-------",
+		"etc dir -rwxr-xr-x",
+		"etc/hostname file -rw-r--r-- box",
+		"etc/passwd char 0:0",
+	}
+	if diff := cmp.Diff(want, tree(t, dir)); diff != "" {
+		t.Errorf("tree unpacked in a user namespace (-want +got):\n%s", diff)
 	}
 }
