@@ -63,7 +63,8 @@ func DetectMode() (Mode, error) {
 type Config struct {
 	// Path is the OCI cgroupsPath. An absolute path is taken from the root
 	// of each hierarchy; a relative one from the calling process's own
-	// cgroup; an empty one means "<own cgroup>/<Name>".
+	// cgroup on v1 and from its parent on v2 (see relativeBase); an empty
+	// one is the relative path Name.
 	Path string
 	// Name is used when Path is empty (the container ID).
 	Name string
@@ -124,12 +125,28 @@ func New(cfg Config) (*Manager, error) {
 	for key, mnt := range hier {
 		rel := inner
 		if !filepath.IsAbs(rel) {
-			rel = filepath.Join(own[key], rel)
+			rel = filepath.Join(relativeBase(mode, own[key]), rel)
 		}
 		rel = filepath.Clean("/" + rel)
 		m.paths[key] = filepath.Join(mnt, rel)
 	}
 	return m, nil
+}
+
+// relativeBase is the cgroup a relative cgroupsPath starts from, given the
+// caller's own cgroup in that hierarchy. On v1 (and in the controller-less
+// cgroup2 tree of a hybrid host) it is the caller's cgroup itself. On v2
+// the caller's cgroup always holds a process, the caller, and a cgroup
+// with processes cannot enable controllers for its children (the "no
+// internal processes" rule), so a container below it would get no
+// controllers and every limit would fail: its parent is used instead, as
+// runc's v2 driver does. The root cgroup is exempt from the rule and is
+// its own base.
+func relativeBase(mode Mode, own string) string {
+	if mode != Unified || own == "" || own == "/" {
+		return own
+	}
+	return filepath.Dir(own)
 }
 
 // systemdUnavailable explains why a systemd cgroup path cannot be used.
