@@ -1,4 +1,4 @@
-// Package guest holds the tests that run inside the cgroup VM of tests/vm,
+// Package guest holds the tests that run inside the cgroup VMs of tests/vm,
 // never on the development machine: they drive the real pelagos-runc
 // binary through its CLI on a pure cgroup v2 host (and, for the OCI
 // validation suite's cgroup programs, on a v1 layout the development
