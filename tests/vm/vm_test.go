@@ -66,7 +66,7 @@ func TestCgroupV2InVM(t *testing.T) {
 		m.runs = append(m.runs, guestRun{name: name, bin: "/" + name + ".test", dir: "/tmp", args: testArgs()})
 	}
 	b.addGuest(t, m, "linux_cgroups_pids")
-	m.runs = append(m.runs, guestRun{name: "runc", bin: "/guest.test", dir: "/tmp",
+	m.runs = append(m.runs, guestRun{name: "cli", bin: "/guest.test", dir: "/tmp",
 		args: testArgs("-test.skip", "^TestValidationSuite")})
 	m.runs = append(m.runs, guestRun{name: "ocisuite", bin: "/guest.test", dir: "/tmp",
 		args: testArgs("-test.run", "^TestValidationSuiteCgroups$")})
