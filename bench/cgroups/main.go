@@ -38,10 +38,18 @@ const (
 
 func main() {
 	n := flag.Int("n", 200, "iterations per manager")
+	only := flag.String("only", "", `run one manager alone, "pelagos" or "runc" (for profiling with strace -c or perf)`)
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "cgroups-bench: run as root")
 		os.Exit(1)
+	}
+	if *only != "" {
+		if err := runOnly(*only, *n); err != nil {
+			fmt.Fprintln(os.Stderr, "cgroups-bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := run(*n); err != nil {
 		fmt.Fprintln(os.Stderr, "cgroups-bench:", err)
@@ -78,6 +86,23 @@ func run(n int) error {
 	fmt.Printf("  %-26s median %8.1f µs   p90 %8.1f µs\n", "pelagos internal/cgroups", us(pm), us(pct(pel, 90)))
 	fmt.Printf("  %-26s median %8.1f µs   p90 %8.1f µs\n", "runc v1.1.5 cgroups/fs", us(rm), us(pct(rc, 90)))
 	fmt.Printf("  ratio pelagos/runc (median): %.2f\n", float64(pm)/float64(rm))
+	return nil
+}
+
+// runOnly runs n iterations of one manager and prints its median.
+func runOnly(name string, n int) error {
+	once := map[string]func(string) phases{"pelagos": pelagosOnce, "runc": runcOnce}[name]
+	if once == nil {
+		return fmt.Errorf("-only %q: want pelagos or runc", name)
+	}
+	prefix := fmt.Sprintf("/pelagos-bench-cgroups-%d", os.Getpid())
+	var d []time.Duration
+	for i := 0; i < n; i++ {
+		if err := measure(&d, fmt.Sprintf("%s-%d", prefix, i), once); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("%s: median %.1f µs over %d iterations\n", name, us(median(d)), n)
 	return nil
 }
 

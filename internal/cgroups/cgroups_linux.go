@@ -1,12 +1,12 @@
 package cgroups
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -63,7 +63,8 @@ func DetectMode() (Mode, error) {
 type Config struct {
 	// Path is the OCI cgroupsPath. An absolute path is taken from the root
 	// of each hierarchy; a relative one from the calling process's own
-	// cgroup; an empty one means "<own cgroup>/<Name>".
+	// cgroup on v1 and from its parent on v2 (see relativeBase); an empty
+	// one is the relative path Name.
 	Path string
 	// Name is used when Path is empty (the container ID).
 	Name string
@@ -124,12 +125,28 @@ func New(cfg Config) (*Manager, error) {
 	for key, mnt := range hier {
 		rel := inner
 		if !filepath.IsAbs(rel) {
-			rel = filepath.Join(own[key], rel)
+			rel = filepath.Join(relativeBase(mode, own[key]), rel)
 		}
 		rel = filepath.Clean("/" + rel)
 		m.paths[key] = filepath.Join(mnt, rel)
 	}
 	return m, nil
+}
+
+// relativeBase is the cgroup a relative cgroupsPath starts from, given the
+// caller's own cgroup in that hierarchy. On v1 (and in the controller-less
+// cgroup2 tree of a hybrid host) it is the caller's cgroup itself. On v2
+// the caller's cgroup always holds a process, the caller, and a cgroup
+// with processes cannot enable controllers for its children (the "no
+// internal processes" rule), so a container below it would get no
+// controllers and every limit would fail: its parent is used instead, as
+// runc's v2 driver does. The root cgroup is exempt from the rule and is
+// its own base.
+func relativeBase(mode Mode, own string) string {
+	if mode != Unified || own == "" || own == "/" {
+		return own
+	}
+	return filepath.Dir(own)
 }
 
 // systemdUnavailable explains why a systemd cgroup path cannot be used.
@@ -180,9 +197,6 @@ func (m *Manager) Path(controller string) (string, bool) {
 	return "", false
 }
 
-// Create makes the cgroup directories. A directory that already exists is
-// adopted only when it is empty and not frozen (ErrNotEmpty, ErrFrozen), and
-// it is never removed by Destroy. On failure Create removes what it made.
 // Planned returns the state Create is about to leave: the directories it
 // would make, none of which exist yet. Saving it before Create lets a
 // process killed in the middle of Create be cleaned up by Destroy on the
@@ -205,21 +219,28 @@ func (m *Manager) Planned() State {
 	return State{Mode: m.mode, Paths: m.paths, Created: planned}
 }
 
+// Create makes the cgroup directories. A directory that already exists is
+// adopted only when it is empty and not frozen (ErrNotEmpty, ErrFrozen), and
+// it is never removed by Destroy. On failure Create removes what it made.
+//
+// mkdir comes first and the existing-cgroup checks only when it reports
+// EEXIST: a fresh container's directories never exist, and checking first
+// would cost a stat per hierarchy for nothing.
 func (m *Manager) Create() error {
-	keys := sortedKeys(m.paths)
-	for _, key := range keys {
-		if err := checkReusable(m.paths[key]); err != nil {
-			return fmt.Errorf("cgroup %s: %w", m.paths[key], err)
-		}
-	}
-	for _, key := range keys {
-		made, err := mkdirAll(m.paths[key])
+	for _, key := range sortedKeys(m.paths) {
+		dir := m.paths[key]
+		made, existed, err := mkdirAll(dir)
 		m.created = append(m.created, made...)
+		if err == nil && existed {
+			if err = checkReusable(dir); err != nil {
+				err = fmt.Errorf("cgroup %s: %w", dir, err)
+			}
+		}
 		if err == nil && strings.Contains(","+key+",", ",cpuset,") {
 			err = initCpuset(m.paths[key])
 		}
 		if err == nil && key == "" && m.mode == Unified {
-			err = enableControllers(m.paths[key])
+			err = enableControllers(dir)
 		}
 		if err != nil {
 			_ = m.Destroy()
@@ -283,9 +304,17 @@ func enableControllers(dir string) error {
 		}
 		enabled, _ := readFile(cur, "cgroup.subtree_control")
 		have := " " + enabled + " "
+		var missing []string
 		for _, c := range strings.Fields(avail) {
 			if !strings.Contains(have, " "+c+" ") {
-				_ = writeFile(cur, "cgroup.subtree_control", "+"+c)
+				missing = append(missing, "+"+c)
+			}
+		}
+		// All in one write; the kernel applies a list all or nothing, so
+		// when it refuses, enable one by one to get those it allows.
+		if len(missing) > 0 && writeFile(cur, "cgroup.subtree_control", strings.Join(missing, " ")) != nil {
+			for _, c := range missing {
+				_ = writeFile(cur, "cgroup.subtree_control", c)
 			}
 		}
 		cur = filepath.Join(cur, part)
@@ -295,9 +324,9 @@ func enableControllers(dir string) error {
 
 // Apply moves process pid into the cgroup in every hierarchy.
 func (m *Manager) Apply(pid int) error {
+	v := strconv.Itoa(pid)
 	for _, key := range sortedKeys(m.paths) {
-		f := filepath.Join(m.paths[key], "cgroup.procs")
-		if err := os.WriteFile(f, []byte(fmt.Sprint(pid)), 0); err != nil {
+		if err := writeFile(m.paths[key], "cgroup.procs", v); err != nil {
 			return fmt.Errorf("join cgroup: %w", err)
 		}
 	}
@@ -343,29 +372,38 @@ func (m *Manager) Pids() ([]int, error) {
 // thawed so that they can die) and waited for, since a cgroup with members
 // cannot be removed; removal is retried while the kernel still reports the
 // cgroup busy.
+//
+// The usual container is gone by now: its directories are empty and a
+// plain rmdir each removes them. rmdir fails with EBUSY while any process
+// or child cgroup remains, so the first EBUSY is what starts the kill and
+// wait; nothing is listed or read before it.
 func (m *Manager) Destroy() error {
-	if len(m.created) == 0 {
-		return nil
-	}
-	if err := m.killAndWait(); err != nil {
-		return err
-	}
 	own := map[string]bool{}
 	for _, p := range m.paths {
 		own[p] = true
 	}
+	killed := false
 	var firstErr error
 	for i := len(m.created) - 1; i >= 0; i-- {
 		dir := m.created[i]
+		err := unix.Rmdir(dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			continue
+		}
 		if !own[dir] {
 			// An ancestor we made on the way may hold other containers'
 			// cgroups by now: it goes only if it is empty, and nothing
 			// in it is ever killed.
-			if err := unix.Rmdir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) &&
-				!errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.ENOTEMPTY) && firstErr == nil {
+			if !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.ENOTEMPTY) && firstErr == nil {
 				firstErr = fmt.Errorf("remove cgroup %s: %w", dir, err)
 			}
 			continue
+		}
+		if !killed {
+			killed = true
+			if err := m.killAndWait(); err != nil {
+				return err
+			}
 		}
 		if err := removeCgroup(dir); err != nil && firstErr == nil {
 			firstErr = err
@@ -466,30 +504,24 @@ func readTreePids(dir string) ([]int, error) {
 }
 
 func readPids(file string) ([]int, error) {
-	f, err := os.Open(file)
+	s, err := readString(file)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
 		return nil, err
 	}
-	defer f.Close()
 	var pids []int
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		var pid int
-		if _, err := fmt.Sscan(s.Text(), &pid); err == nil {
+	for _, f := range strings.Fields(s) {
+		if pid, err := strconv.Atoi(f); err == nil {
 			pids = append(pids, pid)
 		}
 	}
-	return pids, s.Err()
+	return pids, nil
 }
 
 // checkReusable refuses an existing cgroup that has members or is frozen.
 func checkReusable(dir string) error {
-	if _, err := os.Stat(dir); err != nil {
-		return nil // does not exist yet
-	}
 	pids, err := readPids(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
 		return err
@@ -497,39 +529,39 @@ func checkReusable(dir string) error {
 	if len(pids) > 0 {
 		return ErrNotEmpty
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "freezer.state")); err == nil && strings.TrimSpace(string(b)) != "THAWED" {
+	if s, err := readFile(dir, "freezer.state"); err == nil && s != "THAWED" {
 		return ErrFrozen
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "cgroup.freeze")); err == nil && strings.TrimSpace(string(b)) == "1" {
+	if s, err := readFile(dir, "cgroup.freeze"); err == nil && s == "1" {
 		return ErrFrozen
 	}
 	return nil
 }
 
-// mkdirAll is os.MkdirAll that reports which directories it made: only
-// those its own mkdir created, so that a directory another process made
-// at the same moment is never taken for ours.
-func mkdirAll(dir string) ([]string, error) {
-	var missing []string
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err == nil {
-			break
-		}
-		missing = append(missing, d)
-		if d == "/" {
-			break
-		}
-	}
-	var made []string
-	for i := len(missing) - 1; i >= 0; i-- {
-		err := os.Mkdir(missing[i], 0o755)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
+// mkdirAll is os.MkdirAll that reports which directories it made (only
+// those its own mkdir created, so that a directory another process made at
+// the same moment is never taken for ours) and whether dir itself already
+// existed. It tries mkdir first and climbs to the parent only on ENOENT:
+// one system call when the parent exists, as it usually does.
+func mkdirAll(dir string) (made []string, existed bool, err error) {
+	err = unix.Mkdir(dir, 0o755)
+	switch {
+	case err == nil:
+		return []string{dir}, false, nil
+	case errors.Is(err, unix.EEXIST):
+		return nil, true, nil
+	case errors.Is(err, unix.ENOENT) && filepath.Dir(dir) != dir:
+		made, _, err = mkdirAll(filepath.Dir(dir))
 		if err != nil {
-			return made, fmt.Errorf("create cgroup: %w", err)
+			return made, false, err
 		}
-		made = append(made, missing[i])
+		err = unix.Mkdir(dir, 0o755)
+		if err == nil {
+			return append(made, dir), false, nil
+		}
+		if errors.Is(err, unix.EEXIST) {
+			return made, true, nil // made by someone else meanwhile
+		}
 	}
-	return made, nil
+	return made, false, fmt.Errorf("create cgroup: %w", &os.PathError{Op: "mkdir", Path: dir, Err: err})
 }

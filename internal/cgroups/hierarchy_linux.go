@@ -1,9 +1,7 @@
 package cgroups
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 )
@@ -17,16 +15,14 @@ func hierarchies(mode Mode, own map[string]string) (map[string]string, error) {
 	if mode == Unified {
 		return map[string]string{"": Root}, nil
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	info, err := readString("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	out := map[string]string{}
-	s := bufio.NewScanner(f)
-	for s.Scan() {
+	for _, line := range strings.Split(info, "\n") {
 		// 31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-		fields := strings.Fields(s.Text())
+		fields := strings.Fields(line)
 		sep := indexOf(fields, "-")
 		if sep < 0 || sep+3 >= len(fields) || len(fields) < 5 {
 			continue
@@ -49,9 +45,6 @@ func hierarchies(mode Mode, own map[string]string) (map[string]string, error) {
 			}
 		}
 	}
-	if err := s.Err(); err != nil {
-		return nil, err
-	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no cgroup hierarchy mounted under %s", Root)
 	}
@@ -61,11 +54,11 @@ func hierarchies(mode Mode, own map[string]string) (map[string]string, error) {
 // ownCgroups parses /proc/self/cgroup: hierarchy key to this process's
 // cgroup path in it.
 func ownCgroups() (map[string]string, error) {
-	b, err := os.ReadFile("/proc/self/cgroup")
+	s, err := readString("/proc/self/cgroup")
 	if err != nil {
 		return nil, err
 	}
-	return parseProcCgroup(string(b)), nil
+	return parseProcCgroup(s), nil
 }
 
 func parseProcCgroup(s string) map[string]string {

@@ -83,12 +83,11 @@ func (d v1) cpu(r *specs.LinuxResources) error {
 		return err
 	}
 	if c.Shares != nil && *c.Shares != 0 {
+		// The kernel clamps out-of-range shares silently, to the bounds
+		// Validate already enforces (MIN_SHARES and MAX_SHARES, fixed in
+		// kernel/sched/sched.h), so there is nothing to read back.
 		if err := writeFile(dir, "cpu.shares", strconv.FormatUint(*c.Shares, 10)); err != nil {
 			return err
-		}
-		// The kernel clamps out-of-range shares silently.
-		if got, err := readUint(dir, "cpu.shares"); err == nil && got != *c.Shares {
-			return fmt.Errorf("cpu.shares %d: the kernel set %d", *c.Shares, got)
 		}
 	}
 	if c.Period != nil && *c.Period != 0 {
@@ -459,13 +458,21 @@ func (d v1) devices(r *specs.LinuxResources) error {
 	if !ok {
 		return fmt.Errorf("the devices controller is not mounted: device rules cannot be enforced: %w", ErrNotSupported)
 	}
-	for _, rule := range deviceRules(r.Devices) {
+	// Consecutive rules for the same file go through one open of it, a
+	// write(2) per rule (the kernel takes one rule per write).
+	rules := deviceRules(r.Devices)
+	for i := 0; i < len(rules); {
+		allow := rules[i].Allow
+		var batch []string
+		for ; i < len(rules) && rules[i].Allow == allow; i++ {
+			batch = append(batch, deviceRule(rules[i]))
+		}
 		file := "devices.deny"
-		if rule.Allow {
+		if allow {
 			file = "devices.allow"
 		}
-		if err := writeFile(dir, file, deviceRule(rule)); err != nil {
-			return fmt.Errorf("device rule %q: %w", deviceRule(rule), err)
+		if err := writeFile(dir, file, batch...); err != nil {
+			return fmt.Errorf("device rules: %w", err)
 		}
 	}
 	return nil

@@ -16,6 +16,9 @@ import (
 type v2 struct {
 	m      *Manager
 	update bool
+	// controllers is the directory's cgroup.controllers, read at most
+	// once per set (only when some field needs a controller).
+	controllers *string
 }
 
 func (d v2) set(r *specs.LinuxResources) error {
@@ -23,6 +26,7 @@ func (d v2) set(r *specs.LinuxResources) error {
 	if !ok {
 		return fmt.Errorf("cgroup v2 manager has no cgroup2 directory")
 	}
+	d.controllers = new(string)
 	steps := []struct {
 		name string
 		fn   func(string, *specs.LinuxResources) error
@@ -47,15 +51,16 @@ func (d v2) set(r *specs.LinuxResources) error {
 }
 
 // need fails unless controller is enabled for the cgroup at dir.
-func need(dir, controller, field string) error {
-	s, err := readFile(dir, "cgroup.controllers")
-	if err != nil {
-		return err
-	}
-	for _, c := range strings.Fields(s) {
-		if c == controller {
-			return nil
+func (d v2) need(dir, controller, field string) error {
+	if *d.controllers == "" {
+		s, err := readFile(dir, "cgroup.controllers")
+		if err != nil {
+			return err
 		}
+		*d.controllers = " " + s + " "
+	}
+	if strings.Contains(*d.controllers, " "+controller+" ") {
+		return nil
 	}
 	return fmt.Errorf("linux.resources.%s needs the %s controller, which is not enabled for %s: %w", field, controller, dir, ErrNotSupported)
 }
@@ -64,7 +69,7 @@ func (d v2) cpuset(dir string, r *specs.LinuxResources) error {
 	if r.CPU == nil || (r.CPU.Cpus == "" && r.CPU.Mems == "") {
 		return nil
 	}
-	if err := need(dir, "cpuset", "cpu.cpus"); err != nil {
+	if err := d.need(dir, "cpuset", "cpu.cpus"); err != nil {
 		return err
 	}
 	if r.CPU.Cpus != "" {
@@ -89,7 +94,7 @@ func (d v2) cpu(dir string, r *specs.LinuxResources) error {
 	if c.Shares == nil && c.Quota == nil && c.Period == nil && c.Burst == nil && c.Idle == nil {
 		return nil
 	}
-	if err := need(dir, "cpu", "cpu"); err != nil {
+	if err := d.need(dir, "cpu", "cpu"); err != nil {
 		return err
 	}
 	if c.Shares != nil && *c.Shares != 0 {
@@ -147,10 +152,10 @@ func (d v2) memory(dir string, r *specs.LinuxResources) error {
 	if m.Limit == nil && m.Swap == nil && m.Reservation == nil {
 		return nil
 	}
-	if err := need(dir, "memory", "memory"); err != nil {
+	if err := d.need(dir, "memory", "memory"); err != nil {
 		return err
 	}
-	if err := v1(d).checkUsage(dir, "memory.current", m); err != nil {
+	if err := (v1{m: d.m, update: d.update}).checkUsage(dir, "memory.current", m); err != nil {
 		return err
 	}
 	if err := d.swap(dir, m); err != nil {
@@ -195,7 +200,7 @@ func (d v2) pids(dir string, r *specs.LinuxResources) error {
 	if r.Pids == nil || r.Pids.Limit == nil {
 		return nil
 	}
-	if err := need(dir, "pids", "pids"); err != nil {
+	if err := d.need(dir, "pids", "pids"); err != nil {
 		return err
 	}
 	return writeFile(dir, "pids.max", pidsMax(*r.Pids.Limit))
@@ -209,7 +214,7 @@ func (d v2) io(dir string, r *specs.LinuxResources) error {
 	if b.LeafWeight != nil && *b.LeafWeight != 0 {
 		return fmt.Errorf("linux.resources.blockIO.leafWeight: a CFQ setting with no cgroup v2 equivalent: %w", ErrNotSupported)
 	}
-	if err := need(dir, "io", "blockIO"); err != nil {
+	if err := d.need(dir, "io", "blockIO"); err != nil {
 		return err
 	}
 	if err := d.ioWeights(dir, b); err != nil {
@@ -270,7 +275,7 @@ func (d v2) hugetlb(dir string, r *specs.LinuxResources) error {
 	if len(r.HugepageLimits) == 0 {
 		return nil
 	}
-	if err := need(dir, "hugetlb", "hugepageLimits"); err != nil {
+	if err := d.need(dir, "hugetlb", "hugepageLimits"); err != nil {
 		return err
 	}
 	for _, h := range r.HugepageLimits {
@@ -302,7 +307,7 @@ func (d v2) rdma(dir string, r *specs.LinuxResources) error {
 	if len(r.Rdma) == 0 {
 		return nil
 	}
-	if err := need(dir, "rdma", "rdma"); err != nil {
+	if err := d.need(dir, "rdma", "rdma"); err != nil {
 		return err
 	}
 	return writeRdma(dir, r.Rdma)
@@ -319,7 +324,7 @@ func (d v2) unified(dir string, r *specs.LinuxResources) error {
 	for _, k := range keys {
 		controller, _, _ := strings.Cut(k, ".")
 		if controller != "cgroup" {
-			if err := need(dir, controller, "unified["+k+"]"); err != nil {
+			if err := d.need(dir, controller, "unified["+k+"]"); err != nil {
 				return err
 			}
 		}

@@ -282,7 +282,15 @@ func (cr *creation) makeCgroupV1() error {
 	if cr.cg != nil || cr.noCgroup {
 		return nil
 	}
-	return cr.makeCgroup()
+	err := cr.makeCgroup()
+	if err != nil {
+		// The init may have forked into a new PID namespace already, as
+		// our child: learn its pid so that rollback kills and reaps it,
+		// rather than leave it to notice the closed socket on its own,
+		// still in the caller's cgroup, after we have returned.
+		_ = cr.finishNamespaces(cr.newFlags)
+	}
+	return err
 }
 
 func (cr *creation) makeCgroup() error {

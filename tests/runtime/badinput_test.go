@@ -51,6 +51,14 @@ func TestBadInputLeavesNothing(t *testing.T) {
 				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/false"}}}
 			})
 		}, "createRuntime hook /bin/false"},
+		// Refused while the init is already starting (v1 hosts set the
+		// cgroup up in parallel with it): the init must not outlive create.
+		{"resource the host lacks", "no-leaf-weight", func(t *testing.T, b *bundle.Bundle) {
+			apply(t, b, func(s *specs.Spec) {
+				w := uint16(300)
+				s.Linux.Resources.BlockIO = &specs.LinuxBlockIO{LeafWeight: &w}
+			})
+		}, "leafWeight"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,13 +1,21 @@
-// Package vm runs pelagos's cgroup tests on a pure cgroup v2 host: a
-// virtual machine booted under QEMU (software emulation) with Debian's
-// kernel, whose initramfs holds static busybox, the statically built test
-// binaries of internal/cgroups and its subpackages, and an /init that
-// mounts cgroup2 at /sys/fs/cgroup with every controller.
+// Package vm runs pelagos's cgroup tests on hosts the development machines
+// are not: virtual machines booted under QEMU (software emulation) with
+// Debian's kernel, whose initramfs holds static busybox, the test binaries
+// and what they drive, and an /init that mounts the cgroup filesystems,
+// runs the binaries and powers off.
 //
-// The development and CI machines are hybrid cgroup v1 hosts, so this is
-// where the v2 driver (memory, cpu, io, pids, cpuset, hugetlb, and devices
-// through eBPF) is tested for real. Each test inside the VM is reported as
-// a subtest of TestCgroupV2InVM, so `go test` counts and names them.
+//   - TestCgroupV2InVM: a pure cgroup v2 host with every controller. The
+//     test binaries of internal/cgroups and its subpackages run there on
+//     the v2 driver, and the guest tests (./guest) drive the real
+//     pelagos-runc through its CLI: limits, OOM events, pause, update,
+//     device filtering, kill --all, delete, cgroup paths and the
+//     container's own /sys/fs/cgroup.
+//   - TestCgroupV1InVM: a cgroup v1 layout with the hierarchies the
+//     development machines lack (hugetlb, net_cls, net_prio), where the OCI
+//     validation suite's linux_cgroups_* programs run against pelagos-runc.
+//
+// Each test inside a VM is reported as a subtest, so `go test` counts and
+// names them. docs/CGROUPS.md describes both VMs.
 //
 // This package must not be imported: it only has tests.
 package vm

@@ -1,7 +1,6 @@
 package vm
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -9,164 +8,228 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
-	"time"
+
+	"github.com/pelagos-go/pelagos/tests/ocisuite"
+	"github.com/pelagos-go/pelagos/tests/testenv"
 )
 
-// packages are the test binaries run inside the VM, by import path
-// relative to the module root.
-var packages = []string{"internal/cgroups", "internal/cgroups/devicefilter"}
+// buildPrefix names the directory the VM's binaries are built in.
+const buildPrefix = "pelagos-vm-"
 
-// vmTimeout bounds the whole VM run (TCG is slow, but the suite is small).
-const vmTimeout = 8 * time.Minute
+func TestMain(m *testing.M) {
+	if err := testenv.CleanStale(buildPrefix); err != nil {
+		fmt.Fprintln(os.Stderr, "vm: clean up after an earlier run:", err)
+	}
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
 
-const initScript = `#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin TMPDIR=/tmp HOME=/root
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
-mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
-# A RAM disk gives the io controller a real block device to throttle.
-insmod /brd.ko rd_nr=1 rd_size=65536
+// libraryPackages are the test binaries of the cgroup library run inside
+// the VM, by import path relative to the module root.
+var libraryPackages = []string{"internal/cgroups", "internal/cgroups/devicefilter"}
+
+// testArgs are the flags a test binary runs with in the VM, then extra.
+func testArgs(extra ...string) []string {
+	return append([]string{"-test.v", "-test.count=1", "-test.timeout=6m"}, extra...)
+}
+
+// v2Layout mounts cgroup2 with every controller at /sys/fs/cgroup, as a
+// current distribution does (systemd mounts it with nsdelegate).
+const v2Layout = `mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 echo "PELAGOS-VM controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
-cd /tmp
-for t in %s; do
-	echo "PELAGOS-VM begin $t"
-	/$t.test -test.v -test.count=1 -test.timeout=6m
-	echo "PELAGOS-VM exit $t $?"
-done
-poweroff -f
 `
 
-// TestCgroupV2InVM builds the cgroup test binaries statically, boots them
-// in a cgroup v2 VM and reports every test they ran as a subtest here.
+// TestCgroupV2InVM boots a pure cgroup v2 VM and runs there the cgroup
+// library's tests, the guest tests that drive pelagos-runc through its CLI,
+// and one OCI validation program (to show the suite cannot judge v2), and
+// reports every test they ran as a subtest here.
 func TestCgroupV2InVM(t *testing.T) {
-	kernel, brd := requireVM(t)
-	dir := t.TempDir()
-	var names []string
-	for _, p := range packages {
-		name := strings.ReplaceAll(filepath.Base(p), "-", "_")
-		buildStatic(t, p, filepath.Join(dir, name+".test"))
-		names = append(names, name)
+	t.Parallel()
+	kernel, modules := requireVM(t)
+	b := buildAll(t)
+	m := &machine{
+		files: map[string]string{},
+		// RAM disks: a block device for the io controller to throttle,
+		// and two identical ones for the device filter to tell apart.
+		modules: []module{{filepath.Join(modules, "drivers/block/brd.ko"), "rd_nr=2 rd_size=16384"}},
+		layout:  v2Layout,
 	}
-	initrd := filepath.Join(dir, "initramfs.cpio")
-	writeInitramfs(t, initrd, dir, names, brd)
-	out := boot(t, kernel, initrd)
-	if p := os.Getenv("PELAGOS_VM_CONSOLE"); p != "" {
-		// Keep the whole console for debugging a run.
-		if err := os.WriteFile(p, []byte(out), 0o644); err != nil {
-			t.Log(err)
-		}
+	for _, name := range sortedKeys(b.library) {
+		m.files[name+".test"] = b.library[name]
+		m.runs = append(m.runs, guestRun{name: name, bin: "/" + name + ".test", dir: "/tmp", args: testArgs()})
 	}
-	report(t, out, names)
+	b.addGuest(t, m, "linux_cgroups_pids")
+	m.runs = append(m.runs, guestRun{name: "cli", bin: "/guest.test", dir: "/tmp",
+		args: testArgs("-test.skip", "^TestValidationSuite")})
+	m.runs = append(m.runs, guestRun{name: "ocisuite", bin: "/guest.test", dir: "/tmp",
+		args: testArgs("-test.run", "^TestValidationSuiteCgroups$")})
+	report(t, boot(t, kernel, m), m.runs)
 }
 
-// requireVM finds QEMU, the kernel and the brd module. On CI, where
-// scripts/install-test-deps.sh installs them, a missing piece is a failure;
-// elsewhere the test is skipped with the reason.
-func requireVM(t *testing.T) (kernel, brd string) {
-	t.Helper()
-	missing := func(what string) {
-		msg := what + " missing: install qemu-system-x86 and linux-image-amd64 (scripts/install-test-deps.sh)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
+// v1Layout mounts the cgroup v1 hierarchies the way systemd's hybrid
+// layout does (cpu,cpuacct and net_cls,net_prio co-mounted, with a symlink
+// per controller) plus an empty cgroup2 tree: unlike the development
+// machines it has hugetlb, net_cls and net_prio hierarchies. The dummy
+// interface is the second network interface the suite's network program
+// needs.
+const v1Layout = `mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+for c in cpu,cpuacct cpuset memory devices freezer net_cls,net_prio blkio hugetlb pids rdma; do
+	mkdir /sys/fs/cgroup/$c
+	mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c
+done
+ln -s cpu,cpuacct /sys/fs/cgroup/cpu
+ln -s cpu,cpuacct /sys/fs/cgroup/cpuacct
+ln -s net_cls,net_prio /sys/fs/cgroup/net_cls
+ln -s net_cls,net_prio /sys/fs/cgroup/net_prio
+mkdir /sys/fs/cgroup/unified
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup/unified
+ip link set lo up
+ip link set dummy0 up
+echo "PELAGOS-VM controllers: $(ls /sys/fs/cgroup | tr '\n' ' ')"
+`
+
+// TestCgroupV1InVM boots a VM with a cgroup v1 layout that has what the
+// development machines lack (hugetlb, net_cls and net_prio hierarchies)
+// and runs there the OCI validation suite's linux_cgroups_* programs
+// against pelagos-runc. (The suite cannot judge a v2 host: its cgroup
+// reader, runtime-tools cgroups.FindCgroup, answers "cgroupv2 is not
+// supported yet" when only cgroup2 is mounted.)
+func TestCgroupV1InVM(t *testing.T) {
+	t.Parallel()
+	kernel, modules := requireVM(t)
+	b := buildAll(t)
+	m := &machine{
+		files:   map[string]string{},
+		modules: []module{{filepath.Join(modules, "drivers/net/dummy.ko"), "numdummies=1"}},
+		layout:  v1Layout,
+	}
+	var progs []string
+	for _, p := range b.suite.Programs {
+		if strings.HasPrefix(p, "linux_cgroups_") {
+			progs = append(progs, p)
 		}
-		t.Skip(msg)
 	}
-	if runtime.GOARCH != "amd64" {
-		t.Skip("the VM harness boots an amd64 Debian kernel")
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		missing("qemu-system-x86_64")
-	}
-	kernels, _ := filepath.Glob("/boot/vmlinuz-*")
-	for _, k := range kernels {
-		version := strings.TrimPrefix(filepath.Base(k), "vmlinuz-")
-		m := filepath.Join("/lib/modules", version, "kernel/drivers/block/brd.ko")
-		if _, err := os.Stat(m); err == nil {
-			return k, m
-		}
-	}
-	missing("a Debian kernel in /boot with its modules")
-	return "", ""
+	b.addGuest(t, m, progs...)
+	m.runs = append(m.runs, guestRun{name: "ocisuite", bin: "/guest.test", dir: "/tmp",
+		args: testArgs("-test.run", "^TestValidationSuiteCgroups$")})
+	report(t, boot(t, kernel, m), m.runs)
 }
 
-func moduleRoot(t *testing.T) string {
+// builds are the binaries both VMs need, built once per test process.
+type builds struct {
+	library map[string]string // test binaries of libraryPackages, by short name
+	guest   string            // the guest test binary
+	runtime string            // pelagos-runc, as scripts/build.sh builds it
+	probe   string
+	suite   *ocisuite.Suite
+}
+
+var (
+	buildOnce sync.Once
+	built     *builds
+	buildErr  error
+	buildDir  string // removed by TestMain
+)
+
+// buildAll builds (once) everything the VMs run. A failure fails every
+// test that needs it.
+func buildAll(t *testing.T) *builds {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	buildOnce.Do(func() { built, buildErr = build(t) })
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return built
+}
+
+func build(t *testing.T) (*builds, error) {
+	// The directory outlives the test that happened to build it: TestMain
+	// removes it, or the next run's stale cleanup if this one is killed.
+	dir, err := testenv.TempDir(buildPrefix)
 	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
+		return nil, err
 	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
+	buildDir = dir
+	b := &builds{library: map[string]string{}, guest: filepath.Join(dir, "guest.test")}
+	for _, p := range libraryPackages {
+		name := strings.ReplaceAll(filepath.Base(p), "-", "_")
+		b.library[name] = filepath.Join(dir, name+".test")
+		if err := buildTest(p, b.library[name]); err != nil {
+			return nil, err
+		}
+	}
+	if err := buildTest("tests/vm/guest", b.guest, "-tags", "vmguest"); err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	b.runtime, b.probe = filepath.Join(dir, "pelagos-runc"), filepath.Join(dir, "probe")
+	if err := testenv.GoBuild(ctx, testenv.PkgRuntime, b.runtime, testenv.BuildOptions{Release: true}); err != nil {
+		return nil, err
+	}
+	if err := testenv.GoBuild(ctx, testenv.PkgProbe, b.probe, testenv.BuildOptions{Static: true}); err != nil {
+		return nil, err
+	}
+	cache, err := testenv.CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	var log bytes.Buffer
+	b.suite, err = ocisuite.Build(ctx, cache, &log)
+	if log.Len() > 0 {
+		t.Log(log.String())
+	}
+	return b, err
 }
 
-func buildStatic(t *testing.T, pkg, out string) {
+// addGuest puts into m the guest test binary, pelagos-runc, the probe and
+// the named OCI validation programs (with runtimetest, the suite's rootfs
+// and the C library the programs link), and the environment the guest
+// tests find them by.
+func (b *builds) addGuest(t *testing.T, m *machine, programs ...string) {
 	t.Helper()
-	cmd := exec.Command("go", "test", "-c", "-o", out, "./"+pkg)
-	cmd.Dir = moduleRoot(t)
+	m.files["guest.test"] = b.guest
+	m.files["bin/pelagos-runc"] = b.runtime
+	m.files["bin/probe"] = b.probe
+	m.files["ocisuite/runtimetest"] = filepath.Join(b.suite.Dir, "runtimetest")
+	m.files["ocisuite/rootfs-amd64.tar.gz"] = filepath.Join(b.suite.Dir, "rootfs-amd64.tar.gz")
+	for _, p := range programs {
+		m.files["ocisuite/bin/"+p] = b.suite.Program(p)
+		m.addDynamicLibs(t, b.suite.Program(p))
+	}
+	m.env = append(m.env, testenv.EnvRuntime+"=/bin/pelagos-runc", "PELAGOS_VM_PROBE=/bin/probe",
+		"PELAGOS_VM_OCISUITE=/ocisuite")
+}
+
+// buildTest builds the test binary of pkg statically (no libc in the VM).
+func buildTest(pkg, out string, flags ...string) error {
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	args := append([]string{"test", "-c", "-o", out}, flags...)
+	cmd := exec.Command("go", append(args, "./"+pkg)...)
+	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", pkg, err, b)
+		return fmt.Errorf("build %s: %w\n%s", pkg, err, b)
 	}
+	return nil
 }
 
-func writeInitramfs(t *testing.T, path, dir string, names []string, brd string) {
-	t.Helper()
-	busybox, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatal("busybox missing (busybox-static, scripts/install-test-deps.sh)")
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	bw := bufio.NewWriter(f)
-	c := &cpioWriter{w: bw}
-	for _, d := range []string{"bin", "dev", "proc", "sys", "tmp", "root"} {
-		c.Dir(d)
-	}
-	c.HostFile("bin/busybox", busybox)
-	c.HostFile("brd.ko", brd)
-	for _, n := range names {
-		c.HostFile(n+".test", filepath.Join(dir, n+".test"))
-	}
-	c.File("init", 0o755, []byte(fmt.Sprintf(initScript, strings.Join(names, " "))))
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := bw.Flush(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// boot runs the VM to completion and returns its console output. TCG is
-// required: /dev/kvm exists on these machines but a KVM guest hangs.
-func boot(t *testing.T, kernel, initrd string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), vmTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64",
-		"-accel", "tcg", "-m", "1024", "-smp", "2", "-nographic", "-no-reboot",
-		"-nic", "none", "-vga", "none",
-		"-kernel", kernel, "-initrd", initrd,
-		"-append", "console=ttyS0 panic=-1 quiet loglevel=1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("VM ran for %v", time.Since(start).Round(time.Second))
-	if ctx.Err() != nil {
-		t.Fatalf("VM did not power off within %v; console:\n%s", vmTimeout, tail(out.String(), 100))
-	}
-	if err != nil {
-		t.Fatalf("qemu: %v; console:\n%s", err, tail(out.String(), 100))
-	}
-	return strings.ReplaceAll(out.String(), "\r\n", "\n")
+	sort.Strings(keys)
+	return keys
 }
 
 var resultRE = regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): (\S+)`)
@@ -175,14 +238,15 @@ var resultRE = regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): (\S+)`)
 // the VM passes here, one that failed fails with its output, one that was
 // skipped is skipped with its reason. A package that did not exit 0, or
 // never ran, fails the whole test.
-func report(t *testing.T, console string, names []string) {
+func report(t *testing.T, console string, runs []guestRun) {
 	t.Helper()
 	for _, line := range strings.Split(console, "\n") {
 		if strings.Contains(line, "PELAGOS-VM controllers:") {
 			t.Log(line)
 		}
 	}
-	for _, n := range names {
+	for _, r := range runs {
+		n := r.name
 		section, ok := between(console, "PELAGOS-VM begin "+n+"\n", "PELAGOS-VM exit "+n+" ")
 		if !ok {
 			t.Errorf("%s never ran in the VM; console:\n%s", n, tail(console, 100))
@@ -201,9 +265,9 @@ func report(t *testing.T, console string, names []string) {
 			t.Run(n+"/"+name, func(t *testing.T) {
 				switch status {
 				case "FAIL":
-					t.Errorf("failed on cgroup v2:\n%s", detail)
+					t.Errorf("failed in the VM:\n%s", detail)
 				case "SKIP":
-					t.Skipf("skipped on cgroup v2:\n%s", detail)
+					t.Skipf("skipped in the VM:\n%s", detail)
 				}
 			})
 		}
@@ -215,11 +279,11 @@ func report(t *testing.T, console string, names []string) {
 }
 
 // testOutput is what the inner test logged: the lines since its last
-// "=== RUN"/"=== CONT" line.
+// "=== RUN", "=== CONT" or "=== NAME" line.
 func testOutput(lines []string, name string) string {
 	start := 0
 	for i, l := range lines {
-		if strings.HasPrefix(l, "=== RUN   "+name) || strings.HasPrefix(l, "=== CONT  "+name) {
+		if strings.HasPrefix(l, "=== RUN   "+name) || strings.HasPrefix(l, "=== CONT  "+name) || strings.HasPrefix(l, "=== NAME  "+name) {
 			start = i
 		}
 	}

@@ -59,6 +59,23 @@ func bpf(cmd uintptr, attr unsafe.Pointer, size uintptr) (int, error) {
 	return int(fd), nil
 }
 
+// loadAttempts bounds progLoad's retries.
+const loadAttempts = 100
+
+// progLoad is BPF_PROG_LOAD, retried while the verifier gives up with
+// EAGAIN: it does when a signal is pending for the thread (since Linux
+// 4.20), and Go's runtime signals its threads (SIGURG for preemption,
+// SIGCHLD, profiling), so a slow verification can be interrupted. Seen
+// under QEMU's software emulation, where verifying takes milliseconds.
+func progLoad(attr *progLoadAttr) (int, error) {
+	for i := 1; ; i++ {
+		fd, err := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(attr), unsafe.Sizeof(*attr))
+		if !errors.Is(err, unix.EAGAIN) || i == loadAttempts {
+			return fd, err
+		}
+	}
+}
+
 // Load hands the program for rules to the kernel's verifier and returns its
 // file descriptor (close-on-exec, as every bpf fd is).
 func Load(rules []specs.LinuxDeviceCgroup) (int, error) {
@@ -68,7 +85,6 @@ func Load(rules []specs.LinuxDeviceCgroup) (int, error) {
 	}
 	code := Encode(p)
 	license := []byte("Apache\x00")
-	logBuf := make([]byte, 64<<10)
 	attr := progLoadAttr{
 		progType:           unix.BPF_PROG_TYPE_CGROUP_DEVICE,
 		insnCnt:            uint32(len(p)),
@@ -77,12 +93,14 @@ func Load(rules []specs.LinuxDeviceCgroup) (int, error) {
 		expectedAttachType: unix.BPF_CGROUP_DEVICE,
 	}
 	copy(attr.progName[:], "pelagos_devices")
-	fd, err := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	fd, err := progLoad(&attr)
 	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EINVAL) {
-		// Load again with the verifier's log, to say why.
+		// Load again with the verifier's log, to say why. The buffer is
+		// made only here: 64 KiB of fresh memory costs page faults.
+		logBuf := make([]byte, 64<<10)
 		attr.logLevel, attr.logSize = 1, uint32(len(logBuf))
 		attr.logBuf = uint64(uintptr(unsafe.Pointer(&logBuf[0])))
-		_, err = bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+		_, err = progLoad(&attr)
 		runtime.KeepAlive(logBuf)
 		return -1, fmt.Errorf("load device program: %w: %s", err, cString(logBuf))
 	}
