@@ -165,6 +165,17 @@ func (c *Container) stopAfterFailure(ctx context.Context, warn func(string)) {
 // container's cgroup.
 func (c *Container) Kill(sig unix.Signal, all bool) error {
 	st := c.Status()
+	if all && st == specs.StateStopped {
+		// Processes can outlive a stopped container's init when it has
+		// no PID namespace of its own; containerd signals them this way
+		// before delete, and runc lets it. Only the cgroup is signalled:
+		// the init is gone.
+		cg, err := c.cgroup()
+		if err != nil {
+			return nil
+		}
+		return cg.Kill(sig)
+	}
 	if st != specs.StateCreated && st != specs.StateRunning && st != StatePaused {
 		return fmt.Errorf("cannot kill container %s: it is %s: %w", c.rec.ID, st, ErrInvalidState)
 	}

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -214,4 +215,56 @@ func TestCLIVerbs(t *testing.T) {
 	if _, _, err := r.run("run", "--bundle", b3.Dir, "exit42"); err == nil || err.(*exec.ExitError).ExitCode() != 42 {
 		t.Errorf("run of 'exit 42' = %v, want exit status 42", err)
 	}
+}
+
+// kill --all on a stopped container signals what is left in its cgroup: a
+// container without a PID namespace leaves its init's children running
+// when the init exits, and containerd kills them this way before delete.
+func TestKillAllStoppedLeftovers(t *testing.T) {
+	r := newRuntime(t)
+	b := newBundle(t, bundle.WritableRoot(), bundle.WithoutNamespace(specs.PIDNamespace),
+		bundle.Args("sh", "-c", "sleep 300 & echo $! > /leftover"))
+	r.mustRun("create", "--bundle", b.Dir, "left")
+	r.mustRun("start", "left")
+	var pid int
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile(filepath.Join(b.Rootfs(), "leftover"))
+		if err == nil && len(data) > 0 && r.state("left").Status == specs.StateStopped {
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pid <= 0 {
+		t.Fatal("the container did not stop leaving a process behind")
+	}
+	if !processLive(pid) {
+		t.Fatalf("leftover process %d is not running before the kill", pid)
+	}
+	if _, stderr, err := r.run("kill", "--all", "left", "KILL"); err != nil {
+		t.Fatalf("kill --all of a stopped container: %v: %s", err, stderr)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for processLive(pid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if processLive(pid) {
+		t.Errorf("leftover process %d survived kill --all", pid)
+	}
+	// Without --all a stopped container has nothing to signal.
+	if _, _, err := r.run("kill", "left", "KILL"); err == nil {
+		t.Error("kill of a stopped container without --all succeeded")
+	}
+}
+
+// processLive reports whether pid exists and is not a zombie.
+func processLive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
 }
