@@ -62,10 +62,19 @@ func isOurBridge(name string) bool {
 	return name == DefaultBridge || strings.HasPrefix(name, bridgePrefix)
 }
 
-// mtu is n's MTU option, or 0 (the kernel's default).
+// DefaultMTU is a bridge's MTU without the option. A bridge is a local
+// link, not the uplink: a large MTU makes TCP between containers, and
+// from the host to a published port, as fast as over loopback (1500
+// gives about 0.7 of it; bench/network). Connections that leave the host
+// have their MSS clamped to the route's MTU (nft_linux.go).
+const DefaultMTU = 65520
+
+// mtu is n's MTU option, or DefaultMTU.
 func (n *Network) mtu() int {
-	v, _ := strconv.Atoi(n.Options[OptMTU])
-	return v
+	if v, err := strconv.Atoi(n.Options[OptMTU]); err == nil {
+		return v
+	}
+	return DefaultMTU
 }
 
 // up makes sure n's bridge exists with its gateway addresses and is up,

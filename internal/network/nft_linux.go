@@ -153,6 +153,11 @@ func (b *ruleBuilder) build(nets []*Network, ports []Port) {
 				b.rule(post, family(s.prefix), addrIn(true, s.prefix), ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, br), masq())
 			}
 		}
+		// The bridge's MTU is a local link's (65520 by default), not the
+		// uplink's: connections leaving the bridge get their MSS clamped
+		// to the route's MTU, so that no segment needs fragmenting or a
+		// round of path MTU discovery.
+		b.rule(fwd, ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, br), ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, br), clampMSS())
 		if n.Internal {
 			b.rule(fwd, ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, br), ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, br), verdict(expr.VerdictDrop, ""))
 			b.rule(fwd, ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, br), ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, br), verdict(expr.VerdictDrop, ""))
@@ -220,6 +225,20 @@ func fibLocal() []expr.Any {
 	return []expr.Any{
 		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.NativeEndian.AppendUint32(nil, unix.RTN_LOCAL)},
+	}
+}
+
+// clampMSS is "tcp flags syn tcp option maxseg size set rt mtu".
+func clampMSS() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x02}, Xor: []byte{0}},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0}},
+		&expr.Rt{Register: 1, Key: expr.RtTCPMSS},
+		&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 2, Size: 2},
+		&expr.Exthdr{SourceRegister: 1, Type: 2 /* maxseg */, Offset: 2, Len: 2, Op: expr.ExthdrOpTcpopt},
 	}
 }
 

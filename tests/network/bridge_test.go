@@ -35,6 +35,11 @@ func TestDefaultBridgeOutboundNAT(t *testing.T) {
 	if !strings.HasPrefix(lines[3], "seen 192.0.2.1:") {
 		t.Errorf("the neighbour saw %q: want the host's address 192.0.2.1 (masquerade)", lines[3])
 	}
+	// eth0 has the bridge's large MTU; the connection's MSS was clamped
+	// to the host's 1500-byte link.
+	if f := strings.Fields(lines[3]); len(f) != 4 || f[3] == "0" || len(f[3]) > 4 || f[3] > "1460" {
+		t.Errorf("the neighbour's connection: %q, want an MSS of at most 1460", lines[3])
+	}
 	br, err := netlink.LinkByName("pelagos0")
 	if err != nil {
 		t.Fatalf("bridge pelagos0: %v", err)

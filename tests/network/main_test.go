@@ -55,7 +55,7 @@ type cli struct {
 func newCLI(t testing.TB) *cli {
 	t.Helper()
 	testenv.RequireRoot(t)
-	if os.Getenv("PELAGOS_TEST_IN_NETNS") == "" {
+	if !testenv.InNetNS() {
 		t.Skip("needs the network namespace testenv.MainInNetNS gives (run as root)")
 	}
 	opts := testenv.BuildOptions{Release: true}
@@ -346,6 +346,12 @@ func newNeighbour(t testing.TB) *neighbour {
 		if err := h.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: neighbourLAN, Mask: net.CIDRMask(24, 32)}}); err != nil {
 			return err
 		}
+		// Jumbo frames on the neighbour's side only: what limits the MSS
+		// of a container's connection is then the host's clamp to its
+		// own link (1500).
+		if err := h.LinkSetMTU(l, 9000); err != nil {
+			return err
+		}
 		if err := h.LinkSetUp(l); err != nil {
 			return err
 		}
@@ -416,7 +422,8 @@ func ask(proto, addr string) (string, error) {
 }
 
 // listen starts a TCP server on addr (in the neighbour when nb is not
-// nil) that answers with the peer address it sees; it stops at cleanup.
+// nil) that answers with the peer address it sees and the connection's
+// MSS; it stops at cleanup.
 func listen(t testing.TB, nb *neighbour, addr string) {
 	t.Helper()
 	var l net.Listener
@@ -437,7 +444,11 @@ func listen(t testing.TB, nb *neighbour, addr string) {
 			if err != nil {
 				return
 			}
-			fmt.Fprintf(c, "seen %s\n", c.RemoteAddr())
+			mss := 0
+			if raw, err := c.(*net.TCPConn).SyscallConn(); err == nil {
+				raw.Control(func(fd uintptr) { mss, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG) })
+			}
+			fmt.Fprintf(c, "seen %s mss %d\n", c.RemoteAddr(), mss)
 			c.Close()
 		}
 	}()

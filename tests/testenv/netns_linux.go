@@ -22,10 +22,10 @@ const envInNetNS = "PELAGOS_TEST_IN_NETNS"
 // thus never touch the machine's own network, and go with the
 // namespace. Call it from TestMain instead of Main.
 func MainInNetNS(m *testing.M) {
-	if os.Getenv(envInNetNS) == "" && os.Geteuid() == 0 {
-		os.Exit(reexecInNetNS())
+	if !InNetNS() && os.Geteuid() == 0 {
+		os.Exit(ReexecInNetNS())
 	}
-	if os.Getenv(envInNetNS) != "" {
+	if InNetNS() {
 		if err := LoopbackUp(); err != nil {
 			fmt.Fprintln(os.Stderr, "testenv: loopback:", err)
 			os.Exit(1)
@@ -34,7 +34,12 @@ func MainInNetNS(m *testing.M) {
 	Main(m)
 }
 
-func reexecInNetNS() int {
+// InNetNS reports whether this process is one ReexecInNetNS started.
+func InNetNS() bool { return os.Getenv(envInNetNS) != "" }
+
+// ReexecInNetNS runs this program again, with the same arguments, in a
+// new network namespace, and returns its exit status.
+func ReexecInNetNS() int {
 	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
 	cmd.Env = append(os.Environ(), envInNetNS+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
