@@ -157,6 +157,15 @@ func configureBridge(n *Network, l netlink.Link) error {
 		if err := writeSysctl("net/ipv6/conf/all/forwarding", "1"); err != nil {
 			return err
 		}
+		// No duplicate address detection on the bridge's link-local
+		// address either: it starts when the first container's veth
+		// gives the bridge a carrier, and until it ends (a second or
+		// two) the kernel sends no neighbour solicitation from the
+		// bridge, so the first packets routed to a container (a
+		// published port reached over IPv6) wait in the neighbour queue.
+		if err := writeSysctl("net/ipv6/conf/"+n.Bridge()+"/accept_dad", "0"); err != nil {
+			return err
+		}
 	}
 	return netlink.LinkSetUp(l)
 }
