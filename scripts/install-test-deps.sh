@@ -9,6 +9,8 @@ pkgs=(
 	busybox-static   # test root filesystems
 	runc             # reference OCI runtime, compared side by side
 	podman           # an engine that drives pelagos-runc through --runtime
+	netavark         # podman's network backend, bench/network's peer
+	aardvark-dns     # netavark's DNS server
 	skopeo           # image interop: registry copies, OCI layouts
 	umoci            # image interop: OCI layout unpack compared with ours
 	docker-registry  # a real registry server (distribution) on 127.0.0.1

@@ -129,7 +129,7 @@ func (b *bench) setup() error {
 // makeBundle writes the runc bundle: the config pelagos generates for the
 // same container, on a plain copy of the image's root filesystem.
 func (b *bench) makeBundle(rootfs string) error {
-	id, err := b.cmd(b.pelagos, "create", "--name", "bundle", "bench:busybox", "/bin/true")
+	id, err := b.cmd(b.pelagos, "create", "--name", "bundle", "--network", "none", "bench:busybox", "/bin/true")
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func (b *bench) runs(n int) map[string][]float64 {
 	}
 	cs := []contender{
 		{"pelagos", func(int) (time.Duration, error) {
-			return b.timed(b.pelagos, "run", "--rm", "bench:busybox", "/bin/true")
+			return b.timed(b.pelagos, "run", "--rm", "--network", "none", "bench:busybox", "/bin/true")
 		}},
 		{"podman", func(int) (time.Duration, error) {
 			return b.timed(b.podman[0], append(b.podman[1:], "run", "--rm", "--network", "none",
@@ -238,7 +238,7 @@ func (b *bench) runs(n int) map[string][]float64 {
 func (b *bench) memory(k int) (map[string][]float64, error) {
 	out := map[string][]float64{}
 	for i := 0; i < k; i++ {
-		if _, err := b.cmd(b.pelagos, "run", "-d", "bench:busybox", "sleep", "1000"); err != nil {
+		if _, err := b.cmd(b.pelagos, "run", "-d", "--network", "none", "bench:busybox", "sleep", "1000"); err != nil {
 			return nil, err
 		}
 		if _, err := b.cmd(b.podman[0], append(b.podman[1:], "run", "-d", "--network", "none", "--ulimit", "nofile=1024:1024",

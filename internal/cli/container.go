@@ -49,6 +49,7 @@ func (g *globals) engine() (*engine.Engine, error) {
 		e.CgroupParent = p
 	}
 	e.Warn = func(msg string) { fmt.Fprintln(g.err, "WARNING:", msg) }
+	e.Net.DNSServer = dnsServerPath()
 	return e, nil
 }
 

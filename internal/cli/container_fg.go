@@ -89,6 +89,10 @@ func runForeground(ctx context.Context, g *globals, e *engine.Engine, c *engine.
 	}
 	go forwardSignals(sigs, st, tty, sigProxy)
 	code, _ := st.Runtime.Wait()
+	// The published ports' reservations end with the process.
+	for _, f := range st.Held {
+		f.Close()
+	}
 	waitGroupFor(&copies, 2*time.Second)
 	if tty != nil {
 		tty.wait()

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/engine"
+	"github.com/pelagos-go/pelagos/internal/network"
 )
 
 // inspectContainer is docker's container inspect JSON shape.
@@ -66,24 +67,73 @@ type inspectMount struct {
 }
 
 type networkSettings struct {
-	Bridge      string                    `json:"Bridge"`
-	SandboxID   string                    `json:"SandboxID"`
-	SandboxKey  string                    `json:"SandboxKey"`
-	Ports       map[string]any            `json:"Ports"`
-	IPAddress   string                    `json:"IPAddress"`
-	MacAddress  string                    `json:"MacAddress"`
-	Gateway     string                    `json:"Gateway"`
-	Networks    map[string]networkSetting `json:"Networks"`
-	IPPrefixLen int                       `json:"IPPrefixLen"`
+	Bridge                 string                           `json:"Bridge"`
+	SandboxID              string                           `json:"SandboxID"`
+	SandboxKey             string                           `json:"SandboxKey"`
+	Ports                  map[string][]network.PortBinding `json:"Ports"`
+	HairpinMode            bool                             `json:"HairpinMode"`
+	LinkLocalIPv6Address   string                           `json:"LinkLocalIPv6Address"`
+	LinkLocalIPv6PrefixLen int                              `json:"LinkLocalIPv6PrefixLen"`
+	SecondaryIPAddresses   []string                         `json:"SecondaryIPAddresses"`
+	SecondaryIPv6Addresses []string                         `json:"SecondaryIPv6Addresses"`
+	EndpointID             string                           `json:"EndpointID"`
+	Gateway                string                           `json:"Gateway"`
+	GlobalIPv6Address      string                           `json:"GlobalIPv6Address"`
+	GlobalIPv6PrefixLen    int                              `json:"GlobalIPv6PrefixLen"`
+	IPAddress              string                           `json:"IPAddress"`
+	IPPrefixLen            int                              `json:"IPPrefixLen"`
+	IPv6Gateway            string                           `json:"IPv6Gateway"`
+	MacAddress             string                           `json:"MacAddress"`
+	Networks               map[string]networkSetting        `json:"Networks"`
 }
 
+// networkSetting is one network of a container, in docker's shape.
 type networkSetting struct {
-	NetworkID   string `json:"NetworkID"`
-	EndpointID  string `json:"EndpointID"`
-	Gateway     string `json:"Gateway"`
-	IPAddress   string `json:"IPAddress"`
-	IPPrefixLen int    `json:"IPPrefixLen"`
-	MacAddress  string `json:"MacAddress"`
+	IPAMConfig          *engine.EndpointIPAMConfig `json:"IPAMConfig"`
+	Links               []string                   `json:"Links"`
+	Aliases             []string                   `json:"Aliases"`
+	MacAddress          string                     `json:"MacAddress"`
+	DriverOpts          map[string]string          `json:"DriverOpts"`
+	GwPriority          int                        `json:"GwPriority"`
+	NetworkID           string                     `json:"NetworkID"`
+	EndpointID          string                     `json:"EndpointID"`
+	Gateway             string                     `json:"Gateway"`
+	IPAddress           string                     `json:"IPAddress"`
+	IPPrefixLen         int                        `json:"IPPrefixLen"`
+	IPv6Gateway         string                     `json:"IPv6Gateway"`
+	GlobalIPv6Address   string                     `json:"GlobalIPv6Address"`
+	GlobalIPv6PrefixLen int                        `json:"GlobalIPv6PrefixLen"`
+	DNSNames            []string                   `json:"DNSNames"`
+}
+
+// toNetworkSettings is c's NetworkSettings as docker shows them: the
+// default bridge network's endpoint is also given at the top level.
+func toNetworkSettings(c *engine.Container) networkSettings {
+	ns := c.NetworkSettings
+	out := networkSettings{SandboxKey: ns.SandboxKey, Ports: ns.Ports, Networks: map[string]networkSetting{}}
+	if out.Ports == nil {
+		out.Ports = map[string][]network.PortBinding{}
+	}
+	if ns.SandboxKey != "" {
+		out.SandboxID = c.ID
+	}
+	if len(ns.Networks) == 0 {
+		out.Networks[c.HostConfig.NetworkMode] = networkSetting{}
+	}
+	for name, es := range ns.Networks {
+		out.Networks[name] = networkSetting{
+			IPAMConfig: es.IPAMConfig, Aliases: es.Aliases, MacAddress: es.MacAddress, NetworkID: es.NetworkID,
+			EndpointID: es.EndpointID, Gateway: es.Gateway, IPAddress: es.IPAddress, IPPrefixLen: es.IPPrefixLen,
+			IPv6Gateway: es.IPv6Gateway, GlobalIPv6Address: es.GlobalIPv6Address,
+			GlobalIPv6PrefixLen: es.GlobalIPv6PrefixLen, DNSNames: es.DNSNames,
+		}
+		if name == network.DefaultNetwork {
+			out.EndpointID, out.Gateway, out.IPAddress, out.IPPrefixLen = es.EndpointID, es.Gateway, es.IPAddress, es.IPPrefixLen
+			out.IPv6Gateway, out.GlobalIPv6Address, out.GlobalIPv6PrefixLen = es.IPv6Gateway, es.GlobalIPv6Address, es.GlobalIPv6PrefixLen
+			out.MacAddress = es.MacAddress
+		}
+	}
+	return out
 }
 
 // dockerTime formats as docker's inspect: RFC 3339 with nanoseconds, and
@@ -109,11 +159,8 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectContainer {
 		HostsPath: filepath.Join(c.Dir(), "hosts"), LogPath: c.LogPath(), Name: "/" + c.Name,
 		RestartCount: c.RestartCount, Driver: "overlay", Platform: "linux",
 		HostConfig: c.HostConfig, Config: c.Config, Mounts: []inspectMount{},
-		GraphDriver: graphDriver{Name: "overlay", Data: map[string]string{"MergedDir": c.RootfsPath()}},
-		NetworkSettings: networkSettings{
-			Ports:    map[string]any{},
-			Networks: map[string]networkSetting{c.HostConfig.NetworkMode: {}},
-		},
+		GraphDriver:     graphDriver{Name: "overlay", Data: map[string]string{"MergedDir": c.RootfsPath()}},
+		NetworkSettings: toNetworkSettings(c),
 	}
 	if ic.Args == nil {
 		ic.Args = []string{}
@@ -176,6 +223,10 @@ func inspectAny(ctx context.Context, g *globals, e *engine.Engine, refs []string
 						continue
 					}
 				}
+			}
+			if n, nerr := e.Net.Inspect(ctx, ref); nerr == nil {
+				out = append(out, n)
+				continue
 			}
 			err = dockerError("No such object: " + ref)
 		}

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/engine"
+	"github.com/pelagos-go/pelagos/internal/network"
 )
 
 func newKillCmd(g *globals) *cobra.Command {
@@ -108,16 +111,50 @@ func newPortCmd(g *globals) *cobra.Command {
 		Short: "List port mappings or a specific mapping for the container",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
-			if _, err := e.Get(ctx, args[0]); err != nil {
+			c, err := e.Get(ctx, args[0])
+			if err != nil {
 				return err
 			}
-			// No network publishes ports yet (--network none|host).
-			if len(args) == 2 {
-				return fmt.Errorf("no public port '%s' published for %s", args[1], args[0])
-			}
-			return nil
+			return printPorts(g, c, args[1:])
 		}),
 	}
+}
+
+// printPorts prints docker port's lines: "80/tcp -> 0.0.0.0:8080", or
+// for one port just the host addresses.
+func printPorts(g *globals, c *engine.Container, only []string) error {
+	keys := make([]string, 0, len(c.NetworkSettings.Ports))
+	for k := range c.NetworkSettings.Ports {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return portLess(keys[i], keys[j]) })
+	want := ""
+	if len(only) == 1 {
+		p, proto, err := network.ParsePortKey(only[0])
+		if err != nil {
+			return err
+		}
+		want = fmt.Sprintf("%d/%s", p, proto)
+	}
+	found := false
+	for _, k := range keys {
+		if want != "" && k != want {
+			continue
+		}
+		for _, b := range c.NetworkSettings.Ports[k] {
+			found = true
+			hp := net.JoinHostPort(b.HostIP, b.HostPort)
+			if want != "" {
+				fmt.Fprintln(g.out, hp)
+			} else {
+				fmt.Fprintf(g.out, "%s -> %s\n", k, hp)
+			}
+		}
+	}
+	if want != "" && !found {
+		return fmt.Errorf("no public port '%s' published for %s", only[0], c.Name)
+	}
+	return nil
 }
 
 // newTopCmd lists the container's processes with ps(1), as docker top.

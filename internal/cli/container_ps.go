@@ -120,9 +120,9 @@ func psRow(e *engine.Engine, c *engine.Container, o psOptions) map[string]string
 	return map[string]string{
 		"ID": psID(c, o.noTrunc), "Image": c.Config.Image, "Command": strconv.Quote(cmd),
 		"CreatedAt": c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), "RunningFor": since(c.Created),
-		"Ports": "", "State": containerState(e, c), "Status": containerStatus(e, c), "Size": size,
+		"Ports": portsColumn(c), "State": containerState(e, c), "Status": containerStatus(e, c), "Size": size,
 		"Names": c.Name, "Labels": strings.Join(labels, ","), "Mounts": mountNames(c),
-		"Networks": c.HostConfig.NetworkMode, "LocalVolumes": "0",
+		"Networks": networksColumn(c), "LocalVolumes": "0",
 	}
 }
 

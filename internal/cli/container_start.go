@@ -183,6 +183,14 @@ func monitorStep(ctx context.Context, g *globals, args []string, report, status 
 		if err != nil || st == nil {
 			return err
 		}
+		// The monitor holds the sockets reserving the published ports
+		// for as long as the process runs.
+		if err := monitor.SendHeld(report, st.Held); err != nil {
+			return err
+		}
+		for _, f := range st.Held {
+			f.Close()
+		}
 		fmt.Fprintf(report, "pid %d\n", st.Runtime.Pid())
 		fmt.Fprintln(status, "ok")
 		return nil

@@ -58,6 +58,7 @@ func newRoot(g *globals) *cobra.Command {
 	addContainerCommands(root, g)
 	addLoginCommands(root, g)
 	addSystemCommands(root, g)
+	addNetworkCommands(root, g)
 	return root
 }
 

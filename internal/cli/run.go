@@ -9,18 +9,20 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/pelagos-go/pelagos/internal/engine"
 	"github.com/pelagos-go/pelagos/internal/image/progress"
 	"github.com/pelagos-go/pelagos/internal/image/pull"
 	"github.com/pelagos-go/pelagos/internal/image/reference"
 	"github.com/pelagos-go/pelagos/internal/image/store"
+	"github.com/pelagos-go/pelagos/internal/network"
 )
 
 // runFlags are the flags of run and create.
 type runFlags struct {
 	detach, interactive, tty, rm, readOnly, privileged, init bool
-	name, workdir, user, entrypoint, hostname, network       string
+	name, workdir, user, entrypoint, hostname                string
 	memory, memorySwap, cpus, shmSize, cgroupParent          string
 	stopSignal, restart, pullPolicy, platform, logDriver     string
 	stopTimeout                                              int
@@ -28,6 +30,57 @@ type runFlags struct {
 	env, envFile, volumes, mounts, tmpfs, capAdd, capDrop    []string
 	securityOpt, ulimits, labels, logOpts, expose            []string
 	sigProxy                                                 bool
+	net                                                      netFlags
+}
+
+// netFlags are run's and create's network flags.
+type netFlags struct {
+	networks, publish, aliases, dns, dnsSearch, dnsOption, addHost []string
+	publishAll                                                     bool
+	ip, ip6, mac                                                   string
+}
+
+func (n *netFlags) register(fl *pflag.FlagSet) {
+	fl.StringArrayVar(&n.networks, "network", nil, "connect a container to a network: bridge (the default), NAME, none, host, container:NAME (repeat for more networks)")
+	fl.StringArrayVar(&n.networks, "net", nil, "connect a container to a network")
+	_ = fl.MarkHidden("net")
+	fl.StringArrayVarP(&n.publish, "publish", "p", nil, "publish a container's port(s) to the host: [hostIP:][hostPort:]containerPort[/proto]")
+	fl.BoolVarP(&n.publishAll, "publish-all", "P", false, "publish all exposed ports to random ports")
+	fl.StringVar(&n.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	fl.StringVar(&n.ip6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
+	fl.StringVar(&n.mac, "mac-address", "", "container MAC address (e.g., 92:d0:c6:0a:29:33)")
+	fl.StringArrayVar(&n.aliases, "network-alias", nil, "add network-scoped alias for the container")
+	fl.StringArrayVar(&n.dns, "dns", nil, "set custom DNS servers")
+	fl.StringArrayVar(&n.dnsSearch, "dns-search", nil, "set custom DNS search domains")
+	fl.StringArrayVar(&n.dnsOption, "dns-option", nil, "set DNS options")
+	fl.StringArrayVar(&n.addHost, "add-host", nil, "add a custom host-to-IP mapping (host:ip, or host:host-gateway)")
+}
+
+// apply puts the network flags into the create options.
+func (n *netFlags) apply(o *engine.CreateOptions) error {
+	hc := &o.HostConfig
+	if len(n.networks) > 0 {
+		hc.NetworkMode = n.networks[0]
+		o.Network.Extra = n.networks[1:]
+	}
+	o.Network.IPv4, o.Network.IPv6, o.Network.MAC, o.Network.Aliases = n.ip, n.ip6, n.mac, n.aliases
+	hc.DNS, hc.DNSSearch, hc.DNSOptions, hc.ExtraHosts = n.dns, n.dnsSearch, n.dnsOption, n.addHost
+	hc.PublishAllPorts = n.publishAll
+	for _, p := range n.publish {
+		b, err := network.ParsePublish(p)
+		if err != nil {
+			return err
+		}
+		hc.PortBindings = network.MergeBindings(hc.PortBindings, b)
+		// A published port is exposed, as docker records it.
+		if o.Config.ExposedPorts == nil {
+			o.Config.ExposedPorts = map[string]struct{}{}
+		}
+		for k := range b {
+			o.Config.ExposedPorts[k] = struct{}{}
+		}
+	}
+	return nil
 }
 
 func (f *runFlags) register(cmd *cobra.Command, run bool) {
@@ -53,9 +106,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a filesystem mount (type=bind|tmpfs,...)")
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root filesystem as read only")
-	fl.StringVar(&f.network, "network", "none", "connect a container to a network (none, host)")
-	fl.StringVar(&f.network, "net", "none", "connect a container to a network")
-	_ = fl.MarkHidden("net")
+	f.net.register(fl)
 	fl.StringArrayVar(&f.capAdd, "cap-add", nil, "add Linux capabilities")
 	fl.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop Linux capabilities")
 	fl.BoolVar(&f.privileged, "privileged", false, "give extended privileges to this container")
@@ -133,12 +184,15 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 	if err := f.hostOptions(cmd, hc); err != nil {
 		return o, err
 	}
+	if err := f.net.apply(&o); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 
 func (f *runFlags) hostOptions(cmd *cobra.Command, hc *engine.HostConfig) error {
 	hc.AutoRemove, hc.ReadonlyRootfs, hc.Privileged = f.rm, f.readOnly, f.privileged
-	hc.NetworkMode, hc.CgroupParent = f.network, f.cgroupParent
+	hc.CgroupParent = f.cgroupParent
 	hc.CapAdd, hc.CapDrop, hc.SecurityOpt = f.capAdd, f.capDrop, f.securityOpt
 	var err error
 	if hc.RestartPolicy, err = engine.ParseRestart(f.restart); err != nil {

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pelagos-go/pelagos/internal/engine"
 	"github.com/pelagos-go/pelagos/internal/image/progress"
 	"github.com/pelagos-go/pelagos/internal/image/snapshot"
 	"github.com/pelagos-go/pelagos/internal/image/store"
@@ -12,7 +14,7 @@ import (
 
 func addSystemCommands(root *cobra.Command, g *globals) {
 	sys := &cobra.Command{Use: "system", Short: "Manage pelagos"}
-	sys.AddCommand(newDfCmd(g))
+	sys.AddCommand(newDfCmd(g), newSystemPruneCmd(g))
 	root.AddCommand(sys)
 }
 
@@ -122,4 +124,44 @@ func usageRow(kind string, count, active int, size, reclaim int64) map[string]st
 		"Type": kind, "TotalCount": fmt.Sprint(count), "Active": fmt.Sprint(active),
 		"Size": progress.HumanSize(size), "Reclaimable": r,
 	}
+}
+
+// newSystemPruneCmd removes stopped containers and unused networks, and
+// reclaims what killed commands and monitors left (mounts, network
+// namespaces, veths, leases, rules). Images are pruned by image prune.
+func newSystemPruneCmd(g *globals) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused data",
+		Args:  cobra.NoArgs,
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			if !force && !confirm(g, "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container") {
+				return nil
+			}
+			ids, err := e.Prune(ctx)
+			if len(ids) > 0 {
+				fmt.Fprintln(g.out, "Deleted Containers:")
+				for _, id := range ids {
+					fmt.Fprintln(g.out, id)
+				}
+				fmt.Fprintln(g.out)
+			}
+			if err != nil {
+				return err
+			}
+			names, err := pruneNetworks(ctx, e)
+			if len(names) > 0 {
+				fmt.Fprintln(g.out, "Deleted Networks:")
+				for _, n := range names {
+					fmt.Fprintln(g.out, n)
+				}
+				fmt.Fprintln(g.out)
+			}
+			fmt.Fprintln(g.out, "Total reclaimed space: 0B")
+			return err
+		}),
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	return cmd
 }

@@ -26,6 +26,8 @@ type CreateOptions struct {
 	// EntrypointSet: --entrypoint was given (even empty), so the image's
 	// entrypoint and cmd do not apply.
 	EntrypointSet bool
+	// Network: more networks and the primary endpoint's settings.
+	Network NetworkOptions
 }
 
 // Create makes a container object from an image: nothing runs until Start.
@@ -54,6 +56,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	}
 	c := &Container{ID: newID(), Created: time.Now().UTC(), Image: img.ID.String(), Config: o.Config, HostConfig: o.HostConfig}
 	if err := applyImage(c, cf, o.EntrypointSet); err != nil {
+		return nil, err
+	}
+	if err := e.attachNetworks(ctx, c, o.Network); err != nil {
 		return nil, err
 	}
 	c.State = State{Status: StatusCreated}

@@ -16,6 +16,7 @@ const EnvDieAt = "_PELAGOS_TEST_DIE_AT"
 const (
 	StepCreateHeld    = "create:held"    // the image is held; the container directory is not in place
 	StepStartMounted  = "start:mounted"  // the rootfs is mounted
+	StepStartNetwork  = "start:network"  // the network is set up; the spec is not written
 	StepStartRecorded = "start:recorded" // the runtime container is recorded, not created
 	StepStartCreated  = "start:created"  // the init waits to be started
 	StepStartStarted  = "start:started"  // the process runs; the record says created
@@ -24,7 +25,7 @@ const (
 )
 
 // DieSteps lists every step, in the order a run reaches them.
-var DieSteps = []string{StepCreateHeld, StepStartMounted, StepStartRecorded, StepStartCreated, StepStartStarted, StepExitedTorn, StepRemoveRenamed}
+var DieSteps = []string{StepCreateHeld, StepStartMounted, StepStartNetwork, StepStartRecorded, StepStartCreated, StepStartStarted, StepExitedTorn, StepRemoveRenamed}
 
 func dieAt(step string) {
 	if os.Getenv(EnvDieAt) == step {

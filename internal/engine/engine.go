@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pelagos-go/pelagos/internal/image/store"
+	"github.com/pelagos-go/pelagos/internal/network"
 )
 
 // DefaultRunRoot is where runtime state lives for the default data root.
@@ -31,6 +32,9 @@ type Engine struct {
 	// Warn receives warnings; may be nil.
 	Warn func(string)
 
+	// Net is the networks of this data root.
+	Net *network.Manager
+
 	images *store.Store
 }
 
@@ -42,6 +46,11 @@ func Open(root, runRoot string) (*Engine, error) {
 			return nil, err
 		}
 	}
+	n, err := network.Open(root, runRoot)
+	if err != nil {
+		return nil, err
+	}
+	e.Net = n
 	return e, nil
 }
 

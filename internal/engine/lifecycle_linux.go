@@ -29,6 +29,9 @@ type Stdio struct {
 type Started struct {
 	*Container
 	Runtime *container.Container
+	// Held are sockets reserving its published host ports: the caller
+	// (its monitor) keeps them open until the container exits.
+	Held []*os.File
 }
 
 // Start starts container ref's process with stdio. The calling process
@@ -54,26 +57,46 @@ func (e *Engine) Start(ctx context.Context, ref string, stdio Stdio, monitorPid 
 	}
 	c.Monitor = monitorPid
 	c.MonitorStart, _ = procStart(monitorPid)
-	rc, err := e.startLocked(ctx, c, stdio)
+	rc, held, err := e.startLocked(ctx, c, stdio)
 	if err != nil {
 		return nil, e.failStart(ctx, c, err)
 	}
-	return &Started{Container: c, Runtime: rc}, nil
+	return &Started{Container: c, Runtime: rc, Held: held}, nil
 }
 
 // startLocked brings c up: leftovers of an earlier run go, the rootfs is
 // mounted, the spec generated, and the runtime creates and starts it.
 // Each step records what it made before making it, so a start killed at
 // any point leaves a record from which Reconcile can undo everything.
-func (e *Engine) startLocked(ctx context.Context, c *Container, stdio Stdio) (*container.Container, error) {
+func (e *Engine) startLocked(ctx context.Context, c *Container, stdio Stdio) (_ *container.Container, held []*os.File, err error) {
+	defer func() {
+		if err != nil {
+			closeAll(held)
+			held = nil
+		}
+	}()
 	if err := e.teardown(ctx, c); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := e.mountRootfs(ctx, c); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dieAt(StepStartMounted)
-	s, err := e.spec(c)
+	// The network comes after the mount: a start killed during it leaves
+	// a record claiming the mount, whose reconcile tears the network
+	// down too (its lease says what to undo).
+	if held, err = e.setupNetwork(ctx, c); err != nil {
+		return nil, nil, err
+	}
+	dieAt(StepStartNetwork)
+	rc, err := e.createAndStart(ctx, c, stdio)
+	return rc, held, err
+}
+
+// createAndStart generates the spec and has the runtime create and start
+// the container.
+func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) (*container.Container, error) {
+	s, err := e.spec(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +177,7 @@ func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
 
 // spec generates c's OCI spec; the rootfs must be mounted (users are
 // resolved in it).
-func (e *Engine) spec(c *Container) (*specs.Spec, error) {
+func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	root, err := os.OpenFile(c.RootfsPath(), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -171,7 +194,11 @@ func (e *Engine) spec(c *Container) (*specs.Spec, error) {
 			hostname, _ = os.Hostname()
 		}
 	}
-	etc, err := etcFiles(c, hostname)
+	etc, err := e.etcFiles(ctx, c, hostname)
+	if err != nil {
+		return nil, err
+	}
+	netns, err := e.netnsPath(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -188,12 +215,12 @@ func (e *Engine) spec(c *Container) (*specs.Spec, error) {
 	}
 	return generateSpec(c, specInput{
 		user: u, rootfs: c.RootfsPath(), hostname: hostname, etcFiles: etc,
-		cgroup: filepath.Join("/", parent, c.ID), nofileMax: nofile.Max,
+		cgroup: filepath.Join("/", parent, c.ID), nofileMax: nofile.Max, netns: netns,
 	})
 }
 
 // teardown removes what a run of c left: the runtime container (killed
-// if need be) and the rootfs mount. It is idempotent.
+// if need be), its network and the rootfs mount. It is idempotent.
 func (e *Engine) teardown(ctx context.Context, c *Container) error {
 	if c.Runtime {
 		rc, err := container.Load(e.RuntimeRoot(), c.ID)
@@ -208,6 +235,9 @@ func (e *Engine) teardown(ctx context.Context, c *Container) error {
 		if err := c.save(); err != nil {
 			return err
 		}
+	}
+	if err := e.teardownNetwork(ctx, c); err != nil {
+		return err
 	}
 	if c.Mounted {
 		if err := snapshot.Unmount(c.RootfsPath()); err != nil {

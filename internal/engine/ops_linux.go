@@ -290,8 +290,9 @@ func (e *Engine) reconcile(ctx context.Context, id string) (*Container, error) {
 }
 
 // Prune removes every stopped container and returns their IDs, then
-// clears what killed commands left: temporary directories and image
-// holds without a container.
+// clears what killed commands left: temporary directories, image holds
+// without a container, and network leases, namespaces, veths and rules
+// of containers that do not run.
 func (e *Engine) Prune(ctx context.Context) ([]string, error) {
 	cs, err := e.List(ctx)
 	if err != nil {
@@ -307,7 +308,10 @@ func (e *Engine) Prune(ctx context.Context) ([]string, error) {
 		}
 		removed = append(removed, c.ID)
 	}
-	return removed, e.sweep(ctx)
+	if err := e.sweep(ctx); err != nil {
+		return removed, err
+	}
+	return removed, e.SweepNetwork(ctx)
 }
 
 // tmpPrefix and rmPrefix name a container directory being created (with

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/network"
 )
 
 func invalid(format string, args ...any) error {
@@ -355,14 +358,14 @@ func ExpandEnv(env []string) []string {
 
 // validateHostConfig checks what parsing alone cannot.
 func validateHostConfig(hc *HostConfig) error {
-	switch hc.NetworkMode {
-	case "", "default", "none":
-		hc.NetworkMode = "none"
-	case "host":
-	case "bridge":
-		return invalid("network mode \"bridge\" is not available yet: use --network none or host")
-	default:
-		return invalid("network %s not found", hc.NetworkMode)
+	switch {
+	case hc.NetworkMode == "" || hc.NetworkMode == "default":
+		hc.NetworkMode = network.DefaultNetwork
+	case hc.NetworkMode == "container:":
+		return invalid("invalid network mode: container: needs a container name or ID")
+	}
+	if err := validateNetFlags(hc); err != nil {
+		return err
 	}
 	if hc.AutoRemove && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != "no" {
 		return invalid("conflicting options: cannot specify both --restart and --rm")
@@ -402,6 +405,26 @@ func validateHostConfig(hc *HostConfig) error {
 	}
 	if hc.Memory != 0 && hc.Memory < 6<<20 {
 		return invalid("Minimum memory limit allowed is 6MB")
+	}
+	return nil
+}
+
+// validateNetFlags checks --dns, --add-host and the published ports.
+func validateNetFlags(hc *HostConfig) error {
+	for _, d := range hc.DNS {
+		if _, err := netip.ParseAddr(d); err != nil {
+			return invalid("%s is not an ip address", d)
+		}
+	}
+	for _, h := range hc.ExtraHosts {
+		if _, _, err := network.ParseExtraHost(h); err != nil {
+			return err
+		}
+	}
+	for k := range hc.PortBindings {
+		if _, _, err := network.ParsePortKey(k); err != nil {
+			return err
+		}
 	}
 	return nil
 }

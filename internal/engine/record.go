@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/pelagos-go/pelagos/internal/network"
 )
 
 // Config is what the container runs, in the shape and JSON names of
@@ -102,6 +104,52 @@ type HostConfig struct {
 	Ulimits        []Ulimit          `json:"Ulimits"`
 	Init           *bool             `json:"Init"`
 	Mounts         []Mount           `json:"Mounts,omitempty"`
+	// Networking (docker's names): -p, -P, --dns, --dns-search,
+	// --dns-option, --add-host.
+	PortBindings    map[string][]network.PortBinding `json:"PortBindings"`
+	PublishAllPorts bool                             `json:"PublishAllPorts"`
+	DNS             []string                         `json:"Dns"`
+	DNSSearch       []string                         `json:"DnsSearch"`
+	DNSOptions      []string                         `json:"DnsOptions"`
+	ExtraHosts      []string                         `json:"ExtraHosts"`
+}
+
+// NetworkSettings are the container's networks (docker inspect's
+// "NetworkSettings"): what was asked for at create or connect, and,
+// while it runs, its addresses and published ports.
+type NetworkSettings struct {
+	SandboxKey string                           `json:"SandboxKey"`
+	Ports      map[string][]network.PortBinding `json:"Ports"`
+	// Networks are keyed by network name; Order lists them, the primary
+	// one (default route, published ports) first.
+	Networks map[string]*EndpointSettings `json:"Networks"`
+	Order    []string                     `json:"Order,omitempty"`
+}
+
+// EndpointSettings is the container on one network, in docker's shape.
+type EndpointSettings struct {
+	IPAMConfig          *EndpointIPAMConfig `json:"IPAMConfig"`
+	Links               []string            `json:"Links"`
+	Aliases             []string            `json:"Aliases"`
+	MacAddress          string              `json:"MacAddress"`
+	NetworkID           string              `json:"NetworkID"`
+	EndpointID          string              `json:"EndpointID"`
+	Gateway             string              `json:"Gateway"`
+	IPAddress           string              `json:"IPAddress"`
+	IPPrefixLen         int                 `json:"IPPrefixLen"`
+	IPv6Gateway         string              `json:"IPv6Gateway"`
+	GlobalIPv6Address   string              `json:"GlobalIPv6Address"`
+	GlobalIPv6PrefixLen int                 `json:"GlobalIPv6PrefixLen"`
+	DNSNames            []string            `json:"DNSNames"`
+	// MacRequested is --mac-address (MacAddress is the one in use while
+	// the container runs); not in docker's shape.
+	MacRequested string `json:"MacRequested,omitempty"`
+}
+
+// EndpointIPAMConfig are the static addresses asked for (--ip, --ip6).
+type EndpointIPAMConfig struct {
+	IPv4Address string `json:"IPv4Address,omitempty"`
+	IPv6Address string `json:"IPv6Address,omitempty"`
 }
 
 // Container states, as Docker names them.
@@ -160,6 +208,8 @@ type Container struct {
 	// Runtime: a runtime (package container) container of this ID may
 	// exist and must be deleted before the next start.
 	Runtime bool `json:"Runtime,omitempty"`
+	// NetworkSettings: see the type.
+	NetworkSettings NetworkSettings `json:"NetworkSettings"`
 
 	dir string
 }

@@ -52,6 +52,7 @@ type specInput struct {
 	hostname  string
 	etcFiles  map[string]string // /etc/hosts ... -> file in the container dir
 	nofileMax uint64            // the caller's hard RLIMIT_NOFILE
+	netns     string            // the network namespace to join; empty: a new one
 }
 
 // generateSpec builds the OCI spec for c: Docker's defaults, then what the
@@ -76,7 +77,7 @@ func generateSpec(c *Container, in specInput) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Linux.Namespaces = namespacesSpec(hc)
+	s.Linux.Namespaces = namespacesSpec(hc, in.netns)
 	if err := resourcesSpec(hc, s.Linux.Resources); err != nil {
 		return nil, err
 	}
@@ -260,13 +261,15 @@ func capbsetHas(c int) bool {
 	return errno == 0 && r == 1
 }
 
-func namespacesSpec(hc *HostConfig) []specs.LinuxNamespace {
+// namespacesSpec: new namespaces, and the network one joined at netns
+// when the engine made it (bridge networks) or another container has it.
+func namespacesSpec(hc *HostConfig, netns string) []specs.LinuxNamespace {
 	ns := []specs.LinuxNamespace{
 		{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
 		{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
 	}
-	if hc.NetworkMode != "host" {
-		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	if hc.NetworkMode != modeHost {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netns})
 	}
 	return ns
 }

@@ -47,10 +47,11 @@ func TestLogs(t *testing.T) {
 	if out, _, _ := c.run(nil, "logs", "--since", future, "lg"); out != "" {
 		t.Errorf("logs --since the future: %q", out)
 	}
-	// The file is docker's json-file format.
+	// The file is docker's json-file format (stdout's and stderr's
+	// entries interleave in arrival order: match a whole line).
 	path := c.field("lg", "{{.LogPath}}")
 	b, err := os.ReadFile(path)
-	if err != nil || !regexp.MustCompile(`^\{"log":"out1\\n","stream":"stdout","time":"[^"]+"\}\n`).Match(b) {
+	if err != nil || !regexp.MustCompile(`(?m)^\{"log":"out1\\n","stream":"stdout","time":"[^"]+"\}$`).Match(b) {
 		t.Errorf("%s is not json-file: %q %v", path, b[:min(len(b), 120)], err)
 	}
 	c.ok("rm", "lg")

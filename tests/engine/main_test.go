@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 	if err := testenv.CleanStale(cgroupPrefix); err != nil {
 		fmt.Fprintln(os.Stderr, "clean up after an earlier run:", err)
 	}
-	testenv.Main(m)
+	testenv.MainInNetNS(m)
 }
 
 var seq atomic.Int64

@@ -16,8 +16,11 @@
 // A step is `STEP... MODE [ARG]` with these descriptors:
 //
 //	0, 1, 2  /dev/null (a step's own diagnostics go to FdStatus)
-//	3        FdReport: the step writes "pid N" when a container process
-//	         runs, "restart MS" when the monitor must restart after MS ms
+//	3        FdReport, a SOCK_SEQPACKET socket: the step writes "pid N"
+//	         when a container process runs, "restart MS" when the monitor
+//	         must restart after MS ms, and "hold" with descriptors
+//	         (SCM_RIGHTS) that the monitor keeps open until the process
+//	         exits (the sockets reserving its published ports)
 //	4        FdStatus: the first step's result for the command that
 //	         started the monitor ("ok" or "error CODE MESSAGE")
 //	5, 6, 7  the container's stdin, stdout and stderr
@@ -26,7 +29,6 @@
 package monitor
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"os"
@@ -181,6 +183,79 @@ type monitor struct {
 	// stdinW keeps the container's stdin open (-i without an attached
 	// client): the process sees no EOF while the monitor lives.
 	stdinW *os.File
+	// held are descriptors a step asked us to keep while the process
+	// runs.
+	held []int
+}
+
+// reportPair makes the report socket: SEQPACKET keeps each message
+// whole and carries descriptors.
+func reportPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "report"), os.NewFile(uintptr(fds[1]), "report-child"), nil
+}
+
+// readReport reads a step's messages until it exits.
+func (m *monitor) readReport(r *os.File, rep *stepReport) {
+	buf := make([]byte, 256)
+	oob := make([]byte, unix.CmsgSpace(4*maxHeld))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(int(r.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || (n == 0 && oobn == 0) {
+			return
+		}
+		if oobn > 0 {
+			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+				for i := range msgs {
+					if fds, err := unix.ParseUnixRights(&msgs[i]); err == nil {
+						m.held = append(m.held, fds...)
+					}
+				}
+			}
+		}
+		k, v, _ := strings.Cut(strings.TrimSpace(string(buf[:n])), " ")
+		switch n, err := strconv.Atoi(v); {
+		case err != nil:
+		case k == "pid":
+			rep.pid = n
+		case k == "restart":
+			rep.restart = n
+		}
+	}
+}
+
+// release closes the held descriptors.
+func (m *monitor) release() {
+	for _, fd := range m.held {
+		unix.Close(fd)
+	}
+	m.held = nil
+}
+
+// maxHeld bounds the descriptors one "hold" message carries.
+const maxHeld = 250
+
+// SendHeld hands files to the monitor on the report socket (a step's
+// FdReport); the monitor keeps them open until the process exits.
+func SendHeld(report *os.File, files []*os.File) error {
+	for len(files) > 0 {
+		n := min(len(files), maxHeld)
+		fds := make([]int, n)
+		for i, f := range files[:n] {
+			fds[i] = int(f.Fd())
+		}
+		if err := unix.Sendmsg(int(report.Fd()), []byte("hold"), unix.UnixRights(fds...), nil, 0); err != nil {
+			return err
+		}
+		files = files[n:]
+	}
+	return nil
 }
 
 func (m *monitor) loop(status *os.File) int {
@@ -200,6 +275,7 @@ func (m *monitor) loop(status *os.File) int {
 		}
 		if rep.pid > 0 {
 			code := m.waitInit(rep.pid)
+			m.release()
 			io.drain()
 			mode = []string{ModeExited, strconv.Itoa(code)}
 			continue
@@ -232,7 +308,7 @@ func (m *monitor) step(mode []string, status *os.File) (stepReport, *copiers, er
 	if status != nil {
 		files[FdStatus] = status
 	}
-	reportR, reportW, err := os.Pipe()
+	reportR, reportW, err := reportPair()
 	if err != nil {
 		return rep, nil, err
 	}
@@ -261,20 +337,7 @@ func (m *monitor) step(mode []string, status *os.File) (stepReport, *copiers, er
 		cs.abort()
 		return rep, cs, err
 	}
-	sc := bufio.NewScanner(reportR)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), " ")
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			continue
-		}
-		switch k {
-		case "pid":
-			rep.pid = n
-		case "restart":
-			rep.restart = n
-		}
-	}
+	m.readReport(reportR, &rep)
 	var ws unix.WaitStatus
 	for {
 		if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
