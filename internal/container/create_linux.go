@@ -83,6 +83,10 @@ type creation struct {
 	// it was started inside its cgroup (v2).
 	newFlags         uintptr
 	clonedIntoCgroup bool
+	// joinedPidInC: the C constructor joins a pid namespace (an
+	// unprivileged runtime joining a user namespace) and forks the init
+	// into it.
+	joinedPidInC bool
 	// childFiles are the child's ends, closed once it has them.
 	childFiles []*os.File
 	undo       []func()
@@ -582,7 +586,7 @@ func (cr *creation) startInit() error {
 	cr.undo = append(cr.undo, func() { killProcess(cmd.Process) })
 	cr.conn = initproc.NewConn(parent)
 	cr.closeChildFiles()
-	cr.newFlags, cr.clonedIntoCgroup = ch.newFlags, ch.attr.UseCgroupFD
+	cr.newFlags, cr.clonedIntoCgroup, cr.joinedPidInC = ch.newFlags, ch.attr.UseCgroupFD, ch.cPid
 	return nil
 }
 
@@ -670,7 +674,7 @@ func (cr *creation) finishNamespaces(flags uintptr) error {
 			return err
 		}
 	}
-	if flags&unix.CLONE_NEWPID == 0 {
+	if flags&unix.CLONE_NEWPID == 0 && !cr.joinedPidInC {
 		return nil
 	}
 	m, err := cr.expect(initproc.MsgPid)
