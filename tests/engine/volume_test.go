@@ -193,6 +193,9 @@ func TestAnonymousVolumes(t *testing.T) {
 	if vs := volumes(); len(vs) != 2 {
 		t.Errorf("volumes after run --rm: %v", vs)
 	}
+	if got := c.ok("system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}"); !strings.Contains(got, "Local Volumes|2|0\n") {
+		t.Errorf("system df:\n%s", got)
+	}
 	out := c.ok("volume", "prune", "-f")
 	if !strings.HasPrefix(out, "Deleted Volumes:\n") || !strings.Contains(out, "Total reclaimed space:") {
 		t.Errorf("prune output %q", out)
@@ -203,6 +206,15 @@ func TestAnonymousVolumes(t *testing.T) {
 	c.ok("volume", "prune", "-af")
 	if vs := volumes(); len(vs) != 0 {
 		t.Errorf("after prune -a: %v", vs)
+	}
+	// system prune --volumes: the stopped container, then its anonymous
+	// volume.
+	c.ok("run", "-v", "/s", "busybox:test", "true")
+	if out := c.ok("system", "prune", "-f", "--volumes"); !strings.Contains(out, "Deleted Volumes:\n") {
+		t.Errorf("system prune --volumes: %q", out)
+	}
+	if vs := volumes(); len(vs) != 0 {
+		t.Errorf("after system prune --volumes: %v", vs)
 	}
 	// A user mount at the image's VOLUME path replaces its anonymous volume.
 	c.ok("run", "--rm", "-v", "mine:/data", "withvol:1", "true")
