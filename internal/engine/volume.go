@@ -127,7 +127,9 @@ func (e *Engine) volumeDir(name string) string { return filepath.Join(e.volumesD
 // container's volumes until its record is committed, so a volume rm
 // cannot slip in between.
 func (e *Engine) lockVolumes(ctx context.Context) (*lock, error) {
-	if err := os.MkdirAll(e.volumesDir(), 0o711); err != nil {
+	// 0700: a volume holds an image's files as they were, set-id
+	// binaries included, which no other host user must reach.
+	if err := os.MkdirAll(e.volumesDir(), 0o700); err != nil {
 		return nil, err
 	}
 	return flock(ctx, filepath.Join(e.volumesDir(), ".lock"))
@@ -212,7 +214,7 @@ func (e *Engine) createVolumeLocked(o VolumeCreateOptions) (*Volume, error) {
 	// Built under a temporary name and renamed into place: a killed
 	// create leaves no half volume (sweepVolumes removes the rest).
 	tmp := filepath.Join(e.volumesDir(), fmt.Sprintf("%s%d-%s", tmpPrefix, os.Getpid(), o.Name))
-	if err := os.Mkdir(tmp, 0o701); err != nil {
+	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)

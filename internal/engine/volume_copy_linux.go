@@ -43,7 +43,7 @@ func CopyUp(root *os.File, path string, dst *os.File) error {
 	if err := unix.Fstat(int(src.Fd()), &st); err != nil {
 		return os.NewSyscallError("fstat", err)
 	}
-	cp := &copier{links: map[uint64]*os.File{}}
+	cp := &copier{links: map[inode]*os.File{}}
 	defer cp.close()
 	if err := cp.dir(src, dst); err != nil {
 		return err
@@ -55,8 +55,10 @@ func CopyUp(root *os.File, path string, dst *os.File) error {
 // of each file with several links, by source inode, to link the others
 // to it.
 type copier struct {
-	links map[uint64]*os.File
+	links map[inode]*os.File
 }
+
+type inode struct{ dev, ino uint64 }
 
 func (cp *copier) close() {
 	for _, f := range cp.links {
@@ -89,7 +91,7 @@ func (cp *copier) entry(src, dst *os.File, name string) error {
 		return cp.subdir(src, dst, name, &st)
 	case unix.S_IFREG:
 		if st.Nlink > 1 {
-			if first, ok := cp.links[st.Ino]; ok {
+			if first, ok := cp.links[inode{st.Dev, st.Ino}]; ok {
 				return linkTo(first, dst, name)
 			}
 		}
@@ -129,11 +131,17 @@ func (cp *copier) subdir(src, dst *os.File, name string, st *unix.Stat_t) error 
 
 // file copies regular file src/name.
 func (cp *copier) file(src, dst *os.File, name string, st *unix.Stat_t) error {
-	s, err := openAt(src, name, unix.O_RDONLY|unix.O_NOFOLLOW)
+	// O_NONBLOCK and the type check: what was a file at fstatat may be
+	// a FIFO now, and reading one would hang the start.
+	s, err := openAt(src, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	var now unix.Stat_t
+	if err := unix.Fstat(int(s.Fd()), &now); err != nil || now.Mode&unix.S_IFMT != unix.S_IFREG {
+		return &os.PathError{Op: "copy", Path: name, Err: unix.EINVAL}
+	}
 	d, err := openAt(dst, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW)
 	if err != nil {
 		return err
@@ -151,7 +159,7 @@ func (cp *copier) file(src, dst *os.File, name string, st *unix.Stat_t) error {
 		if err != nil {
 			return err
 		}
-		cp.links[st.Ino] = p
+		cp.links[inode{st.Dev, st.Ino}] = p
 	}
 	return nil
 }
