@@ -22,6 +22,13 @@ import (
 // returned lock (nil without volumes) is held until the container is
 // committed, so that no volume rm removes them meanwhile.
 func (e *Engine) mountPoints(ctx context.Context, c *Container) (*lock, error) {
+	seen := map[string]bool{}
+	for _, m := range c.HostConfig.Mounts {
+		if seen[m.Target] {
+			return nil, errorf(ErrInvalid, "Duplicate mount point: %s", m.Target)
+		}
+		seen[m.Target] = true
+	}
 	var mps []MountPoint
 	var creates []VolumeCreateOptions
 	add := func(m Mount, mode string) {

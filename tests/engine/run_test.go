@@ -33,6 +33,8 @@ func TestRunForegroundOutputAndExitCodes(t *testing.T) {
 		{"unknown user", []string{"run", "--rm", "-u", "nosuchuser", "busybox:test", "true"}, 125, "unable to find user nosuchuser"},
 		{"bad volume", []string{"run", "--rm", "-v", "b$d:/x", "busybox:test", "true"}, 125, "includes invalid characters for a local volume name"},
 		{"volume mode", []string{"run", "--rm", "-v", "vol:/x:rshared", "busybox:test", "true"}, 125, "invalid mode: rshared"},
+		{"volume driver", []string{"run", "--rm", "--mount", "type=volume,src=vd,dst=/x,volume-driver=nfs", "busybox:test", "true"}, 125, `plugin "nfs" not found`},
+		{"duplicate mount", []string{"run", "--rm", "-v", "vol:/x", "--tmpfs", "/x", "busybox:test", "true"}, 125, "Duplicate mount point: /x"},
 		{"bad mount", []string{"run", "--rm", "--mount", "type=bind,target=/x", "busybox:test", "true"}, 125, "field Source must not be empty"},
 		{"bad memory", []string{"run", "--rm", "-m", "lots", "busybox:test", "true"}, 125, "invalid size"},
 		{"bad cpus", []string{"run", "--rm", "--cpus", "x", "busybox:test", "true"}, 125, "--cpus"},
