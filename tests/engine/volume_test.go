@@ -121,6 +121,13 @@ func TestVolumeDataPersistsAndCopyUp(t *testing.T) {
 	if got := strings.TrimSpace(c.ok("volume", "inspect", "-f", "{{.Labels.team}}", "empty2")); got != "x" {
 		t.Errorf("volume-label: %q", got)
 	}
+	// inspect's Mode: -v's options, "z" when none (as docker shows it),
+	// empty for --mount.
+	c.ok("create", "--name", "modes", "-v", "data:/a", "-v", "data:/b:ro", "--mount", "type=volume,src=data,dst=/c", "seeded:1")
+	if got := c.field("modes", `{{range .Mounts}}{{.Destination}}={{.Mode}},{{.RW}} {{end}}`); got != "/a=z,true /b=ro,false /c=,true" {
+		t.Errorf("inspect Mounts modes: %q", got)
+	}
+	c.ok("rm", "modes")
 	// A volume at a path the image lacks is mounted empty.
 	if got := c.sh([]string{"-v", "fresh:/nothere"}, "seeded:1", "ls -A /nothere | wc -l"); got != "0" {
 		t.Errorf("fresh volume holds %s entries", got)
