@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +93,8 @@ func newVolumeLsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// docker's CLI lists volumes in natural order (v2 before v10).
+			sort.SliceStable(vols, func(i, j int) bool { return naturalLess(vols[i].Name, vols[j].Name) })
 			var rows []map[string]string
 			for _, v := range vols {
 				if !match(v, len(users[v.Name])) {
@@ -114,6 +117,38 @@ func newVolumeLsCmd(g *globals) *cobra.Command {
 	f.StringVar(&format, "format", "", "format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
 	f.StringArrayVarP(&filters, "filter", "f", nil, "provide filter values (dangling=true|false, driver=, label=, name=)")
 	return cmd
+}
+
+// naturalLess orders strings with runs of digits compared as numbers.
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+// digitRun is the length of the run of digits s starts with.
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // volumeRow is one volume of volume ls, with docker's fields (N/A for

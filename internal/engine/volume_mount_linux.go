@@ -56,7 +56,7 @@ func (e *Engine) mountPoints(ctx context.Context, c *Container) (*lock, error) {
 	}
 	var imageVols []string
 	for p := range c.Config.Volumes {
-		imageVols = append(imageVols, filepath.Clean(p))
+		imageVols = append(imageVols, filepath.Join("/", p)) // a relative VOLUME is taken from /
 	}
 	sort.Strings(imageVols)
 	for _, p := range imageVols {
