@@ -234,6 +234,10 @@ func inspectAny(ctx context.Context, g *globals, e *engine.Engine, refs []string
 				out = append(out, n)
 				continue
 			}
+			if v, verr := e.Volume(ref); verr == nil {
+				out = append(out, toInspectVolume(v))
+				continue
+			}
 			err = dockerError("No such object: " + ref)
 		}
 		errs = append(errs, err)

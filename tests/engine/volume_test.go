@@ -297,6 +297,10 @@ func TestVolumeCommands(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339, v["CreatedAt"].(string)); err != nil {
 		t.Errorf("CreatedAt: %v", err)
 	}
+	// The top-level inspect finds volumes too, as docker's does.
+	if got := strings.TrimSpace(c.ok("inspect", "-f", "{{.Name}} {{.Scope}}", "v1")); got != "v1 local" {
+		t.Errorf("inspect of a volume: %q", got)
+	}
 
 	// Errors, worded as docker's.
 	for _, tc := range []struct {
