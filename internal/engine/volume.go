@@ -115,6 +115,12 @@ func parseVolumeMode(m *Mount, mode string) error {
 	return nil
 }
 
+// Steps of volumes at which EnvDieAt can kill (tests/engine).
+const (
+	StepVolumeBuilt  = "volume:built"  // a new volume is built under its temporary name
+	StepVolumeCopied = "volume:copied" // copy-up is done, its lock held, the record not updated
+)
+
 // volumeRecord is the record's file name beside _data.
 const volumeRecord = "volume.json"
 
@@ -228,6 +234,7 @@ func (e *Engine) createVolumeLocked(o VolumeCreateOptions) (*Volume, error) {
 	if err := writeAtomic(filepath.Join(tmp, volumeRecord), b); err != nil {
 		return nil, err
 	}
+	dieAt(StepVolumeBuilt)
 	if err := os.Rename(tmp, e.volumeDir(o.Name)); err != nil {
 		return nil, err
 	}

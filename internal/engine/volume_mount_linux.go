@@ -168,7 +168,11 @@ func (e *Engine) copyUpOnce(ctx context.Context, c *Container, mp *MountPoint, v
 		return err
 	}
 	defer dst.Close()
-	return CopyUp(root, mp.Destination, dst)
+	if err := CopyUp(root, mp.Destination, dst); err != nil {
+		return err
+	}
+	dieAt(StepVolumeCopied)
+	return nil
 }
 
 // volumeSpecMounts are c's volumes as OCI bind mounts.

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pelagos-go/pelagos/internal/engine"
 )
 
 // importWith imports busybox plus extra entries as image tag, with the
@@ -427,4 +429,44 @@ func TestVolumeDriverOptions(t *testing.T) {
 	}
 	c.ok("volume", "rm", "tv", "bv")
 	c.assertClean() // fails on a mount left under the root
+}
+
+// TestVolumeSIGKILL: a volume create killed before its rename leaves no
+// volume (prune sweeps its directory), and a start killed right after
+// copy-up, volume lock held, leaves a volume the next run uses.
+func TestVolumeSIGKILL(t *testing.T) {
+	c := newCLI(t)
+	c.seededImage("seeded:1", false)
+	base := c.env
+	c.env = append(append([]string(nil), base...), engine.EnvDieAt+"="+engine.StepVolumeBuilt)
+	_, _, code := c.run(nil, "volume", "create", "vk")
+	c.env = base
+	if code != -1 {
+		t.Fatalf("volume create killed at %s: exit %d", engine.StepVolumeBuilt, code)
+	}
+	if got := c.ok("volume", "ls", "-q"); got != "" {
+		t.Errorf("a killed create left a volume: %q", got)
+	}
+	c.ok("volume", "prune", "-f")
+	if ents, _ := os.ReadDir(filepath.Join(c.root, "volumes")); len(ents) != 1 || ents[0].Name() != ".lock" {
+		t.Errorf("prune left the killed create's directory: %v", ents)
+	}
+	c.ok("volume", "create", "vk")
+
+	c.env = append(append([]string(nil), base...), engine.EnvDieAt+"="+engine.StepVolumeCopied)
+	_, _, code = c.run(nil, "run", "--rm", "-v", "vk:/data", "seeded:1", "true")
+	c.env = base
+	if code != -1 {
+		t.Fatalf("run killed at %s: exit %d", engine.StepVolumeCopied, code)
+	}
+	for _, id := range strings.Fields(c.ok("ps", "-aq")) {
+		c.ok("rm", "-f", id)
+	}
+	c.ok("container", "prune", "-f")
+	c.assertClean()
+	if got := c.sh([]string{"-v", "vk:/data"}, "seeded:1", "cat /data/seed"); got != "from the image" {
+		t.Errorf("volume after a killed copy-up: %q", got)
+	}
+	c.ok("volume", "rm", "vk")
+	c.assertClean()
 }
