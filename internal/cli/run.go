@@ -372,6 +372,9 @@ func newRunCmd(g *globals) *cobra.Command {
 			}
 			if f.detach {
 				if err := startDetached(g, e, c); err != nil {
+					if c.HostConfig.AutoRemove { // as docker: the container and its anonymous volumes go
+						_ = e.RemoveWithVolumes(context.WithoutCancel(cmd.Context()), c.ID, true)
+					}
 					return err
 				}
 				fmt.Fprintln(g.out, c.ID)

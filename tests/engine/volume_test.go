@@ -205,6 +205,17 @@ func TestAnonymousVolumes(t *testing.T) {
 	if got := c.ok("system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}"); !strings.Contains(got, "Local Volumes|2|0\n") {
 		t.Errorf("system df:\n%s", got)
 	}
+	// A failed start of an --rm container removes it and its anonymous
+	// volumes.
+	for _, detach := range []string{"-i", "-d"} {
+		c.fails(127, "run", detach, "--rm", "-v", "/failed", "busybox:test", "nosuchcmd")
+		if vs := volumes(); len(vs) != 2 {
+			t.Errorf("volumes after a failed run %s --rm: %v", detach, vs)
+		}
+		if ps := c.ok("ps", "-aq"); ps != "" {
+			t.Errorf("a failed run %s --rm left its container: %s", detach, ps)
+		}
+	}
 	out := c.ok("volume", "prune", "-f")
 	if !strings.HasPrefix(out, "Deleted Volumes:\n") || !strings.Contains(out, "Total reclaimed space:") {
 		t.Errorf("prune output %q", out)
