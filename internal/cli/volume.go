@@ -42,12 +42,9 @@ func newVolumeCreateCmd(g *globals) *cobra.Command {
 			if o.Options, err = keyValues(opts, "opt"); err != nil {
 				return err
 			}
-			if len(o.Labels) == 0 {
-				o.Labels = nil
-			}
-			if len(o.Options) == 0 {
-				o.Options = nil
-			}
+			// Empty maps, not null: docker's CLI sends them and its
+			// inspect shows {} for a volume made by volume create (null
+			// for one that -v made).
 			v, err := e.CreateVolume(ctx, o)
 			if err != nil {
 				return err
@@ -208,7 +205,8 @@ func volumeFilter(filters []string) (func(*engine.Volume, int) bool, error) {
 }
 
 // inspectVolume is docker's volume inspect shape: CreatedAt as RFC 3339
-// in local time, null Labels and Options when there are none.
+// in local time; Labels and Options as recorded (null for a volume that
+// -v made, {} for one volume create made without any, as docker).
 type inspectVolume struct {
 	CreatedAt  string            `json:"CreatedAt"`
 	Driver     string            `json:"Driver"`

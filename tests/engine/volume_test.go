@@ -303,7 +303,7 @@ func TestVolumeCommands(t *testing.T) {
 		t.Fatalf("inspect: %v", insp)
 	}
 	v := insp[0]
-	if v["Name"] != "v1" || v["Driver"] != "local" || v["Scope"] != "local" || v["Options"] != nil ||
+	if v["Name"] != "v1" || v["Driver"] != "local" || v["Scope"] != "local" || len(v["Options"].(map[string]any)) != 0 ||
 		v["Mountpoint"] != filepath.Join(c.root, "volumes", "v1", "_data") || v["Labels"].(map[string]any)["env"] != "prod" {
 		t.Errorf("inspect: %v", v)
 	}
