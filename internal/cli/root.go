@@ -59,6 +59,7 @@ func newRoot(g *globals) *cobra.Command {
 	addLoginCommands(root, g)
 	addSystemCommands(root, g)
 	addNetworkCommands(root, g)
+	addVolumeCommands(root, g)
 	return root
 }
 

@@ -102,8 +102,8 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	fl.StringVarP(&f.user, "user", "u", "", "username or UID (format: <name|uid>[:<group|gid>])")
 	fl.StringVar(&f.entrypoint, "entrypoint", "", "overwrite the default ENTRYPOINT of the image")
 	fl.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
-	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a volume (/host/path:/container/path[:ro])")
-	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a filesystem mount (type=bind|tmpfs,...)")
+	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a host path or mount a volume (/host/path:/path[:ro], NAME:/path[:ro|nocopy], /path)")
+	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a filesystem mount (type=bind|volume|tmpfs,...)")
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root filesystem as read only")
 	f.net.register(fl)
@@ -245,7 +245,9 @@ func (f *runFlags) hostOptions(cmd *cobra.Command, hc *engine.HostConfig) error 
 		if err != nil {
 			return err
 		}
-		hc.Binds = append(hc.Binds, v)
+		if m.Type != "volume" || m.Source != "" {
+			hc.Binds = append(hc.Binds, v) // docker keeps an anonymous -v out of Binds
+		}
 		hc.Mounts = append(hc.Mounts, m)
 	}
 	for _, v := range f.mounts {
@@ -370,6 +372,9 @@ func newRunCmd(g *globals) *cobra.Command {
 			}
 			if f.detach {
 				if err := startDetached(g, e, c); err != nil {
+					if c.HostConfig.AutoRemove { // as docker: the container and its anonymous volumes go
+						_ = e.RemoveWithVolumes(context.WithoutCancel(cmd.Context()), c.ID, true)
+					}
 					return err
 				}
 				fmt.Fprintln(g.out, c.ID)

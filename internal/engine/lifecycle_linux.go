@@ -81,6 +81,9 @@ func (e *Engine) startLocked(ctx context.Context, c *Container, stdio Stdio) (_ 
 	if err := e.mountRootfs(ctx, c); err != nil {
 		return nil, nil, err
 	}
+	if err := e.prepareVolumes(ctx, c); err != nil {
+		return nil, nil, err
+	}
 	dieAt(StepStartMounted)
 	// The network comes after the mount: a start killed during it leaves
 	// a record claiming the mount, whose reconcile tears the network
@@ -216,6 +219,7 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	return generateSpec(c, specInput{
 		user: u, rootfs: c.RootfsPath(), hostname: hostname, etcFiles: etc,
 		cgroup: filepath.Join("/", parent, c.ID), nofileMax: nofile.Max, netns: netns,
+		volumes: e.volumesDir(),
 	})
 }
 
@@ -306,7 +310,7 @@ func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, erro
 		StartedAt: c.State.StartedAt, FinishedAt: time.Now().UTC(),
 	}
 	if c.HostConfig.AutoRemove {
-		return Next{}, e.removeLocked(ctx, c)
+		return Next{}, e.autoRemove(ctx, c)
 	}
 	next := restartDecision(c, status, ran)
 	if next.Restart {

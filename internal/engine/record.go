@@ -37,14 +37,17 @@ type Config struct {
 	StopTimeout  *int                `json:"StopTimeout,omitempty"`
 }
 
-// Mount is a bind or tmpfs mount, as Docker's HostConfig.Mounts holds it.
+// Mount is a bind, volume or tmpfs mount, as Docker's HostConfig.Mounts
+// holds it. A volume's Source is its name (empty: an anonymous volume).
 type Mount struct {
-	Type         string        `json:"Type"` // bind or tmpfs
+	Type         string        `json:"Type"` // bind, volume or tmpfs
 	Source       string        `json:"Source,omitempty"`
 	Target       string        `json:"Target"`
 	ReadOnly     bool          `json:"ReadOnly,omitempty"`
 	BindOptions  *BindOptions  `json:"BindOptions,omitempty"`
 	TmpfsOptions *TmpfsOptions `json:"TmpfsOptions,omitempty"`
+	// VolumeOptions: see the type (volume_mount_linux.go).
+	VolumeOptions *VolumeOptions `json:"VolumeOptions,omitempty"`
 }
 
 // BindOptions of a bind mount.
@@ -210,6 +213,8 @@ type Container struct {
 	Runtime bool `json:"Runtime,omitempty"`
 	// NetworkSettings: see the type.
 	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+	// MountPoints are the container's volumes (volume_mount_linux.go).
+	MountPoints []MountPoint `json:"MountPoints,omitempty"`
 
 	dir string
 }

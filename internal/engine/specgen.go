@@ -53,6 +53,7 @@ type specInput struct {
 	etcFiles  map[string]string // /etc/hosts ... -> file in the container dir
 	nofileMax uint64            // the caller's hard RLIMIT_NOFILE
 	netns     string            // the network namespace to join; empty: a new one
+	volumes   string            // the volumes directory
 }
 
 // generateSpec builds the OCI spec for c: Docker's defaults, then what the
@@ -357,6 +358,8 @@ func mountsSpec(c *Container, in specInput) ([]specs.Mount, error) {
 	if err != nil {
 		return nil, err
 	}
+	user = append(user, volumeSpecMounts(c, in.volumes)...)
+	sortMounts(user)
 	// A user mount replaces a default one at the same place (-v over
 	// /etc/hosts, --tmpfs /dev/shm ...).
 	ms = slices.DeleteFunc(ms, func(m specs.Mount) bool {
@@ -405,6 +408,7 @@ func userMounts(hc *HostConfig) ([]specs.Mount, error) {
 				opts = append(opts, "ro")
 			}
 			out = append(out, specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts})
+		case "volume": // from c.MountPoints
 		default:
 			return nil, errorf(ErrInvalid, "mount type %q is not supported", m.Type)
 		}
