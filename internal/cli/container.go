@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -45,7 +44,7 @@ func (g *globals) engine() (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p := os.Getenv("PELAGOS_CGROUP_PARENT"); p != "" {
+	if p := g.cgroupParent(); p != "" {
 		e.CgroupParent = p
 	}
 	e.Warn = func(msg string) { fmt.Fprintln(g.err, "WARNING:", msg) }

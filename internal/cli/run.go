@@ -348,6 +348,9 @@ func createFromFlags(cmd *cobra.Command, g *globals, f *runFlags, args []string)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := g.applyDefaults(&o.HostConfig); err != nil {
+		return nil, nil, err
+	}
 	e, err := g.engine()
 	if err != nil {
 		return nil, nil, err
