@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,9 +48,18 @@ type File struct {
 	RegistryMirrors    []string            `json:"registry-mirrors,omitempty"`
 	Mirrors            map[string][]string `json:"mirrors,omitempty"`
 	InsecureRegistries []string            `json:"insecure-registries,omitempty"`
+	// DefaultAddressPools are where networks created without a subnet
+	// get theirs: each base cut into subnets of size bits (IPv4).
+	DefaultAddressPools []AddressPool `json:"default-address-pools,omitempty"`
 
 	// Path is the file it was read from ("" when none).
 	Path string `json:"-"`
+}
+
+// AddressPool is one default-address-pools entry, as docker's.
+type AddressPool struct {
+	Base string `json:"base"`
+	Size int    `json:"size"`
 }
 
 // DefaultPath is the file pelagos reads: $PELAGOS_CONFIG if set, else
@@ -157,6 +167,15 @@ func (f *File) check() error {
 	for _, p := range []struct{ key, val string }{{"root", f.Root}, {"runroot", f.RunRoot}, {"seccomp-profile", f.SeccompProfile}} {
 		if p.val != "" && p.val != "unconfined" && !filepath.IsAbs(p.val) {
 			return fmt.Errorf("key %q: %q is not an absolute path", p.key, p.val)
+		}
+	}
+	for _, p := range f.DefaultAddressPools {
+		b, err := netip.ParsePrefix(p.Base)
+		if err != nil || !b.Addr().Is4() || b.Masked() != b {
+			return fmt.Errorf("key \"default-address-pools\": base %q is not an IPv4 network in CIDR form", p.Base)
+		}
+		if p.Size < b.Bits() || p.Size > 30 {
+			return fmt.Errorf("key \"default-address-pools\": size %d of %s must be between %d and 30", p.Size, p.Base, b.Bits())
 		}
 	}
 	for k := range f.LogOpts {

@@ -45,6 +45,9 @@ func TestLoadErrors(t *testing.T) {
 		{`{"runroot": "run"}`, `key "runroot"`},
 		{`{"log-opts": {"mode": "x"}}`, `unknown log opt "mode"`},
 		{`{} {}`, "trailing data"},
+		{`{"default-address-pools": [{"base": "10.0.0.0/33", "size": 24}]}`, `key "default-address-pools"`},
+		{`{"default-address-pools": [{"base": "10.0.0.0/16", "size": 31}]}`, `size 31`},
+		{`{"default-address-pools": [{"base": "10.0.0.0/16", "bits": 24}]}`, `unknown key "bits"`},
 	}
 	for _, tc := range cases {
 		p := write(t, tc.body)

@@ -104,6 +104,24 @@ func TestConfigFileCgroupParentAndMirrors(t *testing.T) {
 	}
 }
 
+// TestConfigFileAddressPools: networks created without a subnet take
+// theirs from the file's pools, the default bridge network first.
+func TestConfigFileAddressPools(t *testing.T) {
+	c := newCLI(t)
+	cfg := c.withConfig(t, `{"default-address-pools": [{"base": "10.123.0.0/23", "size": 24}, {"base": "10.124.0.0/16", "size": 16}]}`)
+	cfg.ok("network", "create", "pool1")
+	cfg.ok("network", "create", "pool2")
+	for _, tc := range []struct{ net, want string }{{"bridge", "10.123.0.0/24"}, {"pool1", "10.123.1.0/24"}, {"pool2", "10.124.0.0/16"}} {
+		if got := cfg.ok("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", tc.net); strings.TrimSpace(got) != tc.want {
+			t.Errorf("network %s: subnet %q, want %s from the file's pools", tc.net, strings.TrimSpace(got), tc.want)
+		}
+	}
+	if errs := cfg.fails(1, "network", "create", "pool3"); !strings.Contains(errs, "could not find an available") {
+		t.Errorf("network create with the pools used up: %q", errs)
+	}
+	cfg.ok("network", "rm", "pool1", "pool2")
+}
+
 // TestConfigFileErrors: a malformed file, an unknown key, a value of the
 // wrong shape or a bad value is an error naming the file and the key, and
 // nothing runs.
@@ -116,6 +134,8 @@ func TestConfigFileErrors(t *testing.T) {
 		{`{"root": "relative"}`, `key "root": "relative" is not an absolute path`},
 		{`{"log-opts": {"max-age": "1"}}`, `unknown log opt "max-age"`},
 		{`{"default-ulimits": ["nofile"]}`, `key "default-ulimits": invalid ulimit argument`},
+		{`{"default-address-pools": [{"base": "10.0.0.0/16", "size": 8}]}`, `key "default-address-pools": size 8`},
+		{`{"default-address-pools": [{"base": "fd00::/8", "size": 64}]}`, `key "default-address-pools": base "fd00::/8" is not an IPv4 network`},
 	} {
 		cfg := c.withConfig(t, tc.body)
 		path := strings.TrimPrefix(cfg.env[len(cfg.env)-1], "PELAGOS_CONFIG=")
