@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -278,7 +280,7 @@ func parseCPUList(s string) (map[int]bool, error) {
 
 func validateDevices(hc *HostConfig) error {
 	for _, d := range hc.Devices {
-		if _, err := hostDevice(d); err != nil {
+		if _, err := hostDevices(d); err != nil {
 			return err
 		}
 	}
@@ -290,13 +292,54 @@ func validateDevices(hc *HostConfig) error {
 	return nil
 }
 
-// hostDevice is the device node d names on the host, as the container
-// gets it.
-func hostDevice(d DeviceMapping) (specs.LinuxDevice, error) {
+// hostDevices are the device nodes d names on the host, as the
+// container gets them: the node itself, or, for a directory, every node
+// below it at the same place under PathInContainer (as docker does;
+// symlinks inside are not followed).
+func hostDevices(d DeviceMapping) ([]specs.LinuxDevice, error) {
+	fail := func(err error) ([]specs.LinuxDevice, error) {
+		return nil, invalid("error gathering device information while adding custom device %q: %v", d.PathOnHost, err)
+	}
 	var st unix.Stat_t
 	if err := unix.Stat(d.PathOnHost, &st); err != nil {
-		return specs.LinuxDevice{}, invalid("error gathering device information while adding custom device %q: %v", d.PathOnHost, err)
+		return fail(err)
 	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		dev, ok := deviceOf(&st, d.PathInContainer)
+		if !ok {
+			return fail(errors.New("not a device node"))
+		}
+		return []specs.LinuxDevice{dev}, nil
+	}
+	var out []specs.LinuxDevice
+	err := filepath.WalkDir(d.PathOnHost, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.Type()&(fs.ModeDevice|fs.ModeCharDevice) == 0 {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(d.PathOnHost, p)
+		if err != nil {
+			return err
+		}
+		if dev, ok := deviceOf(&st, filepath.Join(d.PathInContainer, rel)); ok {
+			out = append(out, dev)
+		}
+		return nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if len(out) == 0 {
+		return fail(errors.New("a directory with no device nodes"))
+	}
+	return out, nil
+}
+
+// deviceOf is the device node st describes at path in the container.
+func deviceOf(st *unix.Stat_t, path string) (specs.LinuxDevice, bool) {
 	typ := ""
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFCHR:
@@ -304,13 +347,13 @@ func hostDevice(d DeviceMapping) (specs.LinuxDevice, error) {
 	case unix.S_IFBLK:
 		typ = "b"
 	default:
-		return specs.LinuxDevice{}, invalid("error gathering device information while adding custom device %q: not a device node", d.PathOnHost)
+		return specs.LinuxDevice{}, false
 	}
 	mode := os.FileMode(st.Mode & 0o777)
 	uid, gid := st.Uid, st.Gid
 	return specs.LinuxDevice{
-		Path: d.PathInContainer, Type: typ,
+		Path: path, Type: typ,
 		Major: int64(unix.Major(uint64(st.Rdev))), Minor: int64(unix.Minor(uint64(st.Rdev))),
 		FileMode: &mode, UID: &uid, GID: &gid,
-	}, nil
+	}, true
 }

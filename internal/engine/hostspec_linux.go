@@ -162,13 +162,15 @@ func devicesSpec(_ context.Context, c *Container, s *specs.Spec, _ *os.File) err
 	hc := &c.HostConfig
 	r := s.Linux.Resources
 	for _, d := range hc.Devices {
-		dev, err := hostDevice(d)
+		devs, err := hostDevices(d)
 		if err != nil {
 			return err
 		}
-		s.Linux.Devices = append(s.Linux.Devices, dev)
-		major, minor := dev.Major, dev.Minor
-		r.Devices = append(r.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: dev.Type, Major: &major, Minor: &minor, Access: d.CgroupPermissions})
+		for _, dev := range devs {
+			s.Linux.Devices = append(s.Linux.Devices, dev)
+			major, minor := dev.Major, dev.Minor
+			r.Devices = append(r.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: dev.Type, Major: &major, Minor: &minor, Access: d.CgroupPermissions})
+		}
 	}
 	for _, rule := range hc.DeviceCgroupRules {
 		dr, err := ParseDeviceCgroupRule(rule)

@@ -3,8 +3,11 @@ package engine
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestRunDevices: --device creates the node inside the container with the
@@ -35,7 +38,29 @@ func TestRunDevices(t *testing.T) {
 	if got := c.field(strings.TrimSpace(c.ok("create", "--device", "/dev/null:/dev/n:rw", "busybox:test")), "{{json .HostConfig.Devices}}"); got != `[{"CgroupPermissions":"rw","PathInContainer":"/dev/n","PathOnHost":"/dev/null"}]` {
 		t.Errorf("inspect HostConfig.Devices = %s", got)
 	}
+	// A directory maps every device node below it.
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []struct {
+		path string
+		dev  int
+	}{{"null", int(unix.Mkdev(1, 3))}, {"sub/zero", int(unix.Mkdev(1, 5))}} {
+		if err := unix.Mknod(filepath.Join(dir, n.path), unix.S_IFCHR|0o666, n.dev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notadevice"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = c.ok("run", "--rm", "--device", dir+":/dev/set", "busybox:test", "sh", "-c", "find /dev/set | sort; head -c 4 /dev/set/sub/zero | od -An -c")
+	if want := "/dev/set\n/dev/set/null\n/dev/set/sub\n/dev/set/sub/zero\n  \\0  \\0  \\0  \\0\n"; out != want {
+		t.Errorf("--device DIR: got %q, want %q", out, want)
+	}
+	empty := t.TempDir()
 	for _, tc := range []struct{ args, msg string }{
+		{"--device " + empty, "a directory with no device nodes"},
 		{"--device /dev/nosuchdevice", `error gathering device information while adding custom device "/dev/nosuchdevice": no such file or directory`},
 		{"--device /etc/passwd", "not a device node"},
 		{"--device /dev/null:/dev/n:rwx", "invalid device mode: rwx"},
