@@ -149,9 +149,14 @@ func mountShm(c *Container) error {
 	return nil
 }
 
-// unmountShm unmounts what mountShm mounted, if anything.
+// unmountShm unmounts what mountShm mounted, if anything (every layer:
+// a start killed between two mounts may have stacked them). It stops at
+// the first error: EINVAL (not a mount point) or ENOENT (never made).
 func unmountShm(c *Container) {
-	for unix.Unmount(shmDir(c), unix.MNT_DETACH) == nil {
+	for i := 0; i < 8; i++ {
+		if unix.Unmount(shmDir(c), unix.MNT_DETACH) != nil {
+			return
+		}
 	}
 }
 
