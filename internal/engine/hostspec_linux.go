@@ -82,7 +82,9 @@ func (e *Engine) donorPid(ctx context.Context, c *Container, ref string, t specs
 	if other.ID == c.ID {
 		return 0, invalid("cannot join the %s namespace of the container itself", t)
 	}
-	if !other.State.Running || other.State.Pid == 0 {
+	// The runtime's view, not only the record's: a pid of a process that
+	// died may name another one by now.
+	if !other.State.Running || other.State.Pid == 0 || !e.runtimeAlive(other) {
 		return 0, errorf(ErrState, "cannot join %s namespace of a non running container: %s", t, other.Name)
 	}
 	if t == specs.IPCNamespace && other.HostConfig.IpcMode != ipcShareable {

@@ -193,10 +193,16 @@ func TestRunJoinContainerNamespaces(t *testing.T) {
 	if errs := c.fails(125, "run", "--rm", "--ipc", "container:private", "busybox:test", "true"); !strings.Contains(errs, "non-shareable") {
 		t.Errorf("--ipc container:private: stderr %q, want the non-shareable refusal", errs)
 	}
+	c.ok("create", "--name", "notrunning", "busybox:test", "true")
+	for _, mode := range []string{"--pid", "--ipc"} {
+		if errs := c.fails(125, "run", "--rm", mode, "container:notrunning", "busybox:test", "true"); !strings.Contains(errs, "non running container") {
+			t.Errorf("%s container:notrunning: stderr %q, want the non running refusal", mode, errs)
+		}
+	}
 	if got := c.ok("run", "--rm", "--ipc", "none", "busybox:test", "sh", "-c", "grep -c ' /dev/shm ' /proc/mounts || true"); got != "0\n" {
 		t.Errorf("--ipc none: %q /dev/shm mounts, want none", got)
 	}
-	c.ok("rm", "-f", "donor", "private")
+	c.ok("rm", "-f", "donor", "private", "notrunning")
 	c.ok("container", "prune", "-f")
 	c.assertClean()
 }
