@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -32,8 +33,10 @@ type File struct {
 	// CgroupParent is the default --cgroup-parent.
 	CgroupParent string `json:"cgroup-parent,omitempty"`
 	// DefaultUlimits are --ulimit values ("nofile=1024:2048") every
-	// container gets unless it sets that limit itself.
-	DefaultUlimits []string `json:"default-ulimits,omitempty"`
+	// container gets unless it sets that limit itself. Docker's
+	// daemon.json form, {"nofile": {"Name": "nofile", "Soft": 1024,
+	// "Hard": 2048}}, is read too.
+	DefaultUlimits Ulimits `json:"default-ulimits,omitempty"`
 	// LogOpts are json-file log options (max-size, max-file) every
 	// container gets unless it sets that option itself.
 	LogOpts map[string]string `json:"log-opts,omitempty"`
@@ -55,6 +58,45 @@ type File struct {
 	// Path is the file it was read from ("" when none).
 	Path string `json:"-"`
 }
+
+// Ulimits are --ulimit values.
+type Ulimits []string
+
+// UnmarshalJSON reads an array of --ulimit values or docker's object of
+// {"Name", "Soft", "Hard"} objects keyed by name.
+func (u *Ulimits) UnmarshalJSON(b []byte) error {
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
+		return json.Unmarshal(b, (*[]string)(u))
+	}
+	type ulimit struct {
+		Name       string
+		Soft, Hard int64
+	}
+	var m map[string]ulimit
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&m); err != nil {
+		return keyError(fmt.Sprintf("key \"default-ulimits\": want an array of NAME=SOFT[:HARD] or docker's {\"NAME\": {\"Name\", \"Soft\", \"Hard\"}}: %v", err))
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		v := m[k]
+		if v.Name != "" && v.Name != k {
+			return keyError(fmt.Sprintf("key \"default-ulimits\": entry %q has Name %q", k, v.Name))
+		}
+		*u = append(*u, fmt.Sprintf("%s=%d:%d", k, v.Soft, v.Hard))
+	}
+	return nil
+}
+
+// keyError is an error of a key's value that already names the key.
+type keyError string
+
+func (e keyError) Error() string { return string(e) }
 
 // AddressPool is one default-address-pools entry, as docker's.
 type AddressPool struct {
@@ -130,7 +172,10 @@ func decode(b []byte, f *File) error {
 	err := d.Decode(f)
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var kerr keyError
 	switch {
+	case errors.As(err, &kerr):
+		return kerr
 	case err == nil:
 		if d.More() {
 			return errors.New("trailing data after the JSON object")

@@ -35,6 +35,17 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+func TestLoadDockerUlimits(t *testing.T) {
+	p := write(t, `{"default-ulimits": {"nproc": {"Name": "nproc", "Soft": 10, "Hard": 20}, "core": {"Soft": 0, "Hard": 0}}}`)
+	f, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Ulimits{"core=0:0", "nproc=10:20"}, f.DefaultUlimits); diff != "" {
+		t.Errorf("default-ulimits (-want +got):\n%s", diff)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	cases := []struct{ body, want string }{
 		{"{\n\"root\": \"/x\",\n}", "malformed JSON at line 3"},
@@ -45,6 +56,9 @@ func TestLoadErrors(t *testing.T) {
 		{`{"runroot": "run"}`, `key "runroot"`},
 		{`{"log-opts": {"mode": "x"}}`, `unknown log opt "mode"`},
 		{`{} {}`, "trailing data"},
+		{`{"default-ulimits": {"nofile": {"Max": 1}}}`, `key "default-ulimits"`},
+		{`{"default-ulimits": {"nofile": {"Name": "nproc"}}}`, `entry "nofile" has Name "nproc"`},
+		{`{"default-ulimits": 3}`, `key "default-ulimits": want an array`},
 		{`{"default-address-pools": [{"base": "10.0.0.0/33", "size": 24}]}`, `key "default-address-pools"`},
 		{`{"default-address-pools": [{"base": "10.0.0.0/16", "size": 31}]}`, `size 31`},
 		{`{"default-address-pools": [{"base": "10.0.0.0/16", "bits": 24}]}`, `unknown key "bits"`},

@@ -130,7 +130,7 @@ func TestConfigFileErrors(t *testing.T) {
 	for _, tc := range []struct{ body, msg string }{
 		{`{"root": "/x",}`, "malformed JSON at line 1"},
 		{`{"rootdir": "/x"}`, `unknown key "rootdir"`},
-		{`{"default-ulimits": "nofile=1"}`, `key "default-ulimits": want a JSON array`},
+		{`{"default-ulimits": "nofile=1"}`, `key "default-ulimits": want an array`},
 		{`{"root": "relative"}`, `key "root": "relative" is not an absolute path`},
 		{`{"log-opts": {"max-age": "1"}}`, `unknown log opt "max-age"`},
 		{`{"default-ulimits": ["nofile"]}`, `key "default-ulimits": invalid ulimit argument`},
