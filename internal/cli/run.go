@@ -31,6 +31,7 @@ type runFlags struct {
 	securityOpt, ulimits, labels, logOpts, expose            []string
 	sigProxy                                                 bool
 	net                                                      netFlags
+	host                                                     hostFlags
 }
 
 // netFlags are run's and create's network flags.
@@ -107,6 +108,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root filesystem as read only")
 	f.net.register(fl)
+	f.host.register(fl)
 	fl.StringArrayVar(&f.capAdd, "cap-add", nil, "add Linux capabilities")
 	fl.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop Linux capabilities")
 	fl.BoolVar(&f.privileged, "privileged", false, "give extended privileges to this container")
@@ -182,6 +184,9 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		c.ExposedPorts[p] = struct{}{}
 	}
 	if err := f.hostOptions(cmd, hc); err != nil {
+		return o, err
+	}
+	if err := f.host.apply(cmd, hc); err != nil {
 		return o, err
 	}
 	if err := f.net.apply(&o); err != nil {
@@ -343,6 +348,9 @@ func newCreateCmd(g *globals) *cobra.Command {
 func createFromFlags(cmd *cobra.Command, g *globals, f *runFlags, args []string) (*engine.Container, *engine.Engine, error) {
 	o, err := f.options(cmd, args)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := g.applyDefaults(&o.HostConfig); err != nil {
 		return nil, nil, err
 	}
 	e, err := g.engine()

@@ -14,7 +14,7 @@ import (
 
 func addSystemCommands(root *cobra.Command, g *globals) {
 	sys := &cobra.Command{Use: "system", Short: "Manage pelagos"}
-	sys.AddCommand(newDfCmd(g), newSystemPruneCmd(g))
+	sys.AddCommand(newDfCmd(g), newSystemPruneCmd(g), newBootCmd(g))
 	root.AddCommand(sys)
 }
 
@@ -214,4 +214,35 @@ func newSystemPruneCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	cmd.Flags().BoolVar(&volumes, "volumes", false, "prune anonymous volumes")
 	return cmd
+}
+
+// newBootCmd is `pelagos system boot`: after a host reboot it starts the
+// containers whose restart policy says they come back (see
+// engine.BootList), each under a new monitor. contrib/systemd has the
+// unit that runs it at boot.
+func newBootCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "boot",
+		Short: "Start the containers whose restart policy is always or unless-stopped (run at host boot)",
+		Args:  cobra.NoArgs,
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, _ []string) error {
+			cs, err := e.BootList(ctx)
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, c := range cs {
+				if err := startDetached(g, e, c); err != nil {
+					fmt.Fprintf(g.err, "Error: start %s: %v\n", c.Name, err)
+					failed++
+					continue
+				}
+				fmt.Fprintln(g.out, c.Name)
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d containers did not start", failed, len(cs))
+			}
+			return nil
+		}),
+	}
 }

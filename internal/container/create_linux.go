@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -610,7 +611,8 @@ func (cr *creation) placeInit() error {
 
 // withDeviceRules returns the resources with an allow rule for every
 // device in linux.devices appended: a device the config creates is one the
-// container may use.
+// container may use, unless the config has a rule naming that very device
+// (docker's --device /dev/x:/dev/x:r asks for read access only).
 func withDeviceRules(l *specs.Linux) *specs.LinuxResources {
 	if len(l.Devices) == 0 {
 		return l.Resources
@@ -630,6 +632,11 @@ func withDeviceRules(l *specs.Linux) *specs.LinuxResources {
 			continue // fifos are not devices
 		}
 		major, minor := d.Major, d.Minor
+		if slices.ContainsFunc(r.Devices, func(rule specs.LinuxDeviceCgroup) bool {
+			return rule.Type == typ && rule.Major != nil && *rule.Major == major && rule.Minor != nil && *rule.Minor == minor
+		}) {
+			continue
+		}
 		r.Devices = append(r.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
 	}
 	return r

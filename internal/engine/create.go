@@ -42,6 +42,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if err := validateHostConfig(&o.HostConfig); err != nil {
 		return nil, err
 	}
+	if err := validateHostOptions(&o.Config, &o.HostConfig); err != nil {
+		return nil, err
+	}
 	st, err := e.Images()
 	if err != nil {
 		return nil, err

@@ -193,7 +193,7 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	hostname := c.Config.Hostname
 	if hostname == "" {
 		hostname = c.ShortID()
-		if c.HostConfig.NetworkMode == "host" {
+		if c.HostConfig.NetworkMode == "host" || c.HostConfig.UTSMode == modeHostNS {
 			hostname, _ = os.Hostname()
 		}
 	}
@@ -216,11 +216,15 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	if err := e.ensureCgroupParent(parent); err != nil {
 		return nil, err
 	}
-	return generateSpec(c, specInput{
+	s, err := generateSpec(c, specInput{
 		user: u, rootfs: c.RootfsPath(), hostname: hostname, etcFiles: etc,
 		cgroup: filepath.Join("/", parent, c.ID), nofileMax: nofile.Max, netns: netns,
 		volumes: e.volumesDir(),
 	})
+	if err != nil {
+		return nil, err
+	}
+	return s, e.hostSpec(ctx, c, s, root)
 }
 
 // teardown removes what a run of c left: the runtime container (killed
@@ -244,6 +248,7 @@ func (e *Engine) teardown(ctx context.Context, c *Container) error {
 		return err
 	}
 	if c.Mounted {
+		unmountShm(c)
 		if err := snapshot.Unmount(c.RootfsPath()); err != nil {
 			return err
 		}

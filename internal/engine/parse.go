@@ -448,6 +448,11 @@ func validateHostConfig(hc *HostConfig) error {
 		switch strings.ReplaceAll(o, ":", "=") {
 		case "seccomp=unconfined", "no-new-privileges", "no-new-privileges=true", "no-new-privileges=false":
 		default:
+			if err := checkSeccompOpt(o); err == nil {
+				continue
+			} else if !errors.Is(err, errNotSeccomp) {
+				return err
+			}
 			return invalid("invalid --security-opt: %q", o)
 		}
 	}

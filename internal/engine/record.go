@@ -115,6 +115,8 @@ type HostConfig struct {
 	DNSSearch       []string                         `json:"DnsSearch"`
 	DNSOptions      []string                         `json:"DnsOptions"`
 	ExtraHosts      []string                         `json:"ExtraHosts"`
+	// Devices, sysctls, namespace modes, finer cgroup knobs: see the type.
+	HostOptions
 }
 
 // NetworkSettings are the container's networks (docker inspect's

@@ -13,7 +13,6 @@ import (
 
 	"github.com/pelagos-go/pelagos/internal/caps"
 	"github.com/pelagos-go/pelagos/internal/seccomp"
-	"github.com/pelagos-go/pelagos/internal/seccomp/dockerprofile"
 	"github.com/pelagos-go/pelagos/internal/spec"
 )
 
@@ -90,7 +89,7 @@ func generateSpec(c *Container, in specInput) (*specs.Spec, error) {
 	s.Linux.MaskedPaths = slices.Clone(defaultMaskedPaths)
 	s.Linux.ReadonlyPaths = slices.Clone(defaultReadonlyPaths)
 	if !securityOpt(hc, "seccomp=unconfined") {
-		prof, err := dockerprofile.Default(p.Capabilities.Bounding)
+		prof, err := seccompProfile(hc, p.Capabilities.Bounding)
 		if err != nil {
 			return nil, err
 		}

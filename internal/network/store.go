@@ -27,6 +27,9 @@ type Manager struct {
 	// names (pelagos-monitor, run as "pelagos-monitor dns ..."). Without
 	// one, containers on user-defined networks get the host's resolvers.
 	DNSServer string
+	// Pools are where networks created without a subnet get theirs
+	// (docker's default-address-pools); nil: docker's defaults.
+	Pools []AddressPool
 }
 
 // Open opens (creating if needed) the network state under root, with
@@ -114,7 +117,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Network, error)
 			return nil, errorf(ErrConflict, "bridge name %s is used by network %s", n.Bridge(), other.Name)
 		}
 	}
-	if n.IPAM.Config, err = ipamConfigs(o, nets); err != nil {
+	if n.IPAM.Config, err = ipamConfigs(o, nets, m.Pools); err != nil {
 		return nil, err
 	}
 	finish(n)
@@ -166,7 +169,7 @@ func setOptions(n *Network, opts map[string]string) error {
 
 // ipamConfigs validates the subnets, gateways and ranges asked for, and
 // picks an IPv4 pool (and an IPv6 ULA with --ipv6) where none is given.
-func ipamConfigs(o CreateOptions, nets []*Network) ([]IPAMConfig, error) {
+func ipamConfigs(o CreateOptions, nets []*Network, pools []AddressPool) ([]IPAMConfig, error) {
 	var cfgs []IPAMConfig
 	var has4, has6 bool
 	for _, s := range o.Subnets {
@@ -230,7 +233,7 @@ func ipamConfigs(o CreateOptions, nets []*Network) ([]IPAMConfig, error) {
 		if err != nil {
 			return nil, err
 		}
-		p, ok := choosePool(append(taken, routes...))
+		p, ok := choosePool(pools, append(taken, routes...))
 		if !ok {
 			return nil, errorf(ErrConflict, "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
 		}
@@ -337,7 +340,7 @@ func (m *Manager) withDefault(ctx context.Context) ([]*Network, error) {
 		n := &Network{Name: b.name, ID: newID(), Options: map[string]string{}}
 		if b.driver == "bridge" {
 			n.Options[OptBridgeName] = DefaultBridge
-			if n.IPAM.Config, err = ipamConfigs(CreateOptions{}, nets); err != nil {
+			if n.IPAM.Config, err = ipamConfigs(CreateOptions{}, nets, m.Pools); err != nil {
 				return nil, err
 			}
 		}
