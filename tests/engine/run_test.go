@@ -79,6 +79,11 @@ func TestRunRemovesWithRm(t *testing.T) {
 		_, _, code := c.run(nil, "inspect", "gone2")
 		return code != 0
 	})
+	// The monitor removes the container as its last step, then exits:
+	// it may still be on its way out when the container is gone.
+	waitFor(t, "the monitor to exit after removing the container", func() bool {
+		return len(c.monitors()) == 0
+	})
 	c.assertClean()
 }
 
