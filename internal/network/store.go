@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pelagos-go/pelagos/internal/atomicfile"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -481,29 +482,5 @@ func (m *Manager) Prune(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// writeAtomic replaces path with b: a temp file, fsync, rename.
-func writeAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
+// writeAtomic replaces path with b; see package atomicfile.
+func writeAtomic(path string, b []byte) error { return atomicfile.Write(path, b) }
