@@ -1,0 +1,105 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/image/snapshot"
+)
+
+// FS is a container's filesystem opened for cp, export and commit: Root
+// is a handle on its root directory, to be resolved in only through
+// package inroot (or fsarchive), never by joining strings to a path.
+type FS struct {
+	Container *Container
+	Root      *os.File
+	// Live: the container runs and Root is its own view (/proc/PID/root:
+	// its volumes and tmpfs mounts included).
+	Live  bool
+	close func()
+}
+
+// Close releases the handle, the detached mount of a stopped container,
+// and its lock.
+func (f *FS) Close() {
+	f.Root.Close()
+	if f.close != nil {
+		f.close()
+	}
+}
+
+// OpenFS opens container ref's filesystem. A running container's is its
+// root as its processes see it; a stopped container's is its overlay,
+// mounted detached (no mount point: closing the handle unmounts it, so a
+// command killed meanwhile leaves nothing), and the container stays
+// locked (no start) until Close.
+func (e *Engine) OpenFS(ctx context.Context, ref string) (*FS, error) {
+	c, err := e.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if c.State.Running && e.runtimeAlive(c) {
+		if root, err := openProcRoot(c.State.Pid); err == nil {
+			return &FS{Container: c, Root: root, Live: true}, nil
+		}
+	}
+	l, err := e.lockContainer(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	c, err = loadRecord(filepath.Join(e.containersDir(), c.ID))
+	if err != nil {
+		l.unlock()
+		return nil, err
+	}
+	if c.State.Running || c.Mounted {
+		// It started (or a start is being undone) meanwhile.
+		l.unlock()
+		return nil, errorf(ErrState, "container %s changed state, try again", c.ShortID())
+	}
+	root, err := e.mountDetached(ctx, c)
+	if err != nil {
+		l.unlock()
+		return nil, err
+	}
+	return &FS{Container: c, Root: root, close: l.unlock}, nil
+}
+
+// openProcRoot opens /proc/PID/root of a container's init, checking that
+// the pid still names the same process after the open.
+func openProcRoot(pid int) (*os.File, error) {
+	start, ok := procStart(pid)
+	if !ok {
+		return nil, fmt.Errorf("process %d is gone", pid)
+	}
+	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if !alive(pid, start) {
+		root.Close()
+		return nil, fmt.Errorf("process %d is gone", pid)
+	}
+	return root, nil
+}
+
+// mountDetached mounts c's overlay with no mount point.
+func (e *Engine) mountDetached(ctx context.Context, c *Container) (*os.File, error) {
+	st, err := e.Images()
+	if err != nil {
+		return nil, err
+	}
+	img, err := parseHash(c.Image)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := snapshot.Prepare(ctx, st, img, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	return snapshot.MountDetached(sp)
+}
