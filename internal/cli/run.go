@@ -31,6 +31,7 @@ type runFlags struct {
 	securityOpt, ulimits, labels, logOpts, expose            []string
 	sigProxy                                                 bool
 	net                                                      netFlags
+	cpu                                                      cpuFlags
 }
 
 // netFlags are run's and create's network flags.
@@ -115,6 +116,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit")
 	fl.StringVar(&f.memorySwap, "memory-swap", "", "swap limit equal to memory plus swap: '-1' to enable unlimited swap")
 	fl.StringVar(&f.cpus, "cpus", "", "number of CPUs")
+	f.cpu.register(fl)
 	fl.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm")
 	fl.StringVar(&f.cgroupParent, "cgroup-parent", "", "optional parent cgroup for the container")
 	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "ulimit options")
@@ -228,6 +230,9 @@ func (f *runFlags) hostOptions(cmd *cobra.Command, hc *engine.HostConfig) error 
 		if hc.NanoCpus, err = engine.ParseCPUs(f.cpus); err != nil {
 			return err
 		}
+	}
+	if err := f.cpu.apply(cmd, hc); err != nil {
+		return err
 	}
 	if cmd.Flags().Changed("pids-limit") {
 		n := f.pidsLimit

@@ -101,9 +101,15 @@ type HostConfig struct {
 	MemorySwap     int64             `json:"MemorySwap"`
 	NanoCpus       int64             `json:"NanoCpus"`
 	PidsLimit      *int64            `json:"PidsLimit"`
-	Ulimits        []Ulimit          `json:"Ulimits"`
-	Init           *bool             `json:"Init"`
-	Mounts         []Mount           `json:"Mounts,omitempty"`
+	// CPU and memory knobs that run and update set (docker's names).
+	MemoryReservation int64    `json:"MemoryReservation"`
+	CPUShares         int64    `json:"CpuShares"`
+	CPUPeriod         int64    `json:"CpuPeriod"`
+	CPUQuota          int64    `json:"CpuQuota"`
+	CpusetCpus        string   `json:"CpusetCpus"`
+	Ulimits           []Ulimit `json:"Ulimits"`
+	Init              *bool    `json:"Init"`
+	Mounts            []Mount  `json:"Mounts,omitempty"`
 	// Networking (docker's names): -p, -P, --dns, --dns-search,
 	// --dns-option, --add-host.
 	PortBindings    map[string][]network.PortBinding `json:"PortBindings"`
