@@ -38,12 +38,29 @@ func (f *FS) Close() {
 // command killed meanwhile leaves nothing), and the container stays
 // locked (no start) until Close.
 func (e *Engine) OpenFS(ctx context.Context, ref string) (*FS, error) {
+	return e.openFS(ctx, ref, openProcRoot)
+}
+
+// OpenRootfs is OpenFS without the running container's own mounts: its
+// overlay alone (for export and commit).
+func (e *Engine) OpenRootfs(ctx context.Context, ref string) (*FS, error) {
+	return e.openFS(ctx, ref, nil)
+}
+
+func (e *Engine) openFS(ctx context.Context, ref string, procRoot func(int) (*os.File, error)) (*FS, error) {
 	c, err := e.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	if c.State.Running && e.runtimeAlive(c) {
-		if root, err := openProcRoot(c.State.Pid); err == nil {
+		var root *os.File
+		if procRoot != nil {
+			root, err = procRoot(c.State.Pid)
+		} else {
+			// Our own mount point, in the host's mount namespace.
+			root, err = os.OpenFile(c.RootfsPath(), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		}
+		if err == nil {
 			return &FS{Container: c, Root: root, Live: true}, nil
 		}
 	}

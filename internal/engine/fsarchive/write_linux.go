@@ -75,7 +75,20 @@ type Writer struct {
 	links map[[2]uint64]string // hard links: (dev, ino) of files with nlink > 1 → first name
 	// Bytes counts the content written.
 	Bytes int64
+	// Overlay: the tree is an overlayfs upper directory; its whiteouts
+	// (0/0 character devices) and opaque directories are written as the
+	// OCI layer format's .wh. entries.
+	Overlay bool
+	// Skip, when set, leaves out the entry named name (and what is
+	// beneath it).
+	Skip func(name string) bool
 }
+
+// OCI layer whiteouts.
+const (
+	whiteoutPrefix = ".wh."
+	whiteoutOpaque = ".wh..wh..opq"
+)
 
 // NewWriter writes to w; Close flushes the tar trailer.
 func NewWriter(w io.Writer) *Writer {
@@ -112,7 +125,14 @@ func (w *Writer) entry(dir *os.File, name, as string) error {
 	if err := unix.Fstatat(int(dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH); err != nil {
 		return &os.PathError{Op: "lstat", Path: as, Err: err}
 	}
+	if w.Skip != nil && w.Skip(as) {
+		return nil
+	}
 	hdr := header(&st, as)
+	if w.Overlay && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+		dir, base := path.Split(as)
+		return w.tw.WriteHeader(&tar.Header{Name: dir + whiteoutPrefix + base, Typeflag: tar.TypeReg, Mode: 0o600, ModTime: hdr.ModTime, Format: tar.FormatPAX})
+	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFSOCK:
 		return nil // tar cannot hold a socket; docker skips them too
@@ -133,6 +153,12 @@ func (w *Writer) entry(dir *os.File, name, as string) error {
 			return err
 		}
 		defer d.Close()
+		if w.Overlay && opaque(d) {
+			opq := &tar.Header{Name: path.Join(as, whiteoutOpaque), Typeflag: tar.TypeReg, Mode: 0o600, ModTime: hdr.ModTime, Format: tar.FormatPAX}
+			if err := w.tw.WriteHeader(opq); err != nil {
+				return err
+			}
+		}
 		return w.children(d, as)
 	case unix.S_IFREG:
 		return w.file(dir, name, &st, hdr)
@@ -289,3 +315,11 @@ func fileMode(m uint32) os.FileMode {
 
 // IsNotExist reports whether err says a path does not exist.
 func IsNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
+
+// opaque reports whether an overlayfs upper directory hides everything
+// beneath it in the lower layers (the trusted.overlay.opaque xattr).
+func opaque(d *os.File) bool {
+	buf := make([]byte, 8)
+	n, err := unix.Fgetxattr(int(d.Fd()), "trusted.overlay.opaque", buf)
+	return err == nil && n == 1 && buf[0] == 'y'
+}
