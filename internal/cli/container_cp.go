@@ -222,7 +222,15 @@ func copyTo(ctx context.Context, g *globals, e *engine.Engine, src, ctr, p strin
 			return 0, dockerError(fmt.Sprintf("Could not find the file %s in container %s", t.dir, ctr))
 		}
 	}
-	hostDir, hostName := filepath.Split(filepath.Clean(src))
+	hostPath := filepath.Clean(src)
+	if o.follow {
+		// The host's own paths resolve as the host resolves them; only
+		// the container's are confined to its root.
+		if hostPath, err = filepath.EvalSymlinks(hostPath); err != nil {
+			return 0, err
+		}
+	}
+	hostDir, hostName := filepath.Split(hostPath)
 	if hostDir == "" {
 		hostDir = "."
 	}
@@ -231,7 +239,7 @@ func copyTo(ctx context.Context, g *globals, e *engine.Engine, src, ctr, p strin
 		return 0, err
 	}
 	defer hostRoot.Close()
-	return pipeTreeIn(hostRoot, hostName, t.name, o.follow, fs.Root, t.dir, owner)
+	return pipeTreeIn(hostRoot, hostName, t.name, false, fs.Root, t.dir, owner)
 }
 
 // pipeTree streams the tree at p in from (named as) into the directory

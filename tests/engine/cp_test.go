@@ -60,6 +60,9 @@ func TestCp(t *testing.T) {
 	writeFile(t, filepath.Join(host, "f.txt"), "hello\n")
 	writeFile(t, filepath.Join(host, "d", "a"), "A\n")
 	writeFile(t, filepath.Join(host, "d", "sub", "b"), "B\n")
+	if err := os.Symlink(filepath.Join(host, "d", "a"), filepath.Join(host, "link")); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Chown(filepath.Join(host, "f.txt"), 1234, 5678); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +74,8 @@ func TestCp(t *testing.T) {
 			c.ok("cp", filepath.Join(host, "d"), ctr+":/tmp/new")       // directory to a new name
 			c.ok("cp", filepath.Join(host, "d")+"/.", ctr+":/home/app") // contents into a directory
 			c.ok("cp", "-a", filepath.Join(host, "f.txt"), ctr+":/tmp/kept")
+			c.ok("cp", "-L", filepath.Join(host, "link"), ctr+":/tmp/")   // a host symlink, followed on the host
+			c.ok("cp", filepath.Join(host, "link"), ctr+":/tmp/nofollow") // the link itself
 			out := t.TempDir()
 			c.ok("cp", ctr+":/tmp/new", filepath.Join(out, "copy"))
 			c.ok("cp", ctr+":/home/app/sub/b", out)
@@ -95,9 +100,14 @@ func TestCp(t *testing.T) {
 				t.Fatalf("cp to stdout: exit %d", code)
 			}
 			names := tarNames(t, []byte(tarOut))
-			for _, want := range []string{"tmp/", "tmp/f.txt", "tmp/kept", "tmp/new/sub/b"} {
+			for _, want := range []string{"tmp/", "tmp/f.txt", "tmp/kept", "tmp/new/sub/b", "tmp/link", "tmp/nofollow"} {
 				if !contains(names, want) {
 					t.Errorf("cp %s:/tmp -: no %s in %v", ctr, want, names)
+				}
+			}
+			for name, want := range map[string]string{"tmp/link": "", "tmp/nofollow": filepath.Join(host, "d", "a")} {
+				if got := tarLink(t, []byte(tarOut), name); got != want {
+					t.Errorf("%s in the container: link %q, want %q", name, got, want)
 				}
 			}
 			owners := readOwners(t, []byte(tarOut))
@@ -159,6 +169,21 @@ func readOwners(t *testing.T, b []byte) map[string]string {
 			return out
 		}
 		out[h.Name] = strconv.Itoa(h.Uid) + ":" + strconv.Itoa(h.Gid)
+	}
+}
+
+// tarLink is the symlink target of entry name ("" when not a symlink).
+func tarLink(t *testing.T, b []byte, name string) string {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no %s in the archive", name)
+		}
+		if h.Name == name {
+			return h.Linkname
+		}
 	}
 }
 
