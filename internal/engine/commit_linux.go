@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -161,6 +162,9 @@ func commitConfig(c *Container, ch v1.Config) v1.Config {
 		WorkingDir: cc.WorkingDir, Entrypoint: cc.Entrypoint, Labels: cc.Labels,
 		StopSignal: cc.StopSignal, ExposedPorts: cc.ExposedPorts, Volumes: cc.Volumes,
 	}
+	// Maps are copied: the changes must not reach the container's record.
+	out.Labels = maps.Clone(cc.Labels)
+	out.ExposedPorts = maps.Clone(cc.ExposedPorts)
 	if ch.Cmd != nil {
 		out.Cmd = ch.Cmd
 	}
