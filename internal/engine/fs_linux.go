@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pelagos-go/pelagos/internal/image/snapshot"
+	"github.com/pelagos-go/pelagos/internal/inroot"
 )
 
 // FS is a container's filesystem opened for cp, export and commit: Root
@@ -83,7 +85,65 @@ func (e *Engine) openFS(ctx context.Context, ref string, procRoot func(int) (*os
 		l.unlock()
 		return nil, err
 	}
+	if procRoot != nil {
+		if err := e.attachBinds(root, c); err != nil {
+			root.Close()
+			l.unlock()
+			return nil, err
+		}
+	}
 	return &FS{Container: c, Root: root, close: l.unlock}, nil
+}
+
+// attachBinds mounts c's bind mounts onto its detached rootfs, as docker
+// mounts a stopped container's volumes for cp: what is copied to or from
+// a volume's path is the volume's. Detached trees accept mounts from
+// Linux 6.15; on older kernels cp sees the rootfs alone (with a warning).
+func (e *Engine) attachBinds(root *os.File, c *Container) error {
+	for _, m := range c.HostConfig.Mounts {
+		if m.Type != "bind" {
+			continue
+		}
+		if err := attachBind(root, m); err != nil {
+			if errors.Is(err, unix.EINVAL) {
+				e.warn(fmt.Sprintf("%s is not mounted for this copy (the kernel cannot mount on a detached tree): %v", m.Target, err))
+				continue
+			}
+			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
+		}
+	}
+	return nil
+}
+
+func attachBind(root *os.File, m Mount) error {
+	fi, err := os.Stat(m.Source)
+	if err != nil {
+		return err
+	}
+	bind, err := unix.OpenTree(unix.AT_FDCWD, m.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(bind)
+	if m.ReadOnly {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(bind, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return err
+		}
+	}
+	// The mount point is made inside the root, as the runtime makes it
+	// at start.
+	var target *os.File
+	if fi.IsDir() {
+		target, err = inroot.MkdirAll(root, m.Target, 0o755)
+	} else {
+		target, err = inroot.MkFile(root, m.Target, 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return unix.MoveMount(bind, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
 }
 
 // openProcRoot opens /proc/PID/root of a container's init, checking that

@@ -280,3 +280,35 @@ func TestCpSymlinkAttacks(t *testing.T) {
 	c.ok("rm", "-f", "live", "cold")
 	c.assertClean()
 }
+
+// TestCpVolumes: a bind-mounted volume's path is the volume's, in a
+// running container and in a stopped one (mounted for the copy); a
+// read-only one refuses writes.
+func TestCpVolumes(t *testing.T) {
+	c := newCLI(t)
+	vol, ro := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(vol, "pre"), "in the volume\n")
+	writeFile(t, filepath.Join(ro, "r"), "read only\n")
+	payload := filepath.Join(t.TempDir(), "payload")
+	writeFile(t, payload, "payload\n")
+	c.ok("create", "--name", "cold", "-v", vol+":/data", "-v", ro+":/ro:ro", "busybox:test", "true")
+	c.ok("run", "-d", "--name", "live", "-v", vol+":/data", "-v", ro+":/ro:ro", "busybox:test", "sleep", "1000")
+	for _, ctr := range []string{"cold", "live"} {
+		out := t.TempDir()
+		c.ok("cp", ctr+":/data/pre", out)
+		c.ok("cp", ctr+":/ro/r", out)
+		if got := readFile(t, filepath.Join(out, "pre")) + readFile(t, filepath.Join(out, "r")); got != "in the volume\nread only\n" {
+			t.Errorf("%s: copied out of the volumes: %q", ctr, got)
+		}
+		c.ok("cp", payload, ctr+":/data/from-"+ctr)
+		if got := readFile(t, filepath.Join(vol, "from-"+ctr)); got != "payload\n" {
+			t.Errorf("%s: copied into the volume: %q", ctr, got)
+		}
+		c.fails(1, "cp", payload, ctr+":/ro/")
+		if _, err := os.Stat(filepath.Join(ro, "payload")); err == nil {
+			t.Errorf("%s: a read-only volume was written", ctr)
+		}
+	}
+	c.ok("rm", "-f", "cold", "live")
+	c.assertClean()
+}
