@@ -213,6 +213,13 @@ func copyTo(ctx context.Context, g *globals, e *engine.Engine, src, ctr, p strin
 	if err != nil {
 		return 0, err
 	}
+	if exists && !dst.IsDir {
+		// Onto a file through a symlink: docker writes the link's
+		// target (inside the container).
+		if p, err = fsarchive.ResolveLast(fs.Root, p); err != nil {
+			return 0, err
+		}
+	}
 	t, err := resolveTarget(s, p, exists, exists && dst.IsDir)
 	if err != nil {
 		return 0, err

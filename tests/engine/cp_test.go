@@ -123,6 +123,16 @@ func TestCp(t *testing.T) {
 			if got := readFile(t, filepath.Join(out, "x")); got != "X\n" {
 				t.Errorf("from a stdin tar: %q", got)
 			}
+			// Onto a symlink to a file: the target is written, the link stays.
+			c.run(tarOf(t, map[string]string{"flink": "->f.txt"}), "cp", "-", ctr+":/tmp")
+			writeFile(t, filepath.Join(host, "g.txt"), "new content\n")
+			c.ok("cp", filepath.Join(host, "g.txt"), ctr+":/tmp/flink")
+			c.ok("cp", ctr+":/tmp/f.txt", filepath.Join(out, "after"))
+			linkTar, _, _ := c.run(nil, "cp", ctr+":/tmp/flink", "-")
+			if got := readFile(t, filepath.Join(out, "after")); got != "new content\n" || tarLink(t, []byte(linkTar), "flink") != "f.txt" {
+				t.Errorf("cp onto a link: target holds %q, link %q", got, tarLink(t, []byte(linkTar), "flink"))
+			}
+			c.ok("cp", filepath.Join(host, "f.txt"), ctr+":/tmp/f.txt")
 			// Docker's errors.
 			for _, bad := range []struct{ src, dst, msg string }{
 				{ctr + ":/nope", out, "Could not find the file /nope in container " + ctr},
@@ -252,6 +262,7 @@ func TestCpSymlinkAttacks(t *testing.T) {
 			c.run(nil, "cp", hostFile, ctr+":/abs/evil1")
 			c.run(nil, "cp", hostFile, ctr+":/tmp/rel/evil2")
 			c.run(nil, "cp", hostFile, ctr+":/d/l/")
+			c.run(nil, "cp", hostFile, ctr+":/f") // /f -> the host's secret
 			// Each attack in a tar of its own: a refused entry ends the
 			// extraction.
 			for _, in := range []map[string]string{
@@ -276,7 +287,6 @@ func TestCpSymlinkAttacks(t *testing.T) {
 			}
 		})
 	}
-	// A tar extracted to the host stays under the destination too.
 	c.ok("rm", "-f", "live", "cold")
 	c.assertClean()
 }

@@ -323,3 +323,28 @@ func opaque(d *os.File) bool {
 	n, err := unix.Fgetxattr(int(d.Fd()), "trusted.overlay.opaque", buf)
 	return err == nil && n == 1 && buf[0] == 'y'
 }
+
+// maxLinks bounds the symlinks ResolveLast follows, as the kernel bounds
+// them.
+const maxLinks = 40
+
+// ResolveLast follows p's last component while it is a symlink, each
+// target taken inside root (absolute from root's top, relative from the
+// link's directory), and returns the path it ends at, for a destination
+// that names a file through a link. Everything it returns is still to be
+// resolved inside root.
+func ResolveLast(root *os.File, p string) (string, error) {
+	p = path.Clean("/" + p)
+	for range maxLinks {
+		st, err := Lstat(root, p, false)
+		if err != nil || st.Symlink == "" {
+			return p, err
+		}
+		if path.IsAbs(st.Symlink) {
+			p = path.Clean(st.Symlink)
+		} else {
+			p = path.Join(path.Dir(p), st.Symlink)
+		}
+	}
+	return "", &os.PathError{Op: "resolve", Path: p, Err: unix.ELOOP}
+}
