@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/engine"
@@ -110,4 +112,35 @@ func newCommitCmd(g *globals) *cobra.Command {
 	f.StringArrayVarP(&changes, "change", "c", nil, "apply Dockerfile instruction to the created image")
 	f.BoolVarP(&o.Pause, "pause", "p", true, "pause container during commit")
 	return cmd
+}
+
+// applyMoreChanges handles EXPOSE (a port without a protocol is TCP),
+// VOLUME (JSON list or words) and STOPSIGNAL.
+func applyMoreChanges(c *v1.Config, instr, rest string) {
+	switch instr {
+	case "EXPOSE":
+		for _, p := range strings.Fields(rest) {
+			if !strings.Contains(p, "/") {
+				p += "/tcp"
+			}
+			if c.ExposedPorts == nil {
+				c.ExposedPorts = map[string]struct{}{}
+			}
+			c.ExposedPorts[p] = struct{}{}
+		}
+	case "VOLUME":
+		vols := strings.Fields(rest)
+		if strings.HasPrefix(rest, "[") {
+			vols = nil
+			jsonUnmarshal([]byte(rest), &vols)
+		}
+		for _, v := range vols {
+			if c.Volumes == nil {
+				c.Volumes = map[string]struct{}{}
+			}
+			c.Volumes[v] = struct{}{}
+		}
+	case "STOPSIGNAL":
+		c.StopSignal = rest
+	}
 }

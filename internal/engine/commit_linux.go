@@ -165,6 +165,7 @@ func commitConfig(c *Container, ch v1.Config) v1.Config {
 	// Maps are copied: the changes must not reach the container's record.
 	out.Labels = maps.Clone(cc.Labels)
 	out.ExposedPorts = maps.Clone(cc.ExposedPorts)
+	out.Volumes = maps.Clone(cc.Volumes)
 	if ch.Cmd != nil {
 		out.Cmd = ch.Cmd
 	}
@@ -185,6 +186,15 @@ func commitConfig(c *Container, ch v1.Config) v1.Config {
 			out.Labels = map[string]string{}
 		}
 		out.Labels[k] = v
+	}
+	if ch.StopSignal != "" {
+		out.StopSignal = ch.StopSignal
+	}
+	for v := range ch.Volumes {
+		if out.Volumes == nil {
+			out.Volumes = map[string]struct{}{}
+		}
+		out.Volumes[v] = struct{}{}
 	}
 	for p := range ch.ExposedPorts {
 		if out.ExposedPorts == nil {

@@ -64,7 +64,8 @@ func TestExport(t *testing.T) {
 func TestCommit(t *testing.T) {
 	c := newCLI(t)
 	c.ok("run", "--name", "ch", "busybox:test", "sh", "-c", changeScript)
-	id := strings.TrimSpace(c.ok("commit", "-m", "my change", "-a", "me", "-c", "ENV FOO=bar", "-c", `CMD ["cat", "/tmp/new"]`, "ch", "committed:v1"))
+	id := strings.TrimSpace(c.ok("commit", "-m", "my change", "-a", "me", "-c", "ENV FOO=bar", "-c", `CMD ["cat", "/tmp/new"]`,
+		"-c", "EXPOSE 8080", "-c", "STOPSIGNAL SIGINT", "ch", "committed:v1"))
 	if !strings.HasPrefix(id, "sha256:") || len(id) != 71 {
 		t.Fatalf("commit printed %q, want an image ID", id)
 	}
@@ -76,7 +77,7 @@ func TestCommit(t *testing.T) {
 		t.Errorf("the committed image:\n%s", cmp.Diff(want, got))
 	}
 	insp := c.ok("image", "inspect", "committed:v1")
-	for _, want := range []string{`"Author": "me"`, "my change"} {
+	for _, want := range []string{`"Author": "me"`, "my change", `"8080/tcp"`, `"StopSignal": "SIGINT"`} {
 		if !strings.Contains(insp, want) {
 			t.Errorf("image inspect has no %s:\n%s", want, insp)
 		}
