@@ -114,8 +114,8 @@ func newCommitCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// applyMoreChanges handles EXPOSE (a port without a protocol is TCP),
-// VOLUME (JSON list or words) and STOPSIGNAL.
+// applyMoreChanges handles EXPOSE (a port without a protocol is TCP)
+// and STOPSIGNAL.
 func applyMoreChanges(c *v1.Config, instr, rest string) {
 	switch instr {
 	case "EXPOSE":
@@ -127,18 +127,6 @@ func applyMoreChanges(c *v1.Config, instr, rest string) {
 				c.ExposedPorts = map[string]struct{}{}
 			}
 			c.ExposedPorts[p] = struct{}{}
-		}
-	case "VOLUME":
-		vols := strings.Fields(rest)
-		if strings.HasPrefix(rest, "[") {
-			vols = nil
-			jsonUnmarshal([]byte(rest), &vols)
-		}
-		for _, v := range vols {
-			if c.Volumes == nil {
-				c.Volumes = map[string]struct{}{}
-			}
-			c.Volumes[v] = struct{}{}
 		}
 	case "STOPSIGNAL":
 		c.StopSignal = rest

@@ -109,29 +109,17 @@ func newUpdateCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// cpuFlags are run's and create's CPU and memory reservation flags
-// beyond -m, --memory-swap and --cpus.
+// cpuFlags are run's and create's explicit CFS bandwidth flags (the
+// other CPU and memory knobs are hostFlags').
 type cpuFlags struct {
-	shares, period, quota         int64
-	cpusetCpus, memoryReservation string
+	period, quota int64
 }
 
 func (f *cpuFlags) register(fl *pflag.FlagSet) {
-	fl.Int64VarP(&f.shares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fl.Int64Var(&f.period, "cpu-period", 0, "limit CPU CFS (Completely Fair Scheduler) period")
 	fl.Int64Var(&f.quota, "cpu-quota", 0, "limit CPU CFS (Completely Fair Scheduler) quota")
-	fl.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
-	fl.StringVar(&f.memoryReservation, "memory-reservation", "", "memory soft limit")
 }
 
-func (f *cpuFlags) apply(cmd *cobra.Command, hc *engine.HostConfig) error {
-	hc.CPUShares, hc.CPUPeriod, hc.CPUQuota, hc.CpusetCpus = f.shares, f.period, f.quota, f.cpusetCpus
-	if cmd.Flags().Changed("memory-reservation") {
-		n, err := engine.ParseBytes(f.memoryReservation)
-		if err != nil {
-			return err
-		}
-		hc.MemoryReservation = n
-	}
-	return nil
+func (f *cpuFlags) apply(hc *engine.HostConfig) {
+	hc.CPUPeriod, hc.CPUQuota = f.period, f.quota
 }

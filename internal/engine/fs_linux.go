@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -100,10 +102,20 @@ func (e *Engine) openFS(ctx context.Context, ref string, procRoot func(int) (*os
 // a volume's path is the volume's. Detached trees accept mounts from
 // Linux 6.15; on older kernels cp sees the rootfs alone (with a warning).
 func (e *Engine) attachBinds(root *os.File, c *Container) error {
+	var binds []Mount
 	for _, m := range c.HostConfig.Mounts {
-		if m.Type != "bind" {
-			continue
+		if m.Type == "bind" {
+			binds = append(binds, m)
 		}
+	}
+	for _, mp := range c.MountPoints {
+		binds = append(binds, Mount{Type: "bind", Source: filepath.Join(e.volumeDir(mp.Name), "_data"), Target: mp.Destination, ReadOnly: !mp.RW})
+	}
+	// Shallow targets first, as a start mounts them (sortMounts).
+	sort.SliceStable(binds, func(i, j int) bool {
+		return strings.Count(filepath.Clean(binds[i].Target), "/") < strings.Count(filepath.Clean(binds[j].Target), "/")
+	})
+	for _, m := range binds {
 		if err := attachBind(root, m); err != nil {
 			if errors.Is(err, unix.EINVAL) {
 				e.warn(fmt.Sprintf("%s is not mounted for this copy (the kernel cannot mount on a detached tree): %v", m.Target, err))

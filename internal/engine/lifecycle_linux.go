@@ -81,6 +81,9 @@ func (e *Engine) startLocked(ctx context.Context, c *Container, stdio Stdio) (_ 
 	if err := e.mountRootfs(ctx, c); err != nil {
 		return nil, nil, err
 	}
+	if err := e.prepareVolumes(ctx, c); err != nil {
+		return nil, nil, err
+	}
 	dieAt(StepStartMounted)
 	// The network comes after the mount: a start killed during it leaves
 	// a record claiming the mount, whose reconcile tears the network
@@ -190,7 +193,7 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	hostname := c.Config.Hostname
 	if hostname == "" {
 		hostname = c.ShortID()
-		if c.HostConfig.NetworkMode == "host" {
+		if c.HostConfig.NetworkMode == "host" || c.HostConfig.UTSMode == modeHostNS {
 			hostname, _ = os.Hostname()
 		}
 	}
@@ -213,10 +216,15 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	if err := e.ensureCgroupParent(parent); err != nil {
 		return nil, err
 	}
-	return generateSpec(c, specInput{
+	s, err := generateSpec(c, specInput{
 		user: u, rootfs: c.RootfsPath(), hostname: hostname, etcFiles: etc,
 		cgroup: filepath.Join("/", parent, c.ID), nofileMax: nofile.Max, netns: netns,
+		volumes: e.volumesDir(),
 	})
+	if err != nil {
+		return nil, err
+	}
+	return s, e.hostSpec(ctx, c, s, root)
 }
 
 // teardown removes what a run of c left: the runtime container (killed
@@ -240,6 +248,7 @@ func (e *Engine) teardown(ctx context.Context, c *Container) error {
 		return err
 	}
 	if c.Mounted {
+		unmountShm(c)
 		if err := snapshot.Unmount(c.RootfsPath()); err != nil {
 			return err
 		}
@@ -306,7 +315,7 @@ func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, erro
 		StartedAt: c.State.StartedAt, FinishedAt: time.Now().UTC(),
 	}
 	if c.HostConfig.AutoRemove {
-		return Next{}, e.removeLocked(ctx, c)
+		return Next{}, e.autoRemove(ctx, c)
 	}
 	next := restartDecision(c, status, ran)
 	if next.Restart {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pelagos-go/pelagos/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,14 +38,17 @@ type Config struct {
 	StopTimeout  *int                `json:"StopTimeout,omitempty"`
 }
 
-// Mount is a bind or tmpfs mount, as Docker's HostConfig.Mounts holds it.
+// Mount is a bind, volume or tmpfs mount, as Docker's HostConfig.Mounts
+// holds it. A volume's Source is its name (empty: an anonymous volume).
 type Mount struct {
-	Type         string        `json:"Type"` // bind or tmpfs
+	Type         string        `json:"Type"` // bind, volume or tmpfs
 	Source       string        `json:"Source,omitempty"`
 	Target       string        `json:"Target"`
 	ReadOnly     bool          `json:"ReadOnly,omitempty"`
 	BindOptions  *BindOptions  `json:"BindOptions,omitempty"`
 	TmpfsOptions *TmpfsOptions `json:"TmpfsOptions,omitempty"`
+	// VolumeOptions: see the type (volume_mount_linux.go).
+	VolumeOptions *VolumeOptions `json:"VolumeOptions,omitempty"`
 }
 
 // BindOptions of a bind mount.
@@ -101,15 +105,9 @@ type HostConfig struct {
 	MemorySwap     int64             `json:"MemorySwap"`
 	NanoCpus       int64             `json:"NanoCpus"`
 	PidsLimit      *int64            `json:"PidsLimit"`
-	// CPU and memory knobs that run and update set (docker's names).
-	MemoryReservation int64    `json:"MemoryReservation"`
-	CPUShares         int64    `json:"CpuShares"`
-	CPUPeriod         int64    `json:"CpuPeriod"`
-	CPUQuota          int64    `json:"CpuQuota"`
-	CpusetCpus        string   `json:"CpusetCpus"`
-	Ulimits           []Ulimit `json:"Ulimits"`
-	Init              *bool    `json:"Init"`
-	Mounts            []Mount  `json:"Mounts,omitempty"`
+	Ulimits        []Ulimit          `json:"Ulimits"`
+	Init           *bool             `json:"Init"`
+	Mounts         []Mount           `json:"Mounts,omitempty"`
 	// Networking (docker's names): -p, -P, --dns, --dns-search,
 	// --dns-option, --add-host.
 	PortBindings    map[string][]network.PortBinding `json:"PortBindings"`
@@ -118,6 +116,13 @@ type HostConfig struct {
 	DNSSearch       []string                         `json:"DnsSearch"`
 	DNSOptions      []string                         `json:"DnsOptions"`
 	ExtraHosts      []string                         `json:"ExtraHosts"`
+	// Devices, sysctls, namespace modes, finer cgroup knobs: see the type.
+	HostOptions
+
+	// CPUPeriod and CPUQuota are --cpu-period and --cpu-quota (update
+	// and run), an explicit CFS bandwidth instead of --cpus.
+	CPUPeriod int64 `json:"CpuPeriod"`
+	CPUQuota  int64 `json:"CpuQuota"`
 }
 
 // NetworkSettings are the container's networks (docker inspect's
@@ -216,6 +221,8 @@ type Container struct {
 	Runtime bool `json:"Runtime,omitempty"`
 	// NetworkSettings: see the type.
 	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+	// MountPoints are the container's volumes (volume_mount_linux.go).
+	MountPoints []MountPoint `json:"MountPoints,omitempty"`
 
 	dir string
 }
@@ -258,30 +265,5 @@ func (c *Container) save() error {
 	return writeAtomic(filepath.Join(c.dir, recordFile), b)
 }
 
-// writeAtomic replaces path with b: a temp file, fsync, rename. A reader
-// sees the old content or the new, never a torn file.
-func writeAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
+// writeAtomic replaces path with b; see package atomicfile.
+func writeAtomic(path string, b []byte) error { return atomicfile.Write(path, b) }

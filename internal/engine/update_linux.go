@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -109,11 +108,15 @@ func applyUpdate(hc *HostConfig, u UpdateOptions) error {
 		n := *u.PidsLimit
 		hc.PidsLimit = &n
 	}
-	return ValidateResources(hc)
+	if err := ValidateResources(hc); err != nil {
+		return err
+	}
+	return validateCgroupKnobs(hc)
 }
 
 // ValidateResources checks the memory, CPU and pids settings of hc with
-// docker's rules and messages.
+// docker's rules and messages; CPU shares, cpusets and the memory
+// reservation's bound are validateCgroupKnobs's (hostopts.go).
 func ValidateResources(hc *HostConfig) error {
 	if n := int64(onlineCPUs()); hc.NanoCpus < 0 || hc.NanoCpus > n*1e9 || hc.NanoCpus > 0 && hc.NanoCpus < 1e7 {
 		return invalid("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", n, n)
@@ -127,8 +130,6 @@ func ValidateResources(hc *HostConfig) error {
 		return invalid("You should always set the Memory limit when using Memoryswap limit, see usage")
 	case hc.MemoryReservation != 0 && hc.MemoryReservation < 6<<20:
 		return invalid("Minimum memory reservation allowed is 6MB")
-	case hc.Memory > 0 && hc.MemoryReservation > 0 && hc.MemoryReservation > hc.Memory:
-		return invalid("Minimum memory limit can not be less than memory reservation limit, see usage")
 	case hc.NanoCpus > 0 && hc.CPUPeriod > 0:
 		return invalid("Conflicting options: Nano CPUs and CPU Period cannot both be set")
 	case hc.NanoCpus > 0 && hc.CPUQuota > 0:
@@ -137,54 +138,8 @@ func ValidateResources(hc *HostConfig) error {
 		return invalid("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
 	case hc.CPUQuota > 0 && hc.CPUQuota < 1000:
 		return invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)")
-	case hc.CPUShares < 0:
-		return invalid("invalid CPU shares (%d): must be positive", hc.CPUShares)
-	}
-	return validateCpuset(hc.CpusetCpus)
-}
-
-// validateCpuset checks a cpuset list ("0-2,4") against the host's CPUs.
-func validateCpuset(s string) error {
-	if s == "" {
-		return nil
-	}
-	cpus, err := parseCPUList(s)
-	if err != nil {
-		return invalid("Invalid value %s for cpuset cpus", s)
-	}
-	avail, _ := os.ReadFile("/sys/devices/system/cpu/online")
-	online, err := parseCPUList(strings.TrimSpace(string(avail)))
-	if err != nil {
-		return nil // cannot tell: the kernel will say
-	}
-	for cpu := range cpus {
-		if !online[cpu] {
-			return invalid("Requested CPUs are not available - requested %s, available: %s", s, strings.TrimSpace(string(avail)))
-		}
 	}
 	return nil
-}
-
-// parseCPUList parses the kernel's list format: "0-3,5".
-func parseCPUList(s string) (map[int]bool, error) {
-	out := map[int]bool{}
-	for _, part := range strings.Split(s, ",") {
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.Atoi(lo)
-		if err != nil || a < 0 {
-			return nil, fmt.Errorf("bad cpu list %q", s)
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil || b < a {
-				return nil, fmt.Errorf("bad cpu list %q", s)
-			}
-		}
-		for i := a; i <= b; i++ {
-			out[i] = true
-		}
-	}
-	return out, nil
 }
 
 func onlineCPUs() int {
@@ -195,26 +150,14 @@ func onlineCPUs() int {
 	return n
 }
 
-// cpuResources adds what resourcesSpec leaves out: the memory
-// reservation, CPU shares, an explicit CFS period and quota, and the
-// cpuset.
+// cpuResources adds an explicit CFS period and quota (--cpu-period,
+// --cpu-quota) to what resourcesSpec made.
 func cpuResources(hc *HostConfig, r *specs.LinuxResources) {
-	if hc.MemoryReservation > 0 {
-		if r.Memory == nil {
-			r.Memory = &specs.LinuxMemory{}
-		}
-		res := hc.MemoryReservation
-		r.Memory.Reservation = &res
-	}
-	if hc.CPUShares == 0 && hc.CPUPeriod == 0 && hc.CPUQuota == 0 && hc.CpusetCpus == "" {
+	if hc.CPUPeriod == 0 && hc.CPUQuota == 0 {
 		return
 	}
 	if r.CPU == nil {
 		r.CPU = &specs.LinuxCPU{}
-	}
-	if hc.CPUShares > 0 {
-		sh := uint64(hc.CPUShares)
-		r.CPU.Shares = &sh
 	}
 	if hc.CPUPeriod > 0 {
 		p := uint64(hc.CPUPeriod)
@@ -224,15 +167,21 @@ func cpuResources(hc *HostConfig, r *specs.LinuxResources) {
 		q := hc.CPUQuota
 		r.CPU.Quota = &q
 	}
-	r.CPU.Cpus = hc.CpusetCpus
+}
+
+// fullResources is every resource hc sets, as a start would set them.
+func fullResources(hc *HostConfig) *specs.LinuxResources {
+	s := &specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{Resources: &specs.LinuxResources{}}}
+	_ = resourcesSpec(hc, s.Linux.Resources) // validated by applyUpdate
+	_ = cgroupKnobsSpec(context.Background(), &Container{HostConfig: *hc}, s, nil)
+	return s.Linux.Resources
 }
 
 // updateResources is the cgroup change for u: each group u touches is
 // given whole (a removed limit as unlimited), the others left out.
 func updateResources(hc *HostConfig, u UpdateOptions) *specs.LinuxResources {
 	r := &specs.LinuxResources{}
-	full := &specs.LinuxResources{}
-	_ = resourcesSpec(hc, full) // validated by applyUpdate
+	full := fullResources(hc)
 	if u.memory() {
 		r.Memory = full.Memory
 		if r.Memory == nil {

@@ -301,8 +301,8 @@ func TestCpVolumes(t *testing.T) {
 	writeFile(t, filepath.Join(ro, "r"), "read only\n")
 	payload := filepath.Join(t.TempDir(), "payload")
 	writeFile(t, payload, "payload\n")
-	c.ok("create", "--name", "cold", "-v", vol+":/data", "-v", ro+":/ro:ro", "busybox:test", "true")
-	c.ok("run", "-d", "--name", "live", "-v", vol+":/data", "-v", ro+":/ro:ro", "busybox:test", "sleep", "1000")
+	c.ok("create", "--name", "cold", "-v", vol+":/data", "-v", ro+":/ro:ro", "-v", "cpvol:/named", "busybox:test", "true")
+	c.ok("run", "-d", "--name", "live", "-v", vol+":/data", "-v", ro+":/ro:ro", "-v", "cpvol:/named", "busybox:test", "sleep", "1000")
 	for _, ctr := range []string{"cold", "live"} {
 		out := t.TempDir()
 		c.ok("cp", ctr+":/data/pre", out)
@@ -314,11 +314,17 @@ func TestCpVolumes(t *testing.T) {
 		if got := readFile(t, filepath.Join(vol, "from-"+ctr)); got != "payload\n" {
 			t.Errorf("%s: copied into the volume: %q", ctr, got)
 		}
+		c.ok("cp", payload, ctr+":/named/from-"+ctr)
 		c.fails(1, "cp", payload, ctr+":/ro/")
 		if _, err := os.Stat(filepath.Join(ro, "payload")); err == nil {
 			t.Errorf("%s: a read-only volume was written", ctr)
 		}
 	}
+	// The named volume holds both copies.
+	if got := c.ok("run", "--rm", "-v", "cpvol:/v", "busybox:test", "cat", "/v/from-cold", "/v/from-live"); got != "payload\npayload\n" {
+		t.Errorf("the named volume holds %q", got)
+	}
 	c.ok("rm", "-f", "cold", "live")
+	c.ok("volume", "rm", "cpvol")
 	c.assertClean()
 }

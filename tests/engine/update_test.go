@@ -61,8 +61,8 @@ func TestUpdateRunning(t *testing.T) {
 		{[]string{"--cpus", "0.5"}, "Conflicting options: Nano CPUs and CPU Period cannot both be set"},
 		{[]string{"--cpu-period", "10"}, "CPU cfs period can not be less than 1ms"},
 		{[]string{"--cpus", "1000"}, "Range of CPUs is from 0.01 to"},
-		{[]string{"--cpuset-cpus", "999"}, "Requested CPUs are not available"},
-		{[]string{"--cpuset-cpus", "a-b"}, "Invalid value a-b for cpuset cpus"},
+		{[]string{"--cpuset-cpus", "999"}, "are not available - requested 999"},
+		{[]string{"--cpuset-cpus", "a-b"}, `invalid value "a-b" for --cpuset-cpus`},
 		{[]string{"--restart", "sometimes"}, "invalid restart policy"},
 		{nil, "you must provide one or more flags when using this command"},
 	} {
@@ -98,7 +98,7 @@ func TestUpdateStopped(t *testing.T) {
 			t.Errorf("run: %s = %s, want %s", file, got, want)
 		}
 	}
-	if errs := c.fails(125, "run", "--cpuset-cpus", "999", "busybox:test", "true"); !strings.Contains(errs, "Requested CPUs are not available") {
+	if errs := c.fails(125, "run", "--cpuset-cpus", "999", "busybox:test", "true"); !strings.Contains(errs, "are not available - requested 999") {
 		t.Errorf("run --cpuset-cpus 999: %q", errs)
 	}
 	c.ok("rm", "-f", rid)
