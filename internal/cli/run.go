@@ -32,6 +32,7 @@ type runFlags struct {
 	sigProxy                                                 bool
 	net                                                      netFlags
 	host                                                     hostFlags
+	cpu                                                      cpuFlags
 }
 
 // netFlags are run's and create's network flags.
@@ -117,6 +118,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit")
 	fl.StringVar(&f.memorySwap, "memory-swap", "", "swap limit equal to memory plus swap: '-1' to enable unlimited swap")
 	fl.StringVar(&f.cpus, "cpus", "", "number of CPUs")
+	f.cpu.register(fl)
 	fl.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm")
 	fl.StringVar(&f.cgroupParent, "cgroup-parent", "", "optional parent cgroup for the container")
 	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "ulimit options")
@@ -234,6 +236,7 @@ func (f *runFlags) hostOptions(cmd *cobra.Command, hc *engine.HostConfig) error 
 			return err
 		}
 	}
+	f.cpu.apply(hc)
 	if cmd.Flags().Changed("pids-limit") {
 		n := f.pidsLimit
 		hc.PidsLimit = &n
