@@ -38,7 +38,7 @@ func TestApplyUpdate(t *testing.T) {
 		{name: "period bounds", u: UpdateOptions{CPUPeriod: i64(500)}, wantErr: "CPU cfs period can not be less than 1ms"},
 		{name: "quota bounds", u: UpdateOptions{CPUQuota: i64(10)}, wantErr: "CPU cfs quota can not be less than 1ms"},
 		{name: "cpus too many", u: UpdateOptions{NanoCpus: i64(1 << 40)}, wantErr: "Range of CPUs is from 0.01 to"},
-		{name: "cpuset garbage", u: UpdateOptions{CpusetCpus: strp("1-0")}, wantErr: `invalid value "1-0" for --cpuset-cpus`},
+		{name: "cpuset garbage", u: UpdateOptions{CpusetCpus: strp("1-0")}, wantErr: `Invalid value 1-0 for cpuset cpus`},
 		{name: "restart on --rm", hc: HostConfig{AutoRemove: true}, u: UpdateOptions{RestartPolicy: &RestartPolicy{Name: "always"}},
 			wantErr: "AutoRemove is enabled"},
 		{name: "pids", u: UpdateOptions{PidsLimit: i64(5), CPUShares: i64(100)}, want: HostConfig{PidsLimit: i64(5), HostOptions: HostOptions{CPUShares: 100}}},

@@ -62,7 +62,7 @@ func TestUpdateRunning(t *testing.T) {
 		{[]string{"--cpu-period", "10"}, "CPU cfs period can not be less than 1ms"},
 		{[]string{"--cpus", "1000"}, "Range of CPUs is from 0.01 to"},
 		{[]string{"--cpuset-cpus", "999"}, "are not available - requested 999"},
-		{[]string{"--cpuset-cpus", "a-b"}, `invalid value "a-b" for --cpuset-cpus`},
+		{[]string{"--cpuset-cpus", "a-b"}, `Invalid value a-b for cpuset cpus`},
 		{[]string{"--restart", "sometimes"}, "invalid restart policy"},
 		{nil, "you must provide one or more flags when using this command"},
 	} {
