@@ -88,7 +88,9 @@ func runForeground(ctx context.Context, g *globals, e *engine.Engine, c *engine.
 		}
 	}
 	go forwardSignals(sigs, st, tty, sigProxy)
+	stopHealth := healthLoop(ctx, e, st.Container)
 	code, _ := st.Runtime.Wait()
+	stopHealth()
 	// The published ports' reservations end with the process.
 	for _, f := range st.Held {
 		f.Close()

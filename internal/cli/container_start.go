@@ -118,6 +118,11 @@ func newStepCmd(g *globals) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Our descriptors from the monitor must not reach the
+			// processes we start.
+			for fd := monitor.FdReport; fd <= monitor.FdConsole; fd++ {
+				unix.CloseOnExec(fd)
+			}
 			report := os.NewFile(monitor.FdReport, "report")
 			status := os.NewFile(monitor.FdStatus, "status")
 			err := monitorStep(cmd.Context(), g, args, report, status)
@@ -192,8 +197,17 @@ func monitorStep(ctx context.Context, g *globals, args []string, report, status 
 			f.Close()
 		}
 		fmt.Fprintf(report, "pid %d\n", st.Runtime.Pid())
+		if d, ok := engine.HealthDelay(st.Container); ok {
+			fmt.Fprintf(report, "health %d\n", d.Milliseconds())
+		}
 		fmt.Fprintln(status, "ok")
 		return nil
+	case monitor.ModeHealth:
+		next, ok, err := e.HealthCheck(ctx, id)
+		if ok {
+			fmt.Fprintf(report, "health %d\n", next.Milliseconds())
+		}
+		return err
 	}
 	return fmt.Errorf("unknown step %q", mode)
 }

@@ -31,6 +31,7 @@ type runFlags struct {
 	securityOpt, ulimits, labels, logOpts, expose            []string
 	sigProxy                                                 bool
 	net                                                      netFlags
+	health                                                   healthFlags
 }
 
 // netFlags are run's and create's network flags.
@@ -107,6 +108,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root filesystem as read only")
 	f.net.register(fl)
+	f.health.register(fl)
 	fl.StringArrayVar(&f.capAdd, "cap-add", nil, "add Linux capabilities")
 	fl.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop Linux capabilities")
 	fl.BoolVar(&f.privileged, "privileged", false, "give extended privileges to this container")
@@ -185,6 +187,9 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		return o, err
 	}
 	if err := f.net.apply(&o); err != nil {
+		return o, err
+	}
+	if err := f.health.apply(cmd.Flags(), c); err != nil {
 		return o, err
 	}
 	return o, nil

@@ -102,6 +102,10 @@ func applyImage(c *Container, cf *v1.ConfigFile, entrypointSet bool) error {
 	if cfg.StopSignal == "" {
 		cfg.StopSignal = ic.StopSignal
 	}
+	cfg.Healthcheck = mergeHealthcheck(cfg.Healthcheck, ic.Healthcheck)
+	if err := validateHealthcheck(cfg.Healthcheck); err != nil {
+		return err
+	}
 	if len(ic.ExposedPorts) > 0 {
 		if cfg.ExposedPorts == nil {
 			cfg.ExposedPorts = map[string]struct{}{}

@@ -127,7 +127,7 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 	dieAt(StepStartStarted)
 	c.State = State{
 		Status: StatusRunning, Running: true, Pid: rc.Pid(), StartedAt: time.Now().UTC(),
-		FinishedAt: c.State.FinishedAt,
+		FinishedAt: c.State.FinishedAt, Health: healthOnStart(c),
 	}
 	c.ManualStop = false
 	return rc, c.save()
@@ -304,6 +304,7 @@ func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, erro
 	c.State = State{
 		Status: StatusExited, ExitCode: status, OOMKilled: oom,
 		StartedAt: c.State.StartedAt, FinishedAt: time.Now().UTC(),
+		Health: healthOnExit(c.State.Health),
 	}
 	if c.HostConfig.AutoRemove {
 		return Next{}, e.removeLocked(ctx, c)

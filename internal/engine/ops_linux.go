@@ -276,7 +276,8 @@ func (e *Engine) reconcile(ctx context.Context, id string) (*Container, error) {
 	if c.State.Running || c.State.Restarting {
 		c.State = State{
 			Status: StatusExited, ExitCode: 255, StartedAt: c.State.StartedAt, FinishedAt: time.Now().UTC(),
-			Error: "the container's monitor exited before recording the container's exit",
+			Error:  "the container's monitor exited before recording the container's exit",
+			Health: healthOnExit(c.State.Health),
 		}
 	}
 	c.Monitor, c.MonitorStart = 0, 0

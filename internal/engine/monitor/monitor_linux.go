@@ -18,7 +18,8 @@
 //	0, 1, 2  /dev/null (a step's own diagnostics go to FdStatus)
 //	3        FdReport, a SOCK_SEQPACKET socket: the step writes "pid N"
 //	         when a container process runs, "restart MS" when the monitor
-//	         must restart after MS ms, and "hold" with descriptors
+//	         must restart after MS ms, "health MS" when the monitor must
+//	         run a health step after MS ms, and "hold" with descriptors
 //	         (SCM_RIGHTS) that the monitor keeps open until the process
 //	         exits (the sockets reserving its published ports)
 //	4        FdStatus: the first step's result for the command that
@@ -26,6 +27,12 @@
 //	5, 6, 7  the container's stdin, stdout and stderr
 //	8        with a terminal, the console socket that receives the pty
 //	         master (5-7 are then /dev/null)
+//
+// While the process runs, a health step (`STEP... health`, stdio and
+// FdStatus /dev/null) runs one probe of the container's health check,
+// records its result and reports "health MS" for the next one: the
+// engine decides every interval, the monitor only sleeps on a timer. One
+// health step runs at a time.
 package monitor
 
 import (
@@ -62,6 +69,7 @@ const (
 	ModeStart   = "start"
 	ModeExited  = "exited"
 	ModeRestart = "restart"
+	ModeHealth  = "health"
 )
 
 // drainTimeout bounds the wait for the last output after the init exited
@@ -226,6 +234,8 @@ func (m *monitor) readReport(r *os.File, rep *stepReport) {
 			rep.pid = n
 		case k == "restart":
 			rep.restart = n
+		case k == "health":
+			rep.health = n
 		}
 	}
 }
@@ -274,7 +284,7 @@ func (m *monitor) loop(status *os.File) int {
 			return 1
 		}
 		if rep.pid > 0 {
-			code := m.waitInit(rep.pid)
+			code := m.waitInit(rep.pid, rep.health)
 			m.release()
 			io.drain()
 			mode = []string{ModeExited, strconv.Itoa(code)}
@@ -293,12 +303,13 @@ func (m *monitor) loop(status *os.File) int {
 type stepReport struct {
 	pid     int
 	restart int // ms; -1 for none
+	health  int // ms until the next health step; -1 for none
 }
 
 // step runs one step to its end and collects its report; for a start it
 // sets up the container's stdio and starts copying its output.
 func (m *monitor) step(mode []string, status *os.File) (stepReport, *copiers, error) {
-	rep := stepReport{restart: -1}
+	rep := stepReport{restart: -1, health: -1}
 	null, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
 	if err != nil {
 		return rep, nil, err
@@ -388,25 +399,120 @@ func (m *monitor) stdio(files []*os.File, cs *copiers) ([]*os.File, error) {
 
 // waitInit reaps children until pid exits and returns its status as
 // Docker reports it (128+N for signal N). Other children (processes
-// orphaned outside a pid namespace) are reaped on the way.
-func (m *monitor) waitInit(pid int) int {
+// orphaned outside a pid namespace, health steps) are reaped on the way.
+// With health >= 0 it runs a health step after that many ms, and after
+// each the delay the step reports.
+func (m *monitor) waitInit(pid, health int) int {
+	if health < 0 {
+		for {
+			if code, done := m.reap(pid, 0, nil); done {
+				return code
+			}
+		}
+	}
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, syscall.SIGCHLD)
+	defer signal.Stop(sigchld)
+	timer := time.NewTimer(time.Duration(health) * time.Millisecond)
+	defer timer.Stop()
+	h := &healthStep{next: -1}
+	defer h.close()
+	for {
+		if code, done := m.reap(pid, unix.WNOHANG, h); done {
+			return code
+		}
+		if h.next >= 0 {
+			timer.Reset(time.Duration(h.next) * time.Millisecond)
+			h.next = -1
+		}
+		select {
+		case <-sigchld:
+		case <-timer.C:
+			m.startHealth(h)
+		}
+	}
+}
+
+// reap waits (or with WNOHANG polls) for children until pid exits or, with
+// WNOHANG, none is left to reap now. A health step reaped on the way has
+// its report read into h.
+func (m *monitor) reap(pid, flags int, h *healthStep) (code int, done bool) {
 	var ws unix.WaitStatus
 	for {
-		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		wpid, err := unix.Wait4(-1, &ws, flags, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return 255 // no child left: it was reaped elsewhere
+			return 255, true // no child left: it was reaped elsewhere
 		}
-		if wpid != pid {
-			continue
+		switch {
+		case wpid == 0:
+			return 0, false
+		case wpid == pid:
+			if ws.Signaled() {
+				return 128 + int(ws.Signal()), true
+			}
+			return ws.ExitStatus(), true
+		case h != nil && wpid == h.pid:
+			h.finished(m)
 		}
-		if ws.Signaled() {
-			return 128 + int(ws.Signal())
-		}
-		return ws.ExitStatus()
 	}
+}
+
+// healthStep is the health step in progress, if any.
+type healthStep struct {
+	pid    int
+	report *os.File
+	// next is the delay in ms the last step reported (-1: none yet).
+	next int
+}
+
+// startHealth forks a health step, unless one still runs.
+func (m *monitor) startHealth(h *healthStep) {
+	h.next = -1
+	if h.pid > 0 {
+		return
+	}
+	// A step that cannot start is tried again later.
+	h.next = healthRetryMs
+	null, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	defer null.Close()
+	reportR, reportW, err := reportPair()
+	if err != nil {
+		return
+	}
+	fds := []uintptr{null.Fd(), null.Fd(), null.Fd(), reportW.Fd(), null.Fd()}
+	argv := append(append([]string(nil), m.o.Step...), ModeHealth)
+	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Env: os.Environ(), Files: fds})
+	reportW.Close()
+	if err != nil {
+		reportR.Close()
+		return
+	}
+	h.pid, h.report, h.next = pid, reportR, -1
+}
+
+// healthRetryMs is the delay before another try at starting a health
+// step that could not start.
+const healthRetryMs = 1000
+
+// finished reads the report of the health step that exited.
+func (h *healthStep) finished(m *monitor) {
+	rep := stepReport{restart: -1, health: -1}
+	m.readReport(h.report, &rep)
+	h.close()
+	h.next = rep.health
+}
+
+func (h *healthStep) close() {
+	if h.report != nil {
+		h.report.Close()
+	}
+	h.pid, h.report = 0, nil
 }
 
 // copiers copy one run's output into the log.
