@@ -141,8 +141,9 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 	c.AttachStdin = f.interactive && !f.detach
 	c.AttachStdout, c.AttachStderr = !f.detach, !f.detach
 	c.WorkingDir, c.User, c.Hostname, c.StopSignal = f.workdir, f.user, f.hostname, f.stopSignal
-	if f.init {
-		return o, errors.New("--init is not supported yet")
+	if cmd.Flags().Changed("init") {
+		v := f.init
+		hc.Init = &v
 	}
 	if cmd.Flags().Changed("entrypoint") {
 		o.EntrypointSet = true

@@ -213,10 +213,16 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	if err := e.ensureCgroupParent(parent); err != nil {
 		return nil, err
 	}
-	return generateSpec(c, specInput{
+	in := specInput{
 		user: u, rootfs: c.RootfsPath(), hostname: hostname, etcFiles: etc,
 		cgroup: filepath.Join("/", parent, c.ID), nofileMax: nofile.Max, netns: netns,
-	})
+	}
+	if wantsInit(&c.HostConfig) {
+		if in.initBinary, err = initBinaryPath(); err != nil {
+			return nil, err
+		}
+	}
+	return generateSpec(c, in)
 }
 
 // teardown removes what a run of c left: the runtime container (killed
