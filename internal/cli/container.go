@@ -19,7 +19,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 	makers := []func(*globals) *cobra.Command{
 		newRunCmd, newCreateCmd, newStartCmd, newStopCmd, newRestartCmd, newKillCmd,
 		newRmCmd, newPsCmd, newLogsCmd, newExecCmd, newWaitCmd,
-		newTopCmd, newPortCmd, newRenameCmd, newPauseCmd, newUnpauseCmd,
+		newTopCmd, newPortCmd, newRenameCmd, newPauseCmd, newUnpauseCmd, newAttachCmd,
 	}
 	for _, mk := range makers {
 		root.AddCommand(mk(g))

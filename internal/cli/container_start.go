@@ -65,8 +65,8 @@ func startMonitor(g *globals, e *engine.Engine, c *engine.Container, mode monito
 	size, files := logLimits(c)
 	o := monitor.Options{
 		LogPath: c.LogPath(), MaxSize: size, MaxFiles: files, TTY: c.Config.Tty, Stdin: c.Config.OpenStdin,
-		RestartAfter: mode.restartAfter,
-		Step:         []string{self, "--root", g.root, "--runroot", e.RunRoot(), stepName, c.ID},
+		RestartAfter: mode.restartAfter, AttachPath: c.AttachPath(),
+		Step: []string{self, "--root", g.root, "--runroot", e.RunRoot(), stepName, c.ID},
 	}
 	statusR, statusW, err := os.Pipe()
 	if err != nil {

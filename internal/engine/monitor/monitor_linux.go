@@ -83,6 +83,9 @@ type Options struct {
 	MaxFiles int
 	TTY      bool
 	Stdin    bool
+	// AttachPath, when set, is where the attach socket is made (see
+	// attach_linux.go).
+	AttachPath string
 	// RestartAfter, when positive, makes the first step a restart after
 	// that long (a foreground run hands its restart policy over).
 	RestartAfter time.Duration
@@ -100,6 +103,9 @@ func (o Options) Args() []string {
 	}
 	if o.RestartAfter > 0 {
 		a = append(a, "--restart-after", strconv.FormatInt(o.RestartAfter.Milliseconds(), 10))
+	}
+	if o.AttachPath != "" {
+		a = append(a, "--attach", o.AttachPath)
 	}
 	return append(append(a, "--"), o.Step...)
 }
@@ -138,6 +144,8 @@ func parseArgs(args []string) (Options, error) {
 				ms, err = strconv.ParseInt(v, 10, 64)
 				o.RestartAfter = time.Duration(ms) * time.Millisecond
 			}
+		case "--attach":
+			o.AttachPath, err = next()
 		case "--":
 			o.Step = args[i+1:]
 			i = len(args)
@@ -149,7 +157,7 @@ func parseArgs(args []string) (Options, error) {
 		}
 	}
 	if o.LogPath == "" || len(o.Step) == 0 {
-		return o, errors.New("usage: pelagos-monitor --log PATH [--log-max-size N] [--log-max-file N] [--tty] [--stdin] [--restart-after MS] -- STEP")
+		return o, errors.New("usage: pelagos-monitor --log PATH [--log-max-size N] [--log-max-file N] [--tty] [--stdin] [--restart-after MS] [--attach PATH] -- STEP")
 	}
 	return o, nil
 }
@@ -176,6 +184,13 @@ func Main(args []string) int {
 	}
 	defer log.Close()
 	m := &monitor{o: o, log: log}
+	if o.AttachPath != "" {
+		// Without the socket the container runs all the same, not
+		// attachable.
+		if m.hub, err = listenAttach(o.AttachPath); err == nil {
+			defer m.hub.close(o.AttachPath)
+		}
+	}
 	return m.loop(status)
 }
 
@@ -194,6 +209,8 @@ type monitor struct {
 	// held are descriptors a step asked us to keep while the process
 	// runs.
 	held []int
+	// hub is the attach socket; nil without one.
+	hub *attachHub
 }
 
 // reportPair makes the report socket: SEQPACKET keeps each message
@@ -287,6 +304,7 @@ func (m *monitor) loop(status *os.File) int {
 			code := m.waitInit(rep.pid, rep.health)
 			m.release()
 			io.drain()
+			m.hub.hangUp()
 			mode = []string{ModeExited, strconv.Itoa(code)}
 			continue
 		}
@@ -355,7 +373,7 @@ func (m *monitor) step(mode []string, status *os.File) (stepReport, *copiers, er
 			break
 		}
 	}
-	cs.startConsole(m.log)
+	cs.startConsole(m.log, m.hub, m.o.Stdin)
 	return rep, cs, nil
 }
 
@@ -374,6 +392,9 @@ func (m *monitor) stdio(files []*os.File, cs *copiers) ([]*os.File, error) {
 		}
 		files[FdStdin], m.stdinW = r, w
 		ends = append(ends, r)
+		if !m.o.TTY {
+			m.hub.setStdin(w)
+		}
 	}
 	if m.o.TTY {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -392,7 +413,7 @@ func (m *monitor) stdio(files []*os.File, cs *copiers) ([]*os.File, error) {
 		}
 		files[FdStdout+i] = w
 		ends = append(ends, w)
-		cs.run(m.log, stream, r)
+		cs.run(m.log, stream, r, m.hub.tee(byte(StreamStdout+i)))
 	}
 	return ends, nil
 }
@@ -521,19 +542,19 @@ type copiers struct {
 	done    []chan struct{}
 }
 
-func (cs *copiers) run(log *jsonlog.Writer, stream string, r io.ReadCloser) {
+func (cs *copiers) run(log *jsonlog.Writer, stream string, r io.ReadCloser, tee io.Writer) {
 	done := make(chan struct{})
 	cs.done = append(cs.done, done)
 	go func() {
 		defer close(done)
 		defer r.Close()
-		_ = log.Copy(stream, r, nil)
+		_ = log.Copy(stream, r, tee)
 	}()
 }
 
 // startConsole receives the pty master, if the container has a terminal,
-// and copies from it.
-func (cs *copiers) startConsole(log *jsonlog.Writer) {
+// and copies from it; with stdin, attached clients type into it.
+func (cs *copiers) startConsole(log *jsonlog.Writer, hub *attachHub, stdin bool) {
 	if cs.console == nil {
 		return
 	}
@@ -541,7 +562,10 @@ func (cs *copiers) startConsole(log *jsonlog.Writer) {
 	cs.console.Close()
 	cs.console = nil
 	if err == nil {
-		cs.run(log, "stdout", master)
+		if stdin {
+			hub.setStdin(master)
+		}
+		cs.run(log, "stdout", master, hub.tee(StreamStdout))
 	}
 }
 

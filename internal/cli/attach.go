@@ -1,0 +1,214 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/pelagos-go/pelagos/internal/engine"
+	"github.com/pelagos-go/pelagos/internal/engine/monitor"
+)
+
+// defaultDetachKeys is docker's detach sequence.
+const defaultDetachKeys = "ctrl-p,ctrl-q"
+
+// errDetached: the user typed the detach keys.
+var errDetached = errors.New("read escape sequence")
+
+type attachOptions struct {
+	noStdin, sigProxy bool
+	detachKeys        string
+}
+
+func newAttachCmd(g *globals) *cobra.Command {
+	var o attachOptions
+	cmd := &cobra.Command{
+		Use:   "attach [OPTIONS] CONTAINER",
+		Short: "Attach local standard input, output, and error streams to a running container",
+		Args:  cobra.ExactArgs(1),
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			return attach(ctx, g, e, args[0], o)
+		}),
+	}
+	cmd.Flags().BoolVar(&o.noStdin, "no-stdin", false, "do not attach STDIN")
+	cmd.Flags().BoolVar(&o.sigProxy, "sig-proxy", true, "proxy all received signals to the process")
+	cmd.Flags().StringVar(&o.detachKeys, "detach-keys", defaultDetachKeys, "override the key sequence for detaching a container")
+	return cmd
+}
+
+// attach streams a running container's output from its monitor's attach
+// socket, sends our stdin when it was started with -i, and exits with the
+// container's status, or at once (status 0) on the detach keys.
+func attach(ctx context.Context, g *globals, e *engine.Engine, ref string, o attachOptions) error {
+	keys, err := parseDetachKeys(o.detachKeys)
+	if err != nil {
+		return withStatus(125, err)
+	}
+	c, err := e.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !c.State.Running:
+		return dockerError("You cannot attach to a stopped container, start it first")
+	case e.Paused(c):
+		return dockerError("You cannot attach to a paused container, unpause it first")
+	}
+	// Signals are caught before we connect: a client that is connected
+	// proxies them (tests rely on that order).
+	if o.sigProxy && !c.Config.Tty {
+		stop := proxySignals(e, c)
+		defer stop()
+	}
+	conn, err := monitor.DialAttach(c.AttachPath())
+	if err != nil {
+		return fmt.Errorf("container %s is not attachable (a foreground run has no monitor to attach to): %w", c.ShortID(), err)
+	}
+	defer conn.Close()
+	detached := make(chan struct{})
+	if in := stdinFile(g); in != nil && c.Config.OpenStdin && !o.noStdin {
+		if c.Config.Tty && term.IsTerminal(int(in.Fd())) {
+			if st, err := term.MakeRaw(int(in.Fd())); err == nil {
+				defer term.Restore(int(in.Fd()), st)
+			}
+		}
+		go func() {
+			if sendInput(conn, in, keys) == errDetached {
+				close(detached)
+				conn.Close()
+				return
+			}
+			_ = syscall.Shutdown(int(conn.Fd()), syscall.SHUT_WR)
+		}()
+	}
+	_ = copyFrames(conn, g.out, g.err)
+	select {
+	case <-detached:
+		fmt.Fprintln(g.err, errDetached.Error())
+		return nil
+	default:
+	}
+	code, err := e.Wait(context.WithoutCancel(ctx), c.ID)
+	if err != nil || code == 0 {
+		return err
+	}
+	return &statusError{code: code, err: fmt.Errorf("exit status %d", code), silent: true}
+}
+
+// proxySignals passes the signals we receive to the container's process,
+// until stop is called.
+func proxySignals(e *engine.Engine, c *engine.Container) (stop func()) {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, proxied...)
+	go func() {
+		for s := range sigs {
+			if s == syscall.SIGWINCH {
+				continue
+			}
+			if rc, err := e.Runtime(c); err == nil {
+				_ = rc.Kill(s.(syscall.Signal), false)
+			}
+		}
+	}()
+	return func() { signal.Stop(sigs); close(sigs) }
+}
+
+// copyFrames demultiplexes the monitor's frames onto stdout and stderr
+// until the connection ends.
+func copyFrames(r io.Reader, stdout, stderr io.Writer) error {
+	hdr := make([]byte, monitor.FrameHeader)
+	buf := make([]byte, 32<<10)
+	for {
+		if _, err := io.ReadFull(r, hdr); err != nil {
+			return err
+		}
+		n := int(hdr[4])<<24 | int(hdr[5])<<16 | int(hdr[6])<<8 | int(hdr[7])
+		w := stdout
+		if hdr[0] == monitor.StreamStderr {
+			w = stderr
+		}
+		for n > 0 {
+			m, err := io.ReadFull(r, buf[:min(n, len(buf))])
+			_, _ = w.Write(buf[:m])
+			if err != nil {
+				return err
+			}
+			n -= m
+		}
+	}
+}
+
+// sendInput copies in to w until in ends (nil) or the detach keys are
+// typed (errDetached). Bytes that begin the sequence are held back until
+// it is complete or broken, as docker's escape proxy does.
+func sendInput(w io.Writer, in io.Reader, keys []byte) error {
+	buf := make([]byte, 4096)
+	matched := 0
+	for {
+		n, err := in.Read(buf)
+		out := make([]byte, 0, n+len(keys))
+		for _, b := range buf[:n] {
+			if len(keys) > 0 && b == keys[matched] {
+				matched++
+				if matched == len(keys) {
+					_, _ = w.Write(out)
+					return errDetached
+				}
+				continue
+			}
+			out = append(out, keys[:matched]...)
+			matched = 0
+			if len(keys) > 0 && b == keys[0] {
+				matched = 1
+				continue
+			}
+			out = append(out, b)
+		}
+		if len(out) > 0 {
+			if _, werr := w.Write(out); werr != nil {
+				return werr
+			}
+		}
+		if err != nil {
+			return nil
+		}
+	}
+}
+
+// parseDetachKeys parses docker's detach-keys format: comma-separated
+// keys, each a single character or ctrl-X (X a letter or one of @[\]^_).
+func parseDetachKeys(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []byte
+	for _, k := range strings.Split(s, ",") {
+		switch {
+		case len(k) == 1:
+			out = append(out, k[0])
+		case len(k) == 6 && strings.HasPrefix(strings.ToLower(k), "ctrl-"):
+			c := k[5]
+			switch {
+			case c >= 'a' && c <= 'z':
+				out = append(out, c-'a'+1)
+			case c >= 'A' && c <= 'Z':
+				out = append(out, c-'A'+1)
+			case strings.IndexByte("@[\\]^_", c) >= 0:
+				out = append(out, c-'@')
+			default:
+				return nil, dockerError(fmt.Sprintf("Invalid detach keys (%s) provided", s))
+			}
+		default:
+			return nil, dockerError(fmt.Sprintf("Invalid detach keys (%s) provided", s))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,167 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startCLI starts pelagos args in the background with stdin and returns
+// it and a function that waits for its stdout, stderr and exit code.
+func (c *cli) startCLI(stdin string, args ...string) (*exec.Cmd, func() (string, string, int)) {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = c.env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	return cmd, func() (string, string, int) {
+		err := cmd.Wait()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return out.String(), errb.String(), code
+	}
+}
+
+// hasSocket reports whether process pid holds a socket.
+func hasSocket(pid int) bool {
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, e := range ents {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())); err == nil && strings.HasPrefix(l, "socket:") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAttachStreamsAndStdin: attach follows a detached container's stdout
+// and stderr apart and exits with its status; with -i, our stdin reaches
+// it; --no-stdin keeps it away.
+func TestAttachStreamsAndStdin(t *testing.T) {
+	c := newCLI(t)
+	c.ok("run", "-d", "--name", "talk", "busybox:test", "sh", "-c",
+		`read go; for i in 1 2 3; do echo out$i; echo err$i >&2; done; exit 3`)
+	// Output before the attach is not replayed (docker's attach without --logs).
+	c.ok("run", "-di", "--name", "echo", "busybox:test", "sh", "-c",
+		`while read l; do echo got $l; [ "$l" = quit ] && exit 4; done`)
+	out, errs, code := c.run([]byte("hello\nquit\n"), "attach", "echo")
+	if code != 4 || out != "got hello\ngot quit\n" {
+		t.Errorf("attach -i: exit %d, stdout %q (stderr %q)", code, out, errs)
+	}
+
+	// talk was not started with -i: its stdin is closed, read fails and it
+	// goes on at once; start the attach first so that nothing is missed.
+	c.ok("rm", "talk")
+	c.ok("create", "--name", "talk", "busybox:test", "sh", "-c",
+		`sleep 0.5; for i in 1 2 3; do echo out$i; echo err$i >&2; done; exit 3`)
+	c.ok("start", "talk")
+	out, errs, code = c.run(nil, "attach", "talk")
+	if code != 3 || out != "out1\nout2\nout3\n" || errs != "err1\nerr2\nerr3\n" {
+		t.Errorf("attach: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+
+	c.ok("run", "-di", "--name", "deaf", "busybox:test", "sh", "-c", `while read l; do echo got $l; done`)
+	_, wait := c.startCLI("quit\n", "attach", "--no-stdin", "deaf")
+	time.Sleep(500 * time.Millisecond)
+	c.ok("stop", "-t", "0", "deaf")
+	wait()
+	if logs := c.ok("logs", "deaf"); strings.Contains(logs, "got") {
+		t.Errorf("--no-stdin: the container read %q", logs)
+	}
+	if errs := c.fails(1, "attach", "talk"); !strings.Contains(errs, "You cannot attach to a stopped container, start it first") {
+		t.Errorf("attach to a stopped container: %q", errs)
+	}
+	c.ok("rm", "-f", "talk", "echo", "deaf")
+	c.assertClean()
+}
+
+// TestAttachSigProxyAndDetachKeys: a signal to attach reaches the
+// container; the detach keys (docker's default and --detach-keys) end
+// attach with status 0 and leave the container running.
+func TestAttachSigProxyAndDetachKeys(t *testing.T) {
+	c := newCLI(t)
+	c.ok("run", "-d", "--name", "trap", "busybox:test", "sh", "-c", `trap "echo got-usr1; exit 3" USR1; echo ready; while :; do sleep 0.05; done`)
+	waitFor(t, "the trap to be set", func() bool { out, _, _ := c.run(nil, "logs", "trap"); return strings.Contains(out, "ready") })
+	cmd, wait := c.startCLI("", "attach", "trap")
+	// attach catches signals before it connects to the monitor.
+	waitFor(t, "attach to connect", func() bool { return hasSocket(cmd.Process.Pid) })
+	waitFor(t, "attach to proxy USR1", func() bool {
+		_ = cmd.Process.Signal(syscall.SIGUSR1)
+		return c.field("trap", "{{.State.Running}}") == "false"
+	})
+	if out, errs, code := wait(); code != 3 || !strings.Contains(out, "got-usr1") {
+		t.Errorf("attach with a proxied USR1: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+
+	c.ok("run", "-di", "--name", "stay", "busybox:test", "sh", "-c", `while read l; do echo got $l; done`)
+	out, errs, code := c.run([]byte("one\n\x01"), "attach", "--detach-keys", "ctrl-a", "stay")
+	if code != 0 || !strings.Contains(errs, "read escape sequence") {
+		t.Errorf("--detach-keys ctrl-a: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if got := c.field("stay", "{{.State.Running}}"); got != "true" {
+		t.Errorf("running after detach: %s", got)
+	}
+	if errs := c.fails(125, "attach", "--detach-keys", "ctrl-é", "stay"); !strings.Contains(errs, "Invalid detach keys") {
+		t.Errorf("bad detach keys: %q", errs)
+	}
+
+	// On a real terminal: the default ctrl-p,ctrl-q.
+	c.ok("run", "-dit", "--name", "term", "busybox:test", "sh")
+	master, slave := openPTY(t)
+	defer master.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	at := exec.CommandContext(ctx, c.bin, "attach", "term")
+	at.Env = c.env
+	at.Stdin, at.Stdout, at.Stderr = slave, slave, slave
+	at.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := at.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var mu sync.Mutex
+	var shown bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			shown.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	master.WriteString("echo $((6*7))\n")
+	waitFor(t, "the command's output on the terminal", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(shown.String(), "42")
+	})
+	master.WriteString("\x10\x11")
+	err := at.Wait()
+	if err != nil {
+		mu.Lock()
+		t.Errorf("attach on a pty, detached with ctrl-p ctrl-q: %v; terminal showed %q", err, shown.String())
+		mu.Unlock()
+	}
+	if got := c.field("term", "{{.State.Running}}"); got != "true" {
+		t.Errorf("running after detach: %s", got)
+	}
+	c.ok("rm", "-f", "trap", "stay", "term")
+	c.assertClean()
+}
