@@ -29,7 +29,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"list"}
 	group.AddCommand(ls, newContainerPruneCmd(g), newInspectContainerCmd(g, false))
 	root.AddCommand(newInspectContainerCmd(g, true))
-	root.AddCommand(group, newStepCmd(g))
+	root.AddCommand(group, newStepCmd(g), newEventsCmd(g))
 }
 
 // engine opens the engine on the data and runtime roots.

@@ -326,7 +326,11 @@ func newRestartCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return startDetached(g, e, c)
+				if err := startDetached(g, e, c); err != nil {
+					return err
+				}
+				e.Event(c, "restart")
+				return nil
 			})
 		}),
 	}

@@ -65,6 +65,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if err := e.commit(ctx, c, st, img.ID, o.Name); err != nil {
 		return nil, err
 	}
+	e.event(c, "create", nil)
 	return c, nil
 }
 

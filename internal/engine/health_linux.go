@@ -293,9 +293,13 @@ func (e *Engine) recordHealth(ctx context.Context, id string, started time.Time,
 		h = &Health{Status: HealthStarting}
 		c.State.Health = h
 	}
+	was := h.Status
 	applyResult(h, c.Config.Healthcheck, started, res)
 	if err := c.save(); err != nil {
 		return 0, false, err
+	}
+	if h.Status != was {
+		e.event(c, "health_status: "+h.Status, nil)
 	}
 	d, ok := HealthDelay(c)
 	return d, ok, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -130,7 +131,11 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 		FinishedAt: c.State.FinishedAt, Health: healthOnStart(c),
 	}
 	c.ManualStop = false
-	return rc, c.save()
+	if err := c.save(); err != nil {
+		return rc, err
+	}
+	e.event(c, "start", nil)
+	return rc, nil
 }
 
 // failStart undoes a failed start and records its error.
@@ -312,6 +317,10 @@ func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, erro
 		StartedAt: c.State.StartedAt, FinishedAt: time.Now().UTC(),
 		Health: healthOnExit(c.State.Health),
 	}
+	if oom {
+		e.event(c, "oom", nil)
+	}
+	e.event(c, "die", map[string]string{"exitCode": strconv.Itoa(status)})
 	if c.HostConfig.AutoRemove {
 		return Next{}, e.removeLocked(ctx, c)
 	}

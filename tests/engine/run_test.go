@@ -76,6 +76,9 @@ func TestRunRemovesWithRm(t *testing.T) {
 		_, _, code := c.run(nil, "inspect", "gone2")
 		return code != 0
 	})
+	// The container vanishes (renamed away) before its files are gone
+	// and its monitor has exited.
+	waitFor(t, "the monitor to exit", func() bool { return len(c.monitors()) == 0 })
 	c.assertClean()
 }
 
