@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/pelagos-go/pelagos/internal/engine"
@@ -79,6 +80,8 @@ func attach(ctx context.Context, g *globals, e *engine.Engine, ref string, o att
 			if st, err := term.MakeRaw(int(in.Fd())); err == nil {
 				defer term.Restore(int(in.Fd()), st)
 			}
+			stop := followWindowSize(in, c.State.Pid)
+			defer stop()
 		}
 		go func() {
 			if sendInput(conn, in, keys) == errDetached {
@@ -211,4 +214,35 @@ func parseDetachKeys(s string) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// followWindowSize gives the container's terminal our terminal's size,
+// now and on every SIGWINCH, until stop is called. The monitor holds the
+// pty master; the slave is reached as the container's init's stdin,
+// checked to be a terminal before it is resized (the init may have
+// replaced its stdin with any file of the container's).
+func followWindowSize(in *os.File, pid int) (stop func()) {
+	resize := func() {
+		ws, err := unix.IoctlGetWinsize(int(in.Fd()), unix.TIOCGWINSZ)
+		if err != nil {
+			return
+		}
+		f, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/0", pid), os.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
+			_ = unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, ws)
+		}
+	}
+	resize()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGWINCH)
+	go func() {
+		for range sigs {
+			resize()
+		}
+	}()
+	return func() { signal.Stop(sigs); close(sigs) }
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // startCLI starts pelagos args in the background with stdin and returns
@@ -121,6 +123,10 @@ func TestAttachSigProxyAndDetachKeys(t *testing.T) {
 	c.ok("run", "-dit", "--name", "term", "busybox:test", "sh")
 	master, slave := openPTY(t)
 	defer master.Close()
+	// attach gives the container's terminal the size of ours.
+	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 111}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	at := exec.CommandContext(ctx, c.bin, "attach", "term")
@@ -146,11 +152,11 @@ func TestAttachSigProxyAndDetachKeys(t *testing.T) {
 		}
 	}()
 	time.Sleep(300 * time.Millisecond)
-	master.WriteString("echo $((6*7))\n")
-	waitFor(t, "the command's output on the terminal", func() bool {
+	master.WriteString("echo $((6*7)); stty size\n")
+	waitFor(t, "the commands' output on the terminal", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return strings.Contains(shown.String(), "42")
+		return strings.Contains(shown.String(), "42") && strings.Contains(shown.String(), "33 111")
 	})
 	master.WriteString("\x10\x11")
 	err := at.Wait()
