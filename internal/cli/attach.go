@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -74,8 +75,15 @@ func attach(ctx context.Context, g *globals, e *engine.Engine, ref string, o att
 		return fmt.Errorf("container %s is not attachable (a foreground run has no monitor to attach to): %w", c.ShortID(), err)
 	}
 	defer conn.Close()
+	return attachStreams(ctx, g, e, c, conn, !o.noStdin, keys)
+}
+
+// attachStreams copies between our stdio and a connection to c's attach
+// socket (our stdin only with withStdin, and if c was started with -i)
+// until c's process exits or the detach keys are typed.
+func attachStreams(ctx context.Context, g *globals, e *engine.Engine, c *engine.Container, conn *os.File, withStdin bool, keys []byte) error {
 	detached := make(chan struct{})
-	if in := stdinFile(g); in != nil && c.Config.OpenStdin && !o.noStdin {
+	if in := stdinFile(g); in != nil && c.Config.OpenStdin && withStdin {
 		if c.Config.Tty && term.IsTerminal(int(in.Fd())) {
 			if st, err := term.MakeRaw(int(in.Fd())); err == nil {
 				defer term.Restore(int(in.Fd()), st)
@@ -245,4 +253,53 @@ func followWindowSize(in *os.File, pid int) (stop func()) {
 		}
 	}()
 	return func() { signal.Stop(sigs); close(sigs) }
+}
+
+// dialNewMonitor connects to the attach socket of a monitor that is
+// starting: it retries while the socket is missing or still the one a
+// killed monitor left, for at most d.
+func dialNewMonitor(path string, d time.Duration) (*os.File, error) {
+	deadline := time.Now().Add(d)
+	for {
+		conn, err := monitor.DialAttach(path)
+		if err == nil || time.Now().After(deadline) {
+			return conn, err
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// startInteractive is `start -i`: it connects to the new monitor before
+// the process starts (no output is missed), then attaches our stdio.
+func startInteractive(ctx context.Context, g *globals, e *engine.Engine, ref, detachKeys string) error {
+	keys, err := parseDetachKeys(detachKeys)
+	if err != nil {
+		return withStatus(125, err)
+	}
+	c, err := e.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if c.State.Running {
+		return attach(ctx, g, e, ref, attachOptions{sigProxy: true, detachKeys: detachKeys})
+	}
+	var conn *os.File
+	err = startMonitor(g, e, c, monitorMode{conn: &conn})
+	if conn != nil {
+		defer conn.Close()
+	}
+	if err != nil {
+		return err
+	}
+	if conn == nil {
+		return fmt.Errorf("container %s started, but its monitor's attach socket did not answer", c.ShortID())
+	}
+	if c, err = e.Get(ctx, c.ID); err != nil {
+		return err
+	}
+	if !c.Config.Tty {
+		stop := proxySignals(e, c)
+		defer stop()
+	}
+	return attachStreams(ctx, g, e, c, conn, true, keys)
 }

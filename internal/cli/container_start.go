@@ -24,6 +24,9 @@ import (
 // monitorMode says how a new monitor begins.
 type monitorMode struct {
 	restartAfter time.Duration
+	// conn, when set, receives a connection to the monitor's attach
+	// socket made before the container's process starts.
+	conn **os.File
 }
 
 // startDetached starts c under a new monitor and returns once its process
@@ -84,6 +87,11 @@ func startMonitor(g *globals, e *engine.Engine, c *engine.Container, mode monito
 	defer cmd.Process.Release()
 	if mode.restartAfter > 0 {
 		return nil
+	}
+	if mode.conn != nil {
+		// The monitor binds its socket before its first step: connect
+		// while the step starts the process.
+		*mode.conn, _ = dialNewMonitor(c.AttachPath(), 2*time.Second)
 	}
 	return readStatus(statusR)
 }
@@ -213,14 +221,18 @@ func monitorStep(ctx context.Context, g *globals, args []string, report, status 
 }
 
 func newStartCmd(g *globals) *cobra.Command {
-	var attach bool
+	var attach, interactive bool
+	var detachKeys string
 	cmd := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more stopped containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
-			if attach && len(args) > 1 {
+			if (attach || interactive) && len(args) > 1 {
 				return withStatus(125, errors.New("you cannot start and attach multiple containers at once"))
+			}
+			if interactive {
+				return startInteractive(ctx, g, e, args[0], detachKeys)
 			}
 			if attach {
 				return startAttached(ctx, g, e, args[0])
@@ -238,6 +250,8 @@ func newStartCmd(g *globals) *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach STDOUT/STDERR and forward signals")
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach container's STDIN (and STDOUT/STDERR)")
+	cmd.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "override the key sequence for detaching a container")
 	return cmd
 }
 
