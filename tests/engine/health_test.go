@@ -241,5 +241,8 @@ func TestHealthFlagErrors(t *testing.T) {
 			t.Errorf("create %v: %q, want %q", tc.args, errs, tc.want)
 		}
 	}
+	if errs := c.fails(1, "ps", "--filter", "health=bogus"); !strings.Contains(errs, "Unrecognised filter value for health: bogus") {
+		t.Errorf("ps --filter health=bogus: %q", errs)
+	}
 	c.assertClean()
 }
