@@ -107,6 +107,21 @@ func TestAttachSigProxyAndDetachKeys(t *testing.T) {
 		t.Errorf("attach with a proxied USR1: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 
+	// --sig-proxy=false: the signal stays with attach (a Go program
+	// ignores USR1); the trap would end the container at once.
+	c.ok("run", "-d", "--name", "trap2", "busybox:test", "sh", "-c", `trap "echo got-usr1; exit 3" USR1; while :; do sleep 0.05; done`)
+	cmd, wait = c.startCLI("", "attach", "--sig-proxy=false", "trap2")
+	waitFor(t, "attach to connect", func() bool { return hasSocket(cmd.Process.Pid) })
+	_ = cmd.Process.Signal(syscall.SIGUSR1)
+	time.Sleep(500 * time.Millisecond)
+	if got := c.field("trap2", "{{.State.Running}}"); got != "true" {
+		t.Errorf("--sig-proxy=false: the container got the signal (running %s)", got)
+	}
+	c.ok("kill", "trap2")
+	if _, _, code := wait(); code != 137 {
+		t.Errorf("attach --sig-proxy=false after kill: exit %d, want 137", code)
+	}
+
 	c.ok("run", "-di", "--name", "stay", "busybox:test", "sh", "-c", `while read l; do echo got $l; done`)
 	out, errs, code := c.run([]byte("one\n\x01"), "attach", "--detach-keys", "ctrl-a", "stay")
 	if code != 0 || !strings.Contains(errs, "read escape sequence") {
@@ -132,7 +147,7 @@ func TestAttachSigProxyAndDetachKeys(t *testing.T) {
 	if got := c.field("term", "{{.State.Running}}"); got != "true" {
 		t.Errorf("running after detach: %s", got)
 	}
-	c.ok("rm", "-f", "trap", "stay", "term")
+	c.ok("rm", "-f", "trap", "trap2", "stay", "term")
 	c.assertClean()
 }
 
