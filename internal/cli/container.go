@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"net/netip"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/engine"
+	"github.com/pelagos-go/pelagos/internal/network"
 )
 
 // addContainerCommands adds the container commands, both as
@@ -45,11 +46,18 @@ func (g *globals) engine() (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p := os.Getenv("PELAGOS_CGROUP_PARENT"); p != "" {
+	if p := g.cgroupParent(); p != "" {
 		e.CgroupParent = p
 	}
 	e.Warn = func(msg string) { fmt.Fprintln(g.err, "WARNING:", msg) }
 	e.Net.DNSServer = dnsServerPath()
+	for _, p := range g.config().DefaultAddressPools {
+		base, err := netip.ParsePrefix(p.Base)
+		if err != nil {
+			return nil, err // config.Load checked it
+		}
+		e.Net.Pools = append(e.Net.Pools, network.AddressPool{Base: base, Size: p.Size})
+	}
 	return e, nil
 }
 

@@ -78,7 +78,7 @@ func runForeground(ctx context.Context, g *globals, e *engine.Engine, c *engine.
 	if err != nil {
 		waitGroupFor(&copies, 2*time.Second)
 		if c.HostConfig.AutoRemove {
-			_ = e.Remove(ctx, c.ID, true)
+			_ = e.RemoveWithVolumes(ctx, c.ID, true) // its anonymous volumes too, as docker
 		}
 		return 0, startErr(err)
 	}

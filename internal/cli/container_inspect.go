@@ -61,8 +61,10 @@ type inspectState struct {
 
 type inspectMount struct {
 	Type        string `json:"Type"`
+	Name        string `json:"Name,omitempty"`
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
+	Driver      string `json:"Driver,omitempty"`
 	Mode        string `json:"Mode"`
 	RW          bool   `json:"RW"`
 	Propagation string `json:"Propagation"`
@@ -173,7 +175,11 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectContainer {
 		ic.GraphDriver.Data["UpperDir"] = filepath.Join(snap, "upper")
 		ic.GraphDriver.Data["WorkDir"] = filepath.Join(snap, "work")
 	}
+	ic.Mounts = append(ic.Mounts, volumeMounts(e, c)...)
 	for _, m := range c.HostConfig.Mounts {
+		if m.Type == "volume" {
+			continue // in volumeMounts
+		}
 		im := inspectMount{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly}
 		if m.Type == "bind" {
 			im.Propagation = "rprivate"
@@ -229,6 +235,10 @@ func inspectAny(ctx context.Context, g *globals, e *engine.Engine, refs []string
 			}
 			if n, nerr := e.Net.Inspect(ctx, ref); nerr == nil {
 				out = append(out, n)
+				continue
+			}
+			if v, verr := e.Volume(ref); verr == nil {
+				out = append(out, toInspectVolume(v))
 				continue
 			}
 			err = dockerError("No such object: " + ref)

@@ -42,9 +42,12 @@ func newRmCmd(g *globals) *cobra.Command {
 		Short:   "Remove one or more containers",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
-			// -v removes anonymous volumes; containers have none yet.
-			_ = volumes
-			return eachContainer(g, args, func(ref string) error { return e.Remove(ctx, ref, force) })
+			return eachContainer(g, args, func(ref string) error {
+				if volumes {
+					return e.RemoveWithVolumes(ctx, ref, force)
+				}
+				return e.Remove(ctx, ref, force)
+			})
 		}),
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "force the removal of a running container (uses SIGKILL)")

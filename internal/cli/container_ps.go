@@ -122,13 +122,19 @@ func psRow(e *engine.Engine, c *engine.Container, o psOptions) map[string]string
 		"CreatedAt": c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), "RunningFor": since(c.Created),
 		"Ports": portsColumn(c), "State": containerState(e, c), "Status": containerStatus(e, c), "Size": size,
 		"Names": c.Name, "Labels": strings.Join(labels, ","), "Mounts": mountNames(c),
-		"Networks": networksColumn(c), "LocalVolumes": "0",
+		"Networks": networksColumn(c), "LocalVolumes": strconv.Itoa(len(c.MountPoints)),
 	}
 }
 
 func mountNames(c *engine.Container) string {
 	var out []string
+	for _, mp := range c.MountPoints {
+		out = append(out, ellipsis(mp.Name, 15))
+	}
 	for _, m := range c.HostConfig.Mounts {
+		if m.Type == "volume" {
+			continue // a MountPoint
+		}
 		src := m.Source
 		if src == "" {
 			src = m.Target

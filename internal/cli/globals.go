@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pelagos-go/pelagos/internal/config"
 	"github.com/pelagos-go/pelagos/internal/image/progress"
 	"github.com/pelagos-go/pelagos/internal/image/registry"
 	"github.com/pelagos-go/pelagos/internal/image/store"
@@ -19,6 +20,7 @@ type globals struct {
 	root             string
 	runRoot          string
 	registriesConfig string
+	cfg              *config.File // pelagos.json, read by loadConfig
 	in               io.Reader
 	out, err         io.Writer
 }
@@ -30,11 +32,7 @@ func (g *globals) store() (*store.Store, error) {
 
 // client builds a registry client from the registries config.
 func (g *globals) client() (*registry.Client, error) {
-	p := g.registriesConfig
-	if p == "" {
-		p = registry.DefaultConfigPath
-	}
-	cfg, err := registry.LoadConfig(p)
+	cfg, err := g.registryConfig()
 	if err != nil {
 		return nil, err
 	}

@@ -205,7 +205,7 @@ func newImportCmd(g *globals, use string) *cobra.Command {
 			return runImport(cmd.Context(), g, args, changes)
 		},
 	}
-	cmd.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the config (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL)")
+	cmd.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the config (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, VOLUME)")
 	return cmd
 }
 
@@ -256,6 +256,20 @@ func applyChanges(changes []string) (v1.Config, error) {
 			c.WorkingDir = rest
 		case "USER":
 			c.User = rest
+		case "VOLUME":
+			if c.Volumes == nil {
+				c.Volumes = map[string]struct{}{}
+			}
+			paths := strings.Fields(rest)
+			if strings.HasPrefix(rest, "[") {
+				paths = nil
+				if err := jsonUnmarshal([]byte(rest), &paths); err != nil {
+					return c, fmt.Errorf("VOLUME %s: %w", rest, err)
+				}
+			}
+			for _, p := range paths {
+				c.Volumes[p] = struct{}{}
+			}
 		case "LABEL":
 			k, v, _ := strings.Cut(rest, "=")
 			if c.Labels == nil {

@@ -53,12 +53,14 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.root, "root", envOr("PELAGOS_ROOT", DefaultRoot), "data directory (env PELAGOS_ROOT)")
 	root.PersistentFlags().StringVar(&g.registriesConfig, "registries-config", envOr("PELAGOS_REGISTRIES_CONFIG", ""), "registries config file: mirrors and insecure registries (env PELAGOS_REGISTRIES_CONFIG)")
 	root.PersistentFlags().StringVar(&g.runRoot, "runroot", os.Getenv("PELAGOS_RUNROOT"), "runtime state directory (env PELAGOS_RUNROOT; default /run/pelagos, or <root>/run with another --root)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.loadConfig(cmd) }
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withStatus(125, err) })
 	addImageCommands(root, g)
 	addContainerCommands(root, g)
 	addLoginCommands(root, g)
 	addSystemCommands(root, g)
 	addNetworkCommands(root, g)
+	addVolumeCommands(root, g)
 	return root
 }
 

@@ -32,6 +32,7 @@ type runFlags struct {
 	sigProxy                                                 bool
 	net                                                      netFlags
 	health                                                   healthFlags
+	host                                                     hostFlags
 }
 
 // netFlags are run's and create's network flags.
@@ -103,12 +104,13 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	fl.StringVarP(&f.user, "user", "u", "", "username or UID (format: <name|uid>[:<group|gid>])")
 	fl.StringVar(&f.entrypoint, "entrypoint", "", "overwrite the default ENTRYPOINT of the image")
 	fl.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
-	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a volume (/host/path:/container/path[:ro])")
-	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a filesystem mount (type=bind|tmpfs,...)")
+	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a host path or mount a volume (/host/path:/path[:ro], NAME:/path[:ro|nocopy], /path)")
+	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a filesystem mount (type=bind|volume|tmpfs,...)")
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root filesystem as read only")
 	f.net.register(fl)
 	f.health.register(fl)
+	f.host.register(fl)
 	fl.StringArrayVar(&f.capAdd, "cap-add", nil, "add Linux capabilities")
 	fl.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop Linux capabilities")
 	fl.BoolVar(&f.privileged, "privileged", false, "give extended privileges to this container")
@@ -187,6 +189,9 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 	if err := f.hostOptions(cmd, hc); err != nil {
 		return o, err
 	}
+	if err := f.host.apply(cmd, hc); err != nil {
+		return o, err
+	}
 	if err := f.net.apply(&o); err != nil {
 		return o, err
 	}
@@ -251,7 +256,9 @@ func (f *runFlags) hostOptions(cmd *cobra.Command, hc *engine.HostConfig) error 
 		if err != nil {
 			return err
 		}
-		hc.Binds = append(hc.Binds, v)
+		if m.Type != "volume" || m.Source != "" {
+			hc.Binds = append(hc.Binds, v) // docker keeps an anonymous -v out of Binds
+		}
 		hc.Mounts = append(hc.Mounts, m)
 	}
 	for _, v := range f.mounts {
@@ -349,6 +356,9 @@ func createFromFlags(cmd *cobra.Command, g *globals, f *runFlags, args []string)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := g.applyDefaults(&o.HostConfig); err != nil {
+		return nil, nil, err
+	}
 	e, err := g.engine()
 	if err != nil {
 		return nil, nil, err
@@ -376,6 +386,9 @@ func newRunCmd(g *globals) *cobra.Command {
 			}
 			if f.detach {
 				if err := startDetached(g, e, c); err != nil {
+					if c.HostConfig.AutoRemove { // as docker: the container and its anonymous volumes go
+						_ = e.RemoveWithVolumes(context.WithoutCancel(cmd.Context()), c.ID, true)
+					}
 					return err
 				}
 				fmt.Fprintln(g.out, c.ID)

@@ -14,13 +14,13 @@ import (
 
 func addSystemCommands(root *cobra.Command, g *globals) {
 	sys := &cobra.Command{Use: "system", Short: "Manage pelagos"}
-	sys.AddCommand(newDfCmd(g), newSystemPruneCmd(g))
+	sys.AddCommand(newDfCmd(g), newSystemPruneCmd(g), newBootCmd(g))
 	root.AddCommand(sys)
 }
 
 // newDfCmd reports disk use as docker system df does: images, the
-// containers' writable layers (snapshots), and volumes and build cache,
-// which pelagos does not have yet.
+// containers' writable layers (snapshots), volumes, and build cache,
+// which pelagos does not have.
 func newDfCmd(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
@@ -40,9 +40,13 @@ func newDfCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// pelagos has no volumes or build cache yet: their rows say so,
-			// as docker's do when there are none.
-			rows := []map[string]string{images, containers, usageRow("Local Volumes", 0, 0, 0, 0), usageRow("Build Cache", 0, 0, 0, 0)}
+			volumes, err := volumeUsage(g)
+			if err != nil {
+				return err
+			}
+			// pelagos has no build cache: its row says so, as docker's
+			// does when there is none.
+			rows := []map[string]string{images, containers, volumes, usageRow("Build Cache", 0, 0, 0, 0)}
 			headers := map[string]string{"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
 			return table(g.out, format, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", headers, rows)
 		},
@@ -114,6 +118,35 @@ func containerUsage(st *store.Store) (map[string]string, error) {
 	return usageRow("Containers", len(us), active, total, reclaim), nil
 }
 
+// volumeUsage counts volumes, those containers use, the bytes of their
+// files, and what the unused ones hold.
+func volumeUsage(g *globals) (map[string]string, error) {
+	e, err := g.engine()
+	if err != nil {
+		return nil, err
+	}
+	vols, err := e.Volumes()
+	if err != nil {
+		return nil, err
+	}
+	users, err := e.VolumeUsers()
+	if err != nil {
+		return nil, err
+	}
+	var active int
+	var total, reclaim int64
+	for _, v := range vols {
+		size := engine.VolumeSize(v)
+		total += size
+		if len(users[v.Name]) > 0 {
+			active++
+		} else {
+			reclaim += size
+		}
+	}
+	return usageRow("Local Volumes", len(vols), active, total, reclaim), nil
+}
+
 // usageRow is one line of system df, in docker's words and units.
 func usageRow(kind string, count, active int, size, reclaim int64) map[string]string {
 	r := progress.HumanSize(reclaim)
@@ -130,13 +163,17 @@ func usageRow(kind string, count, active int, size, reclaim int64) map[string]st
 // reclaims what killed commands and monitors left (mounts, network
 // namespaces, veths, leases, rules). Images are pruned by image prune.
 func newSystemPruneCmd(g *globals) *cobra.Command {
-	var force bool
+	var force, volumes bool
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused data",
 		Args:  cobra.NoArgs,
 		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
-			if !force && !confirm(g, "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container") {
+			warning := "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container"
+			if volumes {
+				warning += "\n  - all anonymous volumes not used by at least one container"
+			}
+			if !force && !confirm(g, warning) {
 				return nil
 			}
 			ids, err := e.Prune(ctx)
@@ -158,10 +195,54 @@ func newSystemPruneCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(g.out)
 			}
-			fmt.Fprintln(g.out, "Total reclaimed space: 0B")
+			var reclaimed int64
+			if err == nil && volumes {
+				var vols []string
+				vols, reclaimed, err = e.PruneVolumes(ctx, false, nil)
+				if len(vols) > 0 {
+					fmt.Fprintln(g.out, "Deleted Volumes:")
+					for _, n := range vols {
+						fmt.Fprintln(g.out, n)
+					}
+					fmt.Fprintln(g.out)
+				}
+			}
+			fmt.Fprintln(g.out, "Total reclaimed space:", progress.HumanSize(reclaimed))
 			return err
 		}),
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
+	cmd.Flags().BoolVar(&volumes, "volumes", false, "prune anonymous volumes")
 	return cmd
+}
+
+// newBootCmd is `pelagos system boot`: after a host reboot it starts the
+// containers whose restart policy says they come back (see
+// engine.BootList), each under a new monitor. contrib/systemd has the
+// unit that runs it at boot.
+func newBootCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "boot",
+		Short: "Start the containers whose restart policy is always or unless-stopped (run at host boot)",
+		Args:  cobra.NoArgs,
+		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, _ []string) error {
+			cs, err := e.BootList(ctx)
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, c := range cs {
+				if err := startDetached(g, e, c); err != nil {
+					fmt.Fprintf(g.err, "Error: start %s: %v\n", c.Name, err)
+					failed++
+					continue
+				}
+				fmt.Fprintln(g.out, c.Name)
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d containers did not start", failed, len(cs))
+			}
+			return nil
+		}),
+	}
 }

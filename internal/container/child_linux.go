@@ -55,6 +55,13 @@ type child struct {
 	cJoins []*os.File
 	// newFlags are the namespaces the C constructor creates.
 	newFlags uintptr
+	// allInC sends every join to the C constructor (user first): an
+	// unprivileged runtime joining a user namespace may join the
+	// namespaces it owns only from inside it.
+	allInC bool
+	// cPid: the C constructor joins a pid namespace and forks into it, so
+	// the process that carries on is a child it reports (initproc.MsgPid).
+	cPid bool
 }
 
 func newChild(exe *os.File, stdin, stdout, stderr *os.File, preserve int) *child {
@@ -97,13 +104,18 @@ func openNamespace(path string, t specs.LinuxNamespaceType) (*os.File, error) {
 
 // addJoin arranges for the child to join the namespace in f.
 func (c *child) addJoin(t specs.LinuxNamespaceType, f *os.File) {
-	for _, ct := range cJoined {
-		if ct == t {
-			c.cJoins = append(c.cJoins, f)
-			return
-		}
+	if c.allInC || isCJoined(t) {
+		c.cJoins = append(c.cJoins, f)
+		c.cPid = c.cPid || t == specs.PIDNamespace
+		return
 	}
 	c.joins = append(c.joins, f)
+}
+
+// joinsInC reports whether the child must join every namespace from the C
+// constructor: the runtime is unprivileged and joins a user namespace.
+func joinsInC(userNSJoined bool) bool {
+	return userNSJoined && os.Geteuid() != 0
 }
 
 // start starts the child: joins the parent-side namespaces on a locked
@@ -193,6 +205,9 @@ func (c *child) setupNamespaces(s *specs.Spec) ([]*os.File, error) {
 	}
 	// C-side joins in cJoined order (user first), then the rest.
 	withPath := nsWithPath(s)
+	for _, ns := range withPath {
+		c.allInC = c.allInC || joinsInC(ns.Type == specs.UserNamespace)
+	}
 	for _, t := range cJoined {
 		for i, ns := range withPath {
 			if ns.Type == t {

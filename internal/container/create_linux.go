@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,6 +84,10 @@ type creation struct {
 	// it was started inside its cgroup (v2).
 	newFlags         uintptr
 	clonedIntoCgroup bool
+	// joinedPidInC: the C constructor joins a pid namespace (an
+	// unprivileged runtime joining a user namespace) and forks the init
+	// into it.
+	joinedPidInC bool
 	// childFiles are the child's ends, closed once it has them.
 	childFiles []*os.File
 	undo       []func()
@@ -582,7 +587,7 @@ func (cr *creation) startInit() error {
 	cr.undo = append(cr.undo, func() { killProcess(cmd.Process) })
 	cr.conn = initproc.NewConn(parent)
 	cr.closeChildFiles()
-	cr.newFlags, cr.clonedIntoCgroup = ch.newFlags, ch.attr.UseCgroupFD
+	cr.newFlags, cr.clonedIntoCgroup, cr.joinedPidInC = ch.newFlags, ch.attr.UseCgroupFD, ch.cPid
 	return nil
 }
 
@@ -606,7 +611,8 @@ func (cr *creation) placeInit() error {
 
 // withDeviceRules returns the resources with an allow rule for every
 // device in linux.devices appended: a device the config creates is one the
-// container may use.
+// container may use, unless the config has a rule naming that very device
+// (docker's --device /dev/x:/dev/x:r asks for read access only).
 func withDeviceRules(l *specs.Linux) *specs.LinuxResources {
 	if len(l.Devices) == 0 {
 		return l.Resources
@@ -626,6 +632,11 @@ func withDeviceRules(l *specs.Linux) *specs.LinuxResources {
 			continue // fifos are not devices
 		}
 		major, minor := d.Major, d.Minor
+		if slices.ContainsFunc(r.Devices, func(rule specs.LinuxDeviceCgroup) bool {
+			return rule.Type == typ && rule.Major != nil && *rule.Major == major && rule.Minor != nil && *rule.Minor == minor
+		}) {
+			continue
+		}
 		r.Devices = append(r.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
 	}
 	return r
@@ -670,7 +681,7 @@ func (cr *creation) finishNamespaces(flags uintptr) error {
 			return err
 		}
 	}
-	if flags&unix.CLONE_NEWPID == 0 {
+	if flags&unix.CLONE_NEWPID == 0 && !cr.joinedPidInC {
 		return nil
 	}
 	m, err := cr.expect(initproc.MsgPid)

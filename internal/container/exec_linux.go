@@ -31,13 +31,25 @@ type ExecOpts struct {
 // Process is a process started by Exec.
 type Process struct {
 	cmd *exec.Cmd
+	// forked is the process itself when the executed child forked it into
+	// a joined pid namespace (rootless exec; see internal/nsenter).
+	forked *os.Process
 }
 
 // Pid returns the process's pid as the runtime sees it.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+func (p *Process) Pid() int {
+	if p.forked != nil {
+		return p.forked.Pid
+	}
+	return p.cmd.Process.Pid
+}
 
 // Wait waits for the process and returns its exit code (128+signal).
 func (p *Process) Wait() (int, error) {
+	if p.forked != nil {
+		st, err := p.forked.Wait()
+		return exitCode(st, err)
+	}
 	err := p.cmd.Wait()
 	return exitCode(p.cmd.ProcessState, err)
 }
@@ -80,16 +92,51 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.execBootstrap(cmd, parent, o, fds); err != nil {
-		killProcess(cmd.Process)
-		return nil, err
-	}
-	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, cmd.Process.Pid); err != nil {
+	p := &Process{cmd: cmd}
+	conn := initproc.NewConn(parent)
+	if ch.cPid {
+		if p.forked, err = awaitForked(conn, cmd, o.Warn); err != nil {
+			killProcess(cmd.Process)
 			return nil, err
 		}
 	}
-	return &Process{cmd: cmd}, nil
+	if err := c.execBootstrap(p.Pid(), conn, o, fds); err != nil {
+		if p.forked != nil {
+			killProcess(p.forked)
+		} else {
+			killProcess(cmd.Process)
+		}
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, p.Pid()); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// awaitForked learns the pid of the process the executed child forked
+// into a joined pid namespace, and reaps the executed child, whose part
+// is done.
+func awaitForked(conn *initproc.Conn, cmd *exec.Cmd, warn func(string)) (*os.Process, error) {
+	m, err := conn.Expect(initproc.MsgPid, warn)
+	if err != nil {
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("exec: %w", err)
+	}
+	if m.Pid <= 0 {
+		return nil, fmt.Errorf("exec: bad pid %d from the process joining the pid namespace", m.Pid)
+	}
+	forked, err := os.FindProcess(m.Pid)
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Wait(); err != nil {
+		killProcess(forked)
+		return nil, fmt.Errorf("exec: the process joining the namespaces: %w", err)
+	}
+	return forked, nil
 }
 
 // joinNamespaces arranges for the child to join every namespace of the
@@ -107,6 +154,7 @@ func (c *Container) joinNamespaces(ch *child) ([]*os.File, error) {
 	}
 	defer closeFd(fd)
 	var files []*os.File
+	ch.allInC = joinsInC(hasNS(cfg, specs.UserNamespace))
 	order := append(append([]specs.LinuxNamespaceType{}, cJoined...),
 		specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.PIDNamespace, specs.CgroupNamespace)
 	for _, t := range order {
@@ -135,26 +183,25 @@ func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
-func (c *Container) execBootstrap(cmd *exec.Cmd, parent *os.File, o ExecOpts, fds initproc.FdSlots) error {
+func (c *Container) execBootstrap(pid int, conn *initproc.Conn, o ExecOpts, fds initproc.FdSlots) error {
 	if c.rec.Cgroup != nil {
-		if err := cgroups.Load(*c.rec.Cgroup).Apply(cmd.Process.Pid); err != nil {
+		if err := cgroups.Load(*c.rec.Cgroup).Apply(pid); err != nil {
 			return err
 		}
 	}
-	conn := initproc.NewConn(parent)
 	b := &initproc.Bootstrap{
 		Mode:        initproc.ModeExec,
 		ID:          c.rec.ID,
 		RawSpec:     c.rawConfig,
 		Process:     o.Process,
-		Pid:         cmd.Process.Pid,
+		Pid:         pid,
 		Fds:         fds,
 		PreserveFds: o.PreserveFds,
 	}
 	if err := conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b}); err != nil {
 		return err
 	}
-	if err := c.awaitExec(context.Background(), conn, cmd.Process.Pid, o.Warn); err != nil {
+	if err := c.awaitExec(context.Background(), conn, pid, o.Warn); err != nil {
 		return fmt.Errorf("exec: %w", err)
 	}
 	return nil

@@ -42,6 +42,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if err := validateHostConfig(&o.HostConfig); err != nil {
 		return nil, err
 	}
+	if err := validateHostOptions(&o.Config, &o.HostConfig); err != nil {
+		return nil, err
+	}
 	st, err := e.Images()
 	if err != nil {
 		return nil, err
@@ -61,8 +64,14 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if err := e.attachNetworks(ctx, c, o.Network); err != nil {
 		return nil, err
 	}
+	vl, err := e.mountPoints(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer vl.unlock()
 	c.State = State{Status: StatusCreated}
 	if err := e.commit(ctx, c, st, img.ID, o.Name); err != nil {
+		e.dropAnonymous(c.MountPoints)
 		return nil, err
 	}
 	e.event(c, "create", nil)
@@ -116,7 +125,9 @@ func applyImage(c *Container, cf *v1.ConfigFile, entrypointSet bool) error {
 		}
 	}
 	if len(ic.Volumes) > 0 {
-		cfg.Volumes = map[string]struct{}{}
+		if cfg.Volumes == nil {
+			cfg.Volumes = map[string]struct{}{}
+		}
 		for v := range ic.Volumes {
 			cfg.Volumes[v] = struct{}{}
 		}

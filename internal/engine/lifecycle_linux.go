@@ -82,6 +82,9 @@ func (e *Engine) startLocked(ctx context.Context, c *Container, stdio Stdio) (_ 
 	if err := e.mountRootfs(ctx, c); err != nil {
 		return nil, nil, err
 	}
+	if err := e.prepareVolumes(ctx, c); err != nil {
+		return nil, nil, err
+	}
 	dieAt(StepStartMounted)
 	// The network comes after the mount: a start killed during it leaves
 	// a record claiming the mount, whose reconcile tears the network
@@ -195,7 +198,7 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	hostname := c.Config.Hostname
 	if hostname == "" {
 		hostname = c.ShortID()
-		if c.HostConfig.NetworkMode == "host" {
+		if c.HostConfig.NetworkMode == "host" || c.HostConfig.UTSMode == modeHostNS {
 			hostname, _ = os.Hostname()
 		}
 	}
@@ -221,13 +224,18 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	in := specInput{
 		user: u, rootfs: c.RootfsPath(), hostname: hostname, etcFiles: etc,
 		cgroup: filepath.Join("/", parent, c.ID), nofileMax: nofile.Max, netns: netns,
+		volumes: e.volumesDir(),
 	}
 	if wantsInit(&c.HostConfig) {
 		if in.initBinary, err = initBinaryPath(); err != nil {
 			return nil, err
 		}
 	}
-	return generateSpec(c, in)
+	s, err := generateSpec(c, in)
+	if err != nil {
+		return nil, err
+	}
+	return s, e.hostSpec(ctx, c, s, root)
 }
 
 // teardown removes what a run of c left: the runtime container (killed
@@ -251,6 +259,7 @@ func (e *Engine) teardown(ctx context.Context, c *Container) error {
 		return err
 	}
 	if c.Mounted {
+		unmountShm(c)
 		if err := snapshot.Unmount(c.RootfsPath()); err != nil {
 			return err
 		}
@@ -322,7 +331,7 @@ func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, erro
 	}
 	e.event(c, "die", map[string]string{"exitCode": strconv.Itoa(status)})
 	if c.HostConfig.AutoRemove {
-		return Next{}, e.removeLocked(ctx, c)
+		return Next{}, e.autoRemove(ctx, c)
 	}
 	next := restartDecision(c, status, ran)
 	if next.Restart {

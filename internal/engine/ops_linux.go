@@ -303,7 +303,7 @@ func (e *Engine) reconcile(ctx context.Context, id string) (*Container, error) {
 	}
 	c.Monitor, c.MonitorStart = 0, 0
 	if c.HostConfig.AutoRemove && c.State.Status == StatusExited {
-		if err := e.removeLocked(ctx, c); err != nil {
+		if err := e.autoRemove(ctx, c); err != nil {
 			return nil, err
 		}
 		return nil, errorf(ErrNotFound, "No such container: %s", id)

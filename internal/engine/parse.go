@@ -166,25 +166,38 @@ func ParseRestart(s string) (RestartPolicy, error) {
 	return p, nil
 }
 
-// ParseVolume parses -v SRC:DST[:OPTS] for a bind mount (SRC absolute).
-// Named volumes are not supported yet.
+// ParseVolume parses -v: SRC:DST[:OPTS] binds SRC when it is absolute,
+// else mounts the named volume SRC; a lone absolute DST is an anonymous
+// volume (a Mount of type volume without Source).
 func ParseVolume(s string) (Mount, error) {
 	parts := strings.Split(s, ":")
 	if len(parts) < 2 || len(parts) > 3 {
 		if len(parts) == 1 && filepath.IsAbs(s) {
-			return Mount{}, invalid("anonymous volumes are not supported yet: %s", s)
+			if filepath.Clean(s) == "/" {
+				return Mount{}, invalid("invalid volume specification: '%s': invalid mount config: destination can't be '/'", s)
+			}
+			return Mount{Type: "volume", Target: filepath.Clean(s)}, nil
 		}
 		return Mount{}, invalid("invalid volume specification: '%s'", s)
 	}
 	src, dst := parts[0], parts[1]
-	if !filepath.IsAbs(src) {
-		return Mount{}, invalid("named volumes are not supported yet: %s (give an absolute host path to bind)", s)
-	}
 	if !filepath.IsAbs(dst) {
 		return Mount{}, invalid("invalid volume specification: '%s': mount path must be absolute", s)
 	}
 	if filepath.Clean(dst) == "/" {
 		return Mount{}, invalid("invalid volume specification: '%s': invalid mount config: destination can't be '/'", s)
+	}
+	if !filepath.IsAbs(src) {
+		if err := ValidVolumeName(src); err != nil {
+			return Mount{}, err
+		}
+		m := Mount{Type: "volume", Source: src, Target: filepath.Clean(dst)}
+		if len(parts) == 3 {
+			if err := parseVolumeMode(&m, parts[2]); err != nil {
+				return Mount{}, err
+			}
+		}
+		return m, nil
 	}
 	m := Mount{Type: "bind", Source: filepath.Clean(src), Target: filepath.Clean(dst), BindOptions: &BindOptions{CreateMountpoint: true}}
 	if len(parts) == 3 {
@@ -203,7 +216,8 @@ func ParseVolume(s string) (Mount, error) {
 	return m, nil
 }
 
-// ParseMount parses --mount type=bind|tmpfs,source=,target=,readonly,...
+// ParseMount parses --mount type=bind|volume|tmpfs,source=,target=,
+// readonly,...
 func ParseMount(s string) (Mount, error) {
 	m := Mount{Type: "volume"}
 	for _, field := range strings.Split(s, ",") {
@@ -232,6 +246,27 @@ func ParseMount(s string) (Mount, error) {
 				return Mount{}, err
 			}
 			tmpfsOpts(&m).SizeBytes = n
+		case "volume-nocopy":
+			if hasV && v != "true" && v != "1" && v != "false" && v != "0" {
+				return Mount{}, invalid("invalid value for volume-nocopy: %s", v)
+			}
+			volumeOpts(&m).NoCopy = !hasV || v == "true" || v == "1"
+		case "volume-label":
+			lk, lv, _ := strings.Cut(v, "=")
+			o := volumeOpts(&m)
+			if o.Labels == nil {
+				o.Labels = map[string]string{}
+			}
+			o.Labels[lk] = lv
+		case "volume-driver":
+			volumeDriver(&m).Name = v
+		case "volume-opt":
+			ok, ov, _ := strings.Cut(v, "=")
+			d := volumeDriver(&m)
+			if d.Options == nil {
+				d.Options = map[string]string{}
+			}
+			d.Options[ok] = ov
 		case "tmpfs-mode":
 			n, err := strconv.ParseUint(v, 8, 32)
 			if err != nil {
@@ -260,11 +295,27 @@ func ParseMount(s string) (Mount, error) {
 			return Mount{}, invalid("invalid mount config for type \"tmpfs\": field Source must not be specified")
 		}
 	case "volume":
-		return Mount{}, invalid("named volumes are not supported yet: %s", s)
+		if m.Source != "" {
+			if err := ValidVolumeName(m.Source); err != nil {
+				return Mount{}, err
+			}
+		}
+		if m.BindOptions != nil {
+			return Mount{}, invalid("invalid mount config for type \"volume\": bind-propagation is only for bind mounts")
+		}
 	default:
 		return Mount{}, invalid("invalid mount type %q", m.Type)
 	}
 	return m, nil
+}
+
+// volumeDriver returns m's volume driver config, made if missing.
+func volumeDriver(m *Mount) *VolumeDriver {
+	o := volumeOpts(m)
+	if o.DriverConfig == nil {
+		o.DriverConfig = &VolumeDriver{}
+	}
+	return o.DriverConfig
 }
 
 func tmpfsOpts(m *Mount) *TmpfsOptions {
@@ -397,6 +448,11 @@ func validateHostConfig(hc *HostConfig) error {
 		switch strings.ReplaceAll(o, ":", "=") {
 		case "seccomp=unconfined", "no-new-privileges", "no-new-privileges=true", "no-new-privileges=false":
 		default:
+			if err := checkSeccompOpt(o); err == nil {
+				continue
+			} else if !errors.Is(err, errNotSeccomp) {
+				return err
+			}
 			return invalid("invalid --security-opt: %q", o)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pelagos-go/pelagos/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -38,14 +39,17 @@ type Config struct {
 	Healthcheck  *Healthcheck        `json:"Healthcheck,omitempty"`
 }
 
-// Mount is a bind or tmpfs mount, as Docker's HostConfig.Mounts holds it.
+// Mount is a bind, volume or tmpfs mount, as Docker's HostConfig.Mounts
+// holds it. A volume's Source is its name (empty: an anonymous volume).
 type Mount struct {
-	Type         string        `json:"Type"` // bind or tmpfs
+	Type         string        `json:"Type"` // bind, volume or tmpfs
 	Source       string        `json:"Source,omitempty"`
 	Target       string        `json:"Target"`
 	ReadOnly     bool          `json:"ReadOnly,omitempty"`
 	BindOptions  *BindOptions  `json:"BindOptions,omitempty"`
 	TmpfsOptions *TmpfsOptions `json:"TmpfsOptions,omitempty"`
+	// VolumeOptions: see the type (volume_mount_linux.go).
+	VolumeOptions *VolumeOptions `json:"VolumeOptions,omitempty"`
 }
 
 // BindOptions of a bind mount.
@@ -113,6 +117,8 @@ type HostConfig struct {
 	DNSSearch       []string                         `json:"DnsSearch"`
 	DNSOptions      []string                         `json:"DnsOptions"`
 	ExtraHosts      []string                         `json:"ExtraHosts"`
+	// Devices, sysctls, namespace modes, finer cgroup knobs: see the type.
+	HostOptions
 }
 
 // NetworkSettings are the container's networks (docker inspect's
@@ -213,6 +219,8 @@ type Container struct {
 	Runtime bool `json:"Runtime,omitempty"`
 	// NetworkSettings: see the type.
 	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+	// MountPoints are the container's volumes (volume_mount_linux.go).
+	MountPoints []MountPoint `json:"MountPoints,omitempty"`
 
 	dir string
 }
@@ -255,30 +263,5 @@ func (c *Container) save() error {
 	return writeAtomic(filepath.Join(c.dir, recordFile), b)
 }
 
-// writeAtomic replaces path with b: a temp file, fsync, rename. A reader
-// sees the old content or the new, never a torn file.
-func writeAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
+// writeAtomic replaces path with b; see package atomicfile.
+func writeAtomic(path string, b []byte) error { return atomicfile.Write(path, b) }

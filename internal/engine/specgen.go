@@ -13,7 +13,6 @@ import (
 
 	"github.com/pelagos-go/pelagos/internal/caps"
 	"github.com/pelagos-go/pelagos/internal/seccomp"
-	"github.com/pelagos-go/pelagos/internal/seccomp/dockerprofile"
 	"github.com/pelagos-go/pelagos/internal/spec"
 )
 
@@ -53,6 +52,7 @@ type specInput struct {
 	etcFiles  map[string]string // /etc/hosts ... -> file in the container dir
 	nofileMax uint64            // the caller's hard RLIMIT_NOFILE
 	netns     string            // the network namespace to join; empty: a new one
+	volumes   string            // the volumes directory
 	// initBinary is the reaper's binary, with --init.
 	initBinary string
 }
@@ -94,7 +94,7 @@ func generateSpec(c *Container, in specInput) (*specs.Spec, error) {
 	s.Linux.MaskedPaths = slices.Clone(defaultMaskedPaths)
 	s.Linux.ReadonlyPaths = slices.Clone(defaultReadonlyPaths)
 	if !securityOpt(hc, "seccomp=unconfined") {
-		prof, err := dockerprofile.Default(p.Capabilities.Bounding)
+		prof, err := seccompProfile(hc, p.Capabilities.Bounding)
 		if err != nil {
 			return nil, err
 		}
@@ -362,6 +362,8 @@ func mountsSpec(c *Container, in specInput) ([]specs.Mount, error) {
 	if err != nil {
 		return nil, err
 	}
+	user = append(user, volumeSpecMounts(c, in.volumes)...)
+	sortMounts(user)
 	// A user mount replaces a default one at the same place (-v over
 	// /etc/hosts, --tmpfs /dev/shm ...).
 	ms = slices.DeleteFunc(ms, func(m specs.Mount) bool {
@@ -410,6 +412,7 @@ func userMounts(hc *HostConfig) ([]specs.Mount, error) {
 				opts = append(opts, "ro")
 			}
 			out = append(out, specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts})
+		case "volume": // from c.MountPoints
 		default:
 			return nil, errorf(ErrInvalid, "mount type %q is not supported", m.Type)
 		}

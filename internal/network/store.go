@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pelagos-go/pelagos/internal/atomicfile"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -27,6 +28,9 @@ type Manager struct {
 	// names (pelagos-monitor, run as "pelagos-monitor dns ..."). Without
 	// one, containers on user-defined networks get the host's resolvers.
 	DNSServer string
+	// Pools are where networks created without a subnet get theirs
+	// (docker's default-address-pools); nil: docker's defaults.
+	Pools []AddressPool
 }
 
 // Open opens (creating if needed) the network state under root, with
@@ -114,7 +118,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Network, error)
 			return nil, errorf(ErrConflict, "bridge name %s is used by network %s", n.Bridge(), other.Name)
 		}
 	}
-	if n.IPAM.Config, err = ipamConfigs(o, nets); err != nil {
+	if n.IPAM.Config, err = ipamConfigs(o, nets, m.Pools); err != nil {
 		return nil, err
 	}
 	finish(n)
@@ -166,7 +170,7 @@ func setOptions(n *Network, opts map[string]string) error {
 
 // ipamConfigs validates the subnets, gateways and ranges asked for, and
 // picks an IPv4 pool (and an IPv6 ULA with --ipv6) where none is given.
-func ipamConfigs(o CreateOptions, nets []*Network) ([]IPAMConfig, error) {
+func ipamConfigs(o CreateOptions, nets []*Network, pools []AddressPool) ([]IPAMConfig, error) {
 	var cfgs []IPAMConfig
 	var has4, has6 bool
 	for _, s := range o.Subnets {
@@ -230,7 +234,7 @@ func ipamConfigs(o CreateOptions, nets []*Network) ([]IPAMConfig, error) {
 		if err != nil {
 			return nil, err
 		}
-		p, ok := choosePool(append(taken, routes...))
+		p, ok := choosePool(pools, append(taken, routes...))
 		if !ok {
 			return nil, errorf(ErrConflict, "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
 		}
@@ -337,7 +341,7 @@ func (m *Manager) withDefault(ctx context.Context) ([]*Network, error) {
 		n := &Network{Name: b.name, ID: newID(), Options: map[string]string{}}
 		if b.driver == "bridge" {
 			n.Options[OptBridgeName] = DefaultBridge
-			if n.IPAM.Config, err = ipamConfigs(CreateOptions{}, nets); err != nil {
+			if n.IPAM.Config, err = ipamConfigs(CreateOptions{}, nets, m.Pools); err != nil {
 				return nil, err
 			}
 		}
@@ -478,29 +482,5 @@ func (m *Manager) Prune(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// writeAtomic replaces path with b: a temp file, fsync, rename.
-func writeAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
+// writeAtomic replaces path with b; see package atomicfile.
+func writeAtomic(path string, b []byte) error { return atomicfile.Write(path, b) }

@@ -69,19 +69,56 @@ func defaultPools() []netip.Prefix {
 	return out
 }
 
-// choosePool returns the first default pool that overlaps neither a
-// route of the host (other than ours) nor another network.
-func choosePool(taken []netip.Prefix) (netip.Prefix, bool) {
-	for _, p := range defaultPools() {
-		free := true
+// AddressPool is a range networks take their subnets from: Base cut
+// into subnets of Size bits (docker's default-address-pools entry).
+type AddressPool struct {
+	Base netip.Prefix
+	Size int
+}
+
+// Check reports whether the pool is one IPv4 networks can come from.
+func (p AddressPool) Check() error {
+	switch {
+	case !p.Base.IsValid() || !p.Base.Addr().Is4():
+		return errorf(ErrInvalid, "address pool base %s: want an IPv4 CIDR", p.Base)
+	case p.Base.Masked() != p.Base:
+		return errorf(ErrInvalid, "address pool base %s: host bits set", p.Base)
+	case p.Size < p.Base.Bits() || p.Size > 30:
+		return errorf(ErrInvalid, "address pool %s: size %d must be between %d and 30", p.Base, p.Size, p.Base.Bits())
+	}
+	return nil
+}
+
+// choosePool returns the first subnet of pools (docker's defaults when
+// nil) that overlaps neither a route of the host (other than ours) nor
+// another network.
+func choosePool(pools []AddressPool, taken []netip.Prefix) (netip.Prefix, bool) {
+	if pools == nil {
+		for _, p := range defaultPools() {
+			pools = append(pools, AddressPool{Base: p, Size: p.Bits()})
+		}
+	}
+	free := func(p netip.Prefix) bool {
 		for _, t := range taken {
 			if overlaps(p, t) {
-				free = false
-				break
+				return false
 			}
 		}
-		if free {
-			return p, true
+		return true
+	}
+	for _, pool := range pools {
+		if pool.Check() != nil {
+			continue
+		}
+		step := uint64(1) << (32 - pool.Size)
+		base := pool.Base.Addr().As4()
+		start := uint64(base[0])<<24 | uint64(base[1])<<16 | uint64(base[2])<<8 | uint64(base[3])
+		end := start + uint64(1)<<(32-pool.Base.Bits())
+		for a := start; a < end; a += step {
+			p := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), pool.Size)
+			if free(p) {
+				return p, true
+			}
 		}
 	}
 	return netip.Prefix{}, false

@@ -61,9 +61,26 @@ func joinS(s []string) string {
 }
 
 func TestChoosePool(t *testing.T) {
-	p, ok := choosePool([]netip.Prefix{netip.MustParsePrefix("172.17.5.0/24"), netip.MustParsePrefix("172.16.0.0/12")})
+	p, ok := choosePool(nil, []netip.Prefix{netip.MustParsePrefix("172.17.5.0/24"), netip.MustParsePrefix("172.16.0.0/12")})
 	if !ok || p != netip.MustParsePrefix("192.168.0.0/20") {
 		t.Errorf("choosePool = %s %v, want 192.168.0.0/20 (all of 172.16/12 is taken)", p, ok)
+	}
+	pools := []AddressPool{{netip.MustParsePrefix("10.10.0.0/23"), 24}, {netip.MustParsePrefix("10.20.0.0/16"), 16}}
+	p, ok = choosePool(pools, []netip.Prefix{netip.MustParsePrefix("10.10.0.0/24")})
+	if !ok || p != netip.MustParsePrefix("10.10.1.0/24") {
+		t.Errorf("choosePool(pools) = %s %v, want 10.10.1.0/24", p, ok)
+	}
+	p, ok = choosePool(pools, []netip.Prefix{netip.MustParsePrefix("10.10.0.0/16")})
+	if !ok || p != netip.MustParsePrefix("10.20.0.0/16") {
+		t.Errorf("choosePool(pools) with the first full = %s %v, want 10.20.0.0/16", p, ok)
+	}
+	if _, ok = choosePool(pools, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}); ok {
+		t.Errorf("choosePool(pools) found a subnet in taken space")
+	}
+	for _, bad := range []AddressPool{{netip.MustParsePrefix("10.0.0.0/16"), 8}, {netip.MustParsePrefix("10.0.0.1/16"), 24}, {netip.MustParsePrefix("fd00::/8"), 64}, {netip.MustParsePrefix("10.0.0.0/16"), 31}} {
+		if bad.Check() == nil {
+			t.Errorf("AddressPool%v.Check() accepted it", bad)
+		}
 	}
 	if u := randomULA(); !u.Addr().Is6() || u.Addr().As16()[0] != 0xfd || u.Bits() != 64 || u.Masked() != u {
 		t.Errorf("randomULA = %s", u)

@@ -17,7 +17,12 @@
  * Environment (all unset afterwards by the Go side):
  *
  * _PELAGOS_NSENTER   comma-separated fds of namespace files to join, in
- *                    order (user first); may be empty.
+ *                    order (user first); may be empty. An unprivileged
+ *                    runtime joining a container's user namespace passes
+ *                    every namespace here: only from inside that user
+ *                    namespace may it join the ones the namespace owns.
+ *                    Joining a pid namespace places only children in it,
+ *                    so then we fork, as for a new one (below).
  * _PELAGOS_UNSHARE   clone flags (decimal) of the namespaces to create,
  *                    after joining. A new user namespace is created first;
  *                    the parent writes its id maps while we wait, then we
@@ -37,6 +42,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -90,21 +97,29 @@ static void newuser(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-/* newpid enters a new pid namespace: only children are placed in it. */
-static void newpid(void)
+/* forkinto forks the process that lives in the pid namespace we have
+ * entered or created (CLONE_PARENT, so the runtime stays its parent); it
+ * goes on to the Go runtime, this process reports its pid and exits. */
+static void forkinto(void)
 {
 	char buf[64];
 	long pid;
-	if (unshare(CLONE_NEWPID) < 0)
-		fail("unshare pid namespace", 0, errno);
 	pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid < 0)
 		fail("fork into the pid namespace", 0, errno);
 	if (pid == 0)
-		return; /* the init, pid 1 */
+		return;
 	snprintf(buf, sizeof(buf), "{\"type\":\"pid\",\"pid\":%ld}", pid);
 	sendmsg_json(buf);
 	_exit(0);
+}
+
+/* newpid enters a new pid namespace: only children are placed in it. */
+static void newpid(void)
+{
+	if (unshare(CLONE_NEWPID) < 0)
+		fail("unshare pid namespace", 0, errno);
+	forkinto();
 }
 
 __attribute__((constructor)) static void pelagos_nsenter(void)
@@ -113,6 +128,7 @@ __attribute__((constructor)) static void pelagos_nsenter(void)
 	const char *unshare_env = getenv("_PELAGOS_UNSHARE");
 	const char *pipe = getenv("_PELAGOS_INITPIPE");
 	long flags = 0;
+	int joinedpid = 0;
 	char *end;
 
 	if (list == NULL)
@@ -132,6 +148,8 @@ __attribute__((constructor)) static void pelagos_nsenter(void)
 		long fd = strtol(list, &end, 10);
 		if (end == list || fd < 0)
 			fail("bad _PELAGOS_NSENTER fd list at offset", (long)(end - list), EINVAL);
+		if (ioctl((int)fd, NS_GET_NSTYPE) == CLONE_NEWPID)
+			joinedpid = 1;
 		if (setns((int)fd, 0) < 0)
 			fail("setns fd", fd, errno);
 		close((int)fd);
@@ -147,4 +165,6 @@ __attribute__((constructor)) static void pelagos_nsenter(void)
 		fail("unshare flags", flags, errno);
 	if (flags & CLONE_NEWPID)
 		newpid();
+	else if (joinedpid)
+		forkinto();
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -77,7 +78,9 @@ func (b *Bundle) Rootfs() string {
 }
 
 // WriteSpec writes s as dir/config.json: to a temporary file first, then
-// renamed, so a reader never sees half a config.
+// renamed, so a reader never sees half a config. The file is 0644 and
+// belongs to the bundle directory's owner, as `runc spec` run by that
+// owner would leave it (a rootless runtime must read it).
 func WriteSpec(dir string, s *specs.Spec) error {
 	data, err := json.MarshalIndent(s, "", "\t")
 	if err != nil {
@@ -88,6 +91,14 @@ func WriteSpec(dir string, s *specs.Spec) error {
 		return err
 	}
 	_, err = f.Write(append(data, '\n'))
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if st, serr := os.Stat(dir); err == nil && serr == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
+			err = f.Chown(int(sys.Uid), int(sys.Gid))
+		}
+	}
 	err = errors.Join(err, f.Close())
 	if err == nil {
 		err = os.Rename(f.Name(), filepath.Join(dir, "config.json"))

@@ -61,7 +61,8 @@ func newCLI(t testing.TB) *cli {
 	}
 	c := &cli{t: t, bin: bin, root: root, cgroup: fmt.Sprintf("/%s%d-%d", cgroupPrefix, os.Getpid(), seq.Add(1))}
 	c.env = append(os.Environ(), "PELAGOS_ROOT="+root, "PELAGOS_MONITOR="+mon,
-		"PELAGOS_CGROUP_PARENT="+c.cgroup, "PELAGOS_REGISTRIES_CONFIG="+filepath.Join(root, "none.json"))
+		"PELAGOS_CGROUP_PARENT="+c.cgroup, "PELAGOS_REGISTRIES_CONFIG="+filepath.Join(root, "none.json"),
+		"PELAGOS_CONFIG="+filepath.Join(root, "no-pelagos.json"))
 	t.Cleanup(func() { c.destroy() })
 	c.importBusybox("busybox:test")
 	return c

@@ -31,7 +31,10 @@ func TestRunForegroundOutputAndExitCodes(t *testing.T) {
 		{"no image", []string{"run", "--rm", "--pull", "never", "nosuchimage:1", "true"}, 125, "No such image"},
 		{"bad name", []string{"run", "--name", "-bad", "busybox:test", "true"}, 125, "Invalid container name"},
 		{"unknown user", []string{"run", "--rm", "-u", "nosuchuser", "busybox:test", "true"}, 125, "unable to find user nosuchuser"},
-		{"bad volume", []string{"run", "--rm", "-v", "relative:/x", "busybox:test", "true"}, 125, "named volumes are not supported yet"},
+		{"bad volume", []string{"run", "--rm", "-v", "b$d:/x", "busybox:test", "true"}, 125, "includes invalid characters for a local volume name"},
+		{"volume mode", []string{"run", "--rm", "-v", "vol:/x:rshared", "busybox:test", "true"}, 125, "invalid mode: rshared"},
+		{"volume driver", []string{"run", "--rm", "--mount", "type=volume,src=vd,dst=/x,volume-driver=nfs", "busybox:test", "true"}, 125, `plugin "nfs" not found`},
+		{"duplicate mount", []string{"run", "--rm", "-v", "vol:/x", "--tmpfs", "/x", "busybox:test", "true"}, 125, "Duplicate mount point: /x"},
 		{"bad mount", []string{"run", "--rm", "--mount", "type=bind,target=/x", "busybox:test", "true"}, 125, "field Source must not be empty"},
 		{"bad memory", []string{"run", "--rm", "-m", "lots", "busybox:test", "true"}, 125, "invalid size"},
 		{"bad cpus", []string{"run", "--rm", "--cpus", "x", "busybox:test", "true"}, 125, "--cpus"},
@@ -76,9 +79,11 @@ func TestRunRemovesWithRm(t *testing.T) {
 		_, _, code := c.run(nil, "inspect", "gone2")
 		return code != 0
 	})
-	// The container vanishes (renamed away) before its files are gone
-	// and its monitor has exited.
-	waitFor(t, "the monitor to exit", func() bool { return len(c.monitors()) == 0 })
+	// The monitor removes the container as its last step, then exits:
+	// it may still be on its way out when the container is gone.
+	waitFor(t, "the monitor to exit after removing the container", func() bool {
+		return len(c.monitors()) == 0
+	})
 	c.assertClean()
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -267,4 +268,29 @@ func processLive(pid int) bool {
 	s := string(data)
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
+
+// process.rlimits reach the container's process as written, the soft
+// RLIMIT_NOFILE included. The reader is busybox, not a Go program: Go's
+// runtime raises its own soft RLIMIT_NOFILE to hard-1 at start-up, which is
+// why the OCI suite's Go runtimetest cannot check this value.
+func TestRlimitsAsWritten(t *testing.T) {
+	r := newRuntime(t)
+	b := newBundle(t, bundle.Args("cat", "/proc/self/limits"), func(s *specs.Spec) {
+		s.Process.Rlimits = []specs.POSIXRlimit{
+			{Type: "RLIMIT_NOFILE", Soft: 3000, Hard: 4000},
+			{Type: "RLIMIT_CORE", Soft: 1024, Hard: 2048},
+			{Type: "RLIMIT_NPROC", Soft: 500, Hard: 600},
+		}
+	})
+	out := r.mustRun("run", "--bundle", b.Dir, "rlimits")
+	for _, want := range []string{
+		`Max open files\s+3000\s+4000\s+files`,
+		`Max core file size\s+1024\s+2048\s+bytes`,
+		`Max processes\s+500\s+600\s+processes`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("/proc/self/limits lacks %q:\n%s", want, out)
+		}
+	}
 }

@@ -40,6 +40,10 @@ type runtime struct {
 	t    *testing.T
 	bin  string
 	root string
+	// cred and env, when set, run the runtime as an unprivileged user
+	// (rootless mode) with that environment.
+	cred *syscall.Credential
+	env  []string
 }
 
 func newRuntime(t *testing.T) *runtime {
@@ -67,6 +71,10 @@ func (r *runtime) run(args ...string) (string, string, error) {
 	defer errf.Close()
 	cmd := exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
 	cmd.Stdout, cmd.Stderr = outf, errf
+	if r.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
+		cmd.Env = r.env
+	}
 	err = cmd.Run()
 	out, _ := os.ReadFile(outf.Name())
 	errs, _ := os.ReadFile(errf.Name())
@@ -280,12 +288,33 @@ func openUp(t *testing.T, dir string) {
 // bundleMaker makes a test bundle (newBundle or a user-namespaced one).
 type bundleMaker func(t *testing.T, mods ...bundle.Modifier) *bundle.Bundle
 
-// bothModes runs a test against a container without a user namespace and
+// bothModes runs a test against a container without a user namespace,
 // one whose root is host uid 100000 in a user namespace (rootfs owned by
-// that uid, as a real user-namespaced container's is).
-func bothModes(t *testing.T, test func(*testing.T, bundleMaker)) {
-	t.Run("root", func(t *testing.T) { test(t, newBundle) })
-	t.Run("userns", func(t *testing.T) { test(t, newUserNSBundle) })
+// that uid, as a real user-namespaced container's is), and a rootless one:
+// the runtime itself run by an unprivileged user.
+func bothModes(t *testing.T, test func(*testing.T, *runtime, bundleMaker)) {
+	t.Run("root", func(t *testing.T) { test(t, newRuntime(t), newBundle) })
+	t.Run("userns", func(t *testing.T) { test(t, newRuntime(t), newUserNSBundle) })
+	t.Run("rootless", func(t *testing.T) {
+		rl := newRootless(t)
+		test(t, rl.runtime(), func(t *testing.T, mods ...bundle.Modifier) *bundle.Bundle {
+			return rl.bundle(mods...)
+		})
+	})
+}
+
+// giveToUser lets the runtime's user (in rootless mode) reach and own
+// path, so that an attack aimed at it is one the user could carry out;
+// as root it does nothing.
+func (r *runtime) giveToUser(path string) {
+	r.t.Helper()
+	if r.cred == nil {
+		return
+	}
+	openUp(r.t, path)
+	if err := os.Lchown(path, int(r.cred.Uid), int(r.cred.Gid)); err != nil {
+		r.t.Fatal(err)
+	}
 }
 
 func newUserNSBundle(t *testing.T, mods ...bundle.Modifier) *bundle.Bundle {

@@ -1,6 +1,8 @@
 package runtime_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -61,6 +63,25 @@ func (r *rootless) run(args ...string) (string, string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	return out.String(), errb.String(), err
+}
+
+// runtime is the rootless runtime as the escape tests drive it: the
+// user's copy of the binary, a state root the user owns.
+func (r *rootless) runtime() *runtime {
+	r.t.Helper()
+	root := filepath.Join(r.t.TempDir(), "state")
+	if err := os.Mkdir(root, 0o700); err != nil {
+		r.t.Fatal(err)
+	}
+	openUp(r.t, filepath.Dir(root))
+	if err := os.Chown(root, int(r.uid), int(r.gid)); err != nil {
+		r.t.Fatal(err)
+	}
+	rt := &runtime{t: r.t, bin: r.bin, root: root,
+		cred: &syscall.Credential{Uid: r.uid, Gid: r.gid},
+		env:  []string{"XDG_RUNTIME_DIR=" + r.runDir, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}}
+	r.t.Cleanup(rt.deleteAll)
+	return rt
 }
 
 // rootlessBundle is the busybox bundle with `spec --rootless`'s changes,
@@ -147,4 +168,35 @@ func TestRootlessRangeMapping(t *testing.T) {
 	if !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
 		t.Errorf("uid_map inside:\n%s\nwant a line %q", out, want)
 	}
+}
+
+// A rootless exec joins every namespace of the container, the pid
+// namespace included, and reports the process's exit status. (An
+// unprivileged runtime can join the namespaces a container's user
+// namespace owns only from inside it: see internal/nsenter.)
+func TestRootlessExec(t *testing.T) {
+	rl := newRootless(t)
+	r := rl.runtime()
+	b := rl.bundle(bundle.Args("sleep", "60"))
+	r.mustRun("run", "--detach", "--bundle", b.Dir, "rlexec")
+	init := r.state("rlexec").Pid
+	for _, ns := range []string{"user", "mnt", "net", "ipc", "uts", "pid", "cgroup"} {
+		want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", init, ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.TrimSpace(r.mustRun("exec", "rlexec", "readlink", "/proc/self/ns/"+ns))
+		if got != want {
+			t.Errorf("exec's %s namespace is %s, the container's %s", ns, got, want)
+		}
+	}
+	if out := strings.TrimSpace(r.mustRun("exec", "rlexec", "cat", "/proc/1/cmdline")); !strings.HasPrefix(out, "sleep") {
+		t.Errorf("pid 1 seen from the exec is %q, want the container's sleep", out)
+	}
+	_, _, err := r.run("exec", "rlexec", "sh", "-c", "exit 7")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Errorf("exec of exit 7: %v, want exit status 7", err)
+	}
+	r.mustRun("delete", "--force", "rlexec")
 }

@@ -23,8 +23,7 @@ import (
 // able to overwrite the runtime binary on the host.
 func TestInitBinaryIsSealedCopy(t *testing.T) { bothModes(t, testInitBinaryIsSealedCopy) }
 
-func testInitBinaryIsSealedCopy(t *testing.T, newBundle bundleMaker) {
-	r := newRuntime(t)
+func testInitBinaryIsSealedCopy(t *testing.T, r *runtime, newBundle bundleMaker) {
 	b := newBundle(t, bundle.Args("sleep", "60"))
 	r.mustRun("create", "--bundle", b.Dir, "sealed")
 	pid := r.state("sealed").Pid
@@ -118,8 +117,7 @@ func userNamespace(host uint32) bundle.Modifier {
 // CVE-2024-21626: no runtime descriptor reaches the container process.
 func TestNoDescriptorLeaks(t *testing.T) { bothModes(t, testNoDescriptorLeaks) }
 
-func testNoDescriptorLeaks(t *testing.T, newBundle bundleMaker) {
-	r := newRuntime(t)
+func testNoDescriptorLeaks(t *testing.T, r *runtime, newBundle bundleMaker) {
 	for _, mode := range []string{"run", "exec"} {
 		t.Run(mode, func(t *testing.T) {
 			b := newBundle(t)
@@ -146,8 +144,7 @@ func testNoDescriptorLeaks(t *testing.T, newBundle bundleMaker) {
 // let the process start outside the container's root, whatever N is.
 func TestCwdOutsideRootRefused(t *testing.T) { bothModes(t, testCwdOutsideRootRefused) }
 
-func testCwdOutsideRootRefused(t *testing.T, newBundle bundleMaker) {
-	r := newRuntime(t)
+func testCwdOutsideRootRefused(t *testing.T, r *runtime, newBundle bundleMaker) {
 	for fd := 3; fd <= 12; fd++ {
 		cwd := fmt.Sprintf("/proc/self/fd/%d", fd)
 		b := newBundle(t, bundle.Args("/bin/probe"), func(s *specs.Spec) { s.Process.Cwd = cwd })
@@ -168,9 +165,9 @@ func testCwdOutsideRootRefused(t *testing.T, newBundle bundleMaker) {
 // or relative, is resolved inside the rootfs; nothing lands on the host.
 func TestMountTargetSymlinksStayInside(t *testing.T) { bothModes(t, testMountTargetSymlinksStayInside) }
 
-func testMountTargetSymlinksStayInside(t *testing.T, newBundle bundleMaker) {
-	r := newRuntime(t)
+func testMountTargetSymlinksStayInside(t *testing.T, r *runtime, newBundle bundleMaker) {
 	host := t.TempDir() // the attacker's target on the host
+	r.giveToUser(host)
 	b := newBundle(t)
 	rootfs := b.Rootfs()
 	depth := strings.Repeat("../", strings.Count(rootfs, "/")+2)
@@ -210,8 +207,7 @@ func testMountTargetSymlinksStayInside(t *testing.T, newBundle bundleMaker) {
 // or sysfs through it could cover anything.
 func TestProcSysSymlinkRefused(t *testing.T) { bothModes(t, testProcSysSymlinkRefused) }
 
-func testProcSysSymlinkRefused(t *testing.T, newBundle bundleMaker) {
-	r := newRuntime(t)
+func testProcSysSymlinkRefused(t *testing.T, r *runtime, newBundle bundleMaker) {
 	for _, dir := range []string{"proc", "sys"} {
 		b := newBundle(t, bundle.Args("true"))
 		p := filepath.Join(b.Rootfs(), dir)
@@ -232,8 +228,7 @@ func testProcSysSymlinkRefused(t *testing.T, newBundle bundleMaker) {
 // refused: they could hide or redirect kernel interfaces.
 func TestMountOverProcRefused(t *testing.T) { bothModes(t, testMountOverProcRefused) }
 
-func testMountOverProcRefused(t *testing.T, newBundle bundleMaker) {
-	r := newRuntime(t)
+func testMountOverProcRefused(t *testing.T, r *runtime, newBundle bundleMaker) {
 	src := filepath.Join(t.TempDir(), "fake")
 	if err := os.WriteFile(src, []byte("|/tmp/pwn"), 0o644); err != nil {
 		t.Fatal(err)
@@ -253,9 +248,9 @@ func testMountOverProcRefused(t *testing.T, newBundle bundleMaker) {
 // wants exposed at the masked path.
 func TestMaskSourceIsHostNull(t *testing.T) { bothModes(t, testMaskSourceIsHostNull) }
 
-func testMaskSourceIsHostNull(t *testing.T, newBundle bundleMaker) {
-	r := newRuntime(t)
+func testMaskSourceIsHostNull(t *testing.T, r *runtime, newBundle bundleMaker) {
 	dev := t.TempDir()
+	r.giveToUser(dev)
 	if err := os.Symlink("/secret", filepath.Join(dev, "null")); err != nil {
 		t.Fatal(err)
 	}
@@ -284,8 +279,7 @@ func testMaskSourceIsHostNull(t *testing.T, newBundle bundleMaker) {
 // refused rather than followed when the console is bind-mounted there.
 func TestConsoleSymlinkRefused(t *testing.T) { bothModes(t, testConsoleSymlinkRefused) }
 
-func testConsoleSymlinkRefused(t *testing.T, newBundle bundleMaker) {
-	r := newRuntime(t)
+func testConsoleSymlinkRefused(t *testing.T, r *runtime, newBundle bundleMaker) {
 	b := newBundle(t, withoutMount("/dev"), bundle.Terminal(true), bundle.Args("true"))
 	dev := filepath.Join(b.Rootfs(), "dev")
 	if err := os.MkdirAll(dev, 0o755); err != nil {
@@ -295,6 +289,8 @@ func testConsoleSymlinkRefused(t *testing.T, newBundle bundleMaker) {
 		t.Fatal(err)
 	}
 	sock := consoleSocket(t)
+	r.giveToUser(filepath.Dir(sock.path))
+	r.giveToUser(sock.path)
 	_, errs, err := r.run("create", "--bundle", b.Dir, "--console-socket", sock.path, "consolelink")
 	if err == nil || !strings.Contains(errs, "/dev/console") {
 		t.Errorf("/dev/console as a symlink: err %v, stderr %q; want a refusal", err, errs)
@@ -307,8 +303,7 @@ func testConsoleSymlinkRefused(t *testing.T, newBundle bundleMaker) {
 // write would corrupt.
 func TestSysctlNotRedirected(t *testing.T) { bothModes(t, testSysctlNotRedirected) }
 
-func testSysctlNotRedirected(t *testing.T, newBundle bundleMaker) {
-	r := newRuntime(t)
+func testSysctlNotRedirected(t *testing.T, r *runtime, newBundle bundleMaker) {
 	b := newBundle(t, withoutMount("/proc"), bundle.WritableRoot(), bundle.Args("true"), func(s *specs.Spec) {
 		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
 		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil

@@ -47,7 +47,8 @@ echo "PELAGOS-VM controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 `
 
 // TestCgroupV2InVM boots a pure cgroup v2 VM and runs there the cgroup
-// library's tests, the guest tests that drive pelagos-runc through its CLI,
+// library's tests, seccomp's int $0x80 test (IA32 emulation is off on the
+// development machines), the guest tests that drive pelagos-runc through its CLI,
 // and one OCI validation program (to show the suite cannot judge v2), and
 // reports every test they ran as a subtest here.
 func TestCgroupV2InVM(t *testing.T) {
@@ -65,6 +66,11 @@ func TestCgroupV2InVM(t *testing.T) {
 		m.files[name+".test"] = b.library[name]
 		m.runs = append(m.runs, guestRun{name: name, bin: "/" + name + ".test", dir: "/tmp", args: testArgs()})
 	}
+	// The development machines boot with IA32 emulation off, so seccomp's
+	// int $0x80 test can only run here, under Debian's kernel.
+	m.files["seccomp.test"] = b.seccomp
+	m.runs = append(m.runs, guestRun{name: "seccomp", bin: "/seccomp.test", dir: "/tmp",
+		args: testArgs("-test.run", "^TestKernelInt80$")})
 	b.addGuest(t, m, "linux_cgroups_pids")
 	m.runs = append(m.runs, guestRun{name: "cli", bin: "/guest.test", dir: "/tmp",
 		args: testArgs("-test.skip", "^TestValidationSuite")})
@@ -97,7 +103,8 @@ echo "PELAGOS-VM controllers: $(ls /sys/fs/cgroup | tr '\n' ' ')"
 
 // TestCgroupV1InVM boots a VM with a cgroup v1 layout that has what the
 // development machines lack (hugetlb, net_cls and net_prio hierarchies)
-// and runs there the OCI validation suite's linux_cgroups_* programs
+// and runs there the OCI validation suite's linux_cgroups_* programs,
+// and its process_capabilities programs with a full bounding set,
 // against pelagos-runc. (The suite cannot judge a v2 host: its cgroup
 // reader, runtime-tools cgroups.FindCgroup, answers "cgroupv2 is not
 // supported yet" when only cgroup2 is mounted.)
@@ -112,13 +119,13 @@ func TestCgroupV1InVM(t *testing.T) {
 	}
 	var progs []string
 	for _, p := range b.suite.Programs {
-		if strings.HasPrefix(p, "linux_cgroups_") {
+		if strings.HasPrefix(p, "linux_cgroups_") || strings.HasPrefix(p, "process_capabilities") {
 			progs = append(progs, p)
 		}
 	}
 	b.addGuest(t, m, progs...)
 	m.runs = append(m.runs, guestRun{name: "ocisuite", bin: "/guest.test", dir: "/tmp",
-		args: testArgs("-test.run", "^TestValidationSuiteCgroups$")})
+		args: testArgs("-test.run", "^TestValidationSuite(Cgroups|Capabilities)$")})
 	report(t, boot(t, kernel, m), m.runs)
 }
 
@@ -126,6 +133,7 @@ func TestCgroupV1InVM(t *testing.T) {
 type builds struct {
 	library map[string]string // test binaries of libraryPackages, by short name
 	guest   string            // the guest test binary
+	seccomp string            // internal/seccomp's test binary, for TestKernelInt80
 	runtime string            // pelagos-runc, as scripts/build.sh builds it
 	probe   string
 	suite   *ocisuite.Suite
@@ -166,6 +174,10 @@ func build(t *testing.T) (*builds, error) {
 		}
 	}
 	if err := buildTest("tests/vm/guest", b.guest, "-tags", "vmguest"); err != nil {
+		return nil, err
+	}
+	b.seccomp = filepath.Join(dir, "seccomp.test")
+	if err := buildTest("internal/seccomp", b.seccomp); err != nil {
 		return nil, err
 	}
 	ctx := context.Background()

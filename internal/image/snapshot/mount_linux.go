@@ -65,7 +65,9 @@ func mountFS(s Spec, target string) error {
 
 // Unmount detaches a snapshot mounted on target.
 func Unmount(target string) error {
-	if err := unix.Unmount(target, unix.MNT_DETACH); err != nil && !os.IsNotExist(err) {
+	// EINVAL: target is not a mount point, as after a reboot the record
+	// of a container still claims: there is nothing to unmount.
+	if err := unix.Unmount(target, unix.MNT_DETACH); err != nil && !os.IsNotExist(err) && err != unix.EINVAL {
 		return fmt.Errorf("unmount %s: %w", target, err)
 	}
 	return nil

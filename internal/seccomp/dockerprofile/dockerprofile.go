@@ -12,6 +12,18 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
+// Load parses a profile in Docker's format (body, the JSON that
+// `docker run --security-opt seccomp=FILE` reads) and resolves it for
+// caps as Default resolves the default one.
+func Load(body string, caps []string) (*specs.LinuxSeccomp, error) {
+	rs := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps}}}
+	p, err := mobyseccomp.LoadProfile(body, rs)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	}
+	return p, nil
+}
+
 // Default returns Docker's default seccomp profile for a container whose
 // bounding capability set is caps, resolved the way dockerd resolves it:
 // rules conditioned on capabilities (CAP_SYS_ADMIN unlocks mount, unshare

@@ -131,3 +131,55 @@ func checkProgram(t *testing.T, res ocisuite.Result, v2 bool) {
 		t.Errorf("%s", detail.String())
 	}
 }
+
+// TestValidationSuiteCapabilities runs the suite's capability programs in
+// the VM, where the bounding set is full. On the development machines it
+// lacks CAP_SYS_RESOURCE, which process_capabilities asks for, so there
+// the program can only report that capability missing; here it must pass.
+func TestValidationSuiteCapabilities(t *testing.T) {
+	dir := os.Getenv(envOCISuite)
+	if dir == "" {
+		t.Fatalf("%s is not set: tests/vm sets it to the suite it put in the VM", envOCISuite)
+	}
+	suite := &ocisuite.Suite{Dir: dir, Programs: []string{"process_capabilities", "process_capabilities_fail"}}
+	for _, p := range suite.Programs {
+		if _, err := os.Stat(suite.Program(p)); err != nil {
+			t.Fatalf("tests/vm did not put %s in the VM: %v", p, err)
+		}
+	}
+	if !boundingHas(unix.CAP_SYS_RESOURCE) {
+		t.Fatal("the VM's bounding set lacks CAP_SYS_RESOURCE: this test exists to run where it is present")
+	}
+	runner, err := ocisuite.NewRunner(suite, ocisuite.RunnerOptions{Runtime: testenv.Runtime(t), Timeout: 3 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := runner.Close(); err != nil {
+			t.Errorf("clean up runner: %v", err)
+		}
+	})
+	var results []ocisuite.Result
+	for _, p := range suite.Programs {
+		res := runner.Run(context.Background(), p)
+		results = append(results, res)
+		t.Run(p, func(t *testing.T) {
+			t.Logf("%s in %v", res.Summary(), res.Duration.Round(time.Millisecond))
+			if !res.Passed() || len(res.Cleanup) > 0 {
+				var detail bytes.Buffer
+				ocisuite.WriteFailures(&detail, "pelagos-runc", []ocisuite.Result{res})
+				t.Errorf("%s", detail.String())
+			}
+		})
+	}
+	var table bytes.Buffer
+	ocisuite.WriteTable(&table, []string{"pelagos-runc"}, [][]ocisuite.Result{results})
+	t.Logf("OCI validation suite %s, capability programs:\n%s", ocisuite.Version, table.String())
+}
+
+// boundingHas reports whether capability c is in this process's bounding
+// set (PR_CAPBSET_READ).
+func boundingHas(c int) bool {
+	ok, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
+	return err == nil && ok == 1
+}
