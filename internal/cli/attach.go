@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -100,16 +102,23 @@ func attachStreams(ctx context.Context, g *globals, e *engine.Engine, c *engine.
 			_ = syscall.Shutdown(int(conn.Fd()), syscall.SHUT_WR)
 		}()
 	}
-	_ = copyFrames(conn, g.out, g.err)
+	code, _ := copyFrames(conn, g.out, g.err)
 	select {
 	case <-detached:
 		fmt.Fprintln(g.err, errDetached.Error())
 		return nil
 	default:
 	}
-	code, err := e.Wait(context.WithoutCancel(ctx), c.ID)
-	if err != nil || code == 0 {
-		return err
+	if code < 0 {
+		// The monitor went away without a status (killed): the record
+		// has the truth once reconciled.
+		var err error
+		if code, err = e.Wait(context.WithoutCancel(ctx), c.ID); err != nil {
+			return err
+		}
+	}
+	if code == 0 {
+		return nil
 	}
 	return &statusError{code: code, err: fmt.Errorf("exit status %d", code), silent: true}
 }
@@ -133,26 +142,37 @@ func proxySignals(e *engine.Engine, c *engine.Container) (stop func()) {
 }
 
 // copyFrames demultiplexes the monitor's frames onto stdout and stderr
-// until the connection ends.
-func copyFrames(r io.Reader, stdout, stderr io.Writer) error {
+// until the connection ends; it returns the exit status the monitor sent
+// (-1 if none).
+func copyFrames(r io.Reader, stdout, stderr io.Writer) (int, error) {
 	hdr := make([]byte, monitor.FrameHeader)
 	buf := make([]byte, 32<<10)
+	code := -1
 	for {
 		if _, err := io.ReadFull(r, hdr); err != nil {
-			return err
+			return code, err
 		}
 		n := int(hdr[4])<<24 | int(hdr[5])<<16 | int(hdr[6])<<8 | int(hdr[7])
+		var status bytes.Buffer
 		w := stdout
-		if hdr[0] == monitor.StreamStderr {
+		switch hdr[0] {
+		case monitor.StreamStderr:
 			w = stderr
+		case monitor.StreamExit:
+			w = &status
 		}
 		for n > 0 {
 			m, err := io.ReadFull(r, buf[:min(n, len(buf))])
 			_, _ = w.Write(buf[:m])
 			if err != nil {
-				return err
+				return code, err
 			}
 			n -= m
+		}
+		if hdr[0] == monitor.StreamExit {
+			if c, err := strconv.Atoi(status.String()); err == nil {
+				code = c
+			}
 		}
 	}
 }

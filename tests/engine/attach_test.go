@@ -74,6 +74,13 @@ func TestAttachStreamsAndStdin(t *testing.T) {
 		t.Errorf("attach: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 
+	// The monitor sends the status: it arrives though --rm removes the
+	// container at once.
+	c.ok("run", "-di", "--rm", "--name", "rmi", "busybox:test", "sh", "-c", `read l; echo bye; exit 9`)
+	if out, errs, code := c.run([]byte("x\n"), "attach", "rmi"); code != 9 || out != "bye\n" {
+		t.Errorf("attach to an --rm container: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+
 	c.ok("run", "-di", "--name", "deaf", "busybox:test", "sh", "-c", `while read l; do echo got $l; done`)
 	_, wait := c.startCLI("quit\n", "attach", "--no-stdin", "deaf")
 	time.Sleep(500 * time.Millisecond)

@@ -19,11 +19,14 @@ import (
 // client writes goes to the container's stdin (the stdin pipe, or the
 // pty) when it was started with -i, and is dropped otherwise. Output a
 // client cannot take within attachWriteTimeout drops that client, never
-// the container's output. When the process exits, every client's
-// connection is closed.
+// the container's output. When the process exits, every client gets a
+// StreamExit frame whose payload is the exit status in decimal, and its
+// connection is closed (the status arrives even when --rm removes the
+// container at once).
 const (
 	StreamStdout = 1
 	StreamStderr = 2
+	StreamExit   = 255
 	// FrameHeader is the size of a frame's header.
 	FrameHeader = 8
 )
@@ -175,7 +178,16 @@ func (h *attachHub) send(stream byte, p []byte) {
 	h.clients = kept
 }
 
-// hangUp closes every client's connection (the process exited).
+// exited sends every client the exit status and hangs up.
+func (h *attachHub) exited(code int) {
+	if h == nil {
+		return
+	}
+	h.send(StreamExit, []byte(strconv.Itoa(code)))
+	h.hangUp()
+}
+
+// hangUp closes every client's connection.
 func (h *attachHub) hangUp() {
 	if h == nil {
 		return

@@ -304,7 +304,7 @@ func (m *monitor) loop(status *os.File) int {
 			code := m.waitInit(rep.pid, rep.health)
 			m.release()
 			io.drain()
-			m.hub.hangUp()
+			m.hub.exited(code)
 			mode = []string{ModeExited, strconv.Itoa(code)}
 			continue
 		}
