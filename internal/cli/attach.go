@@ -116,6 +116,10 @@ func attachStreams(ctx context.Context, g *globals, e *engine.Engine, c *engine.
 		if code, err = e.Wait(context.WithoutCancel(ctx), c.ID); err != nil {
 			return err
 		}
+	} else {
+		// As docker's CLI, return once the exit is recorded (and an
+		// --rm container removed), not merely seen.
+		waitRecorded(context.WithoutCancel(ctx), e, c)
 	}
 	if code == 0 {
 		return nil
@@ -303,8 +307,33 @@ func startInteractive(ctx context.Context, g *globals, e *engine.Engine, ref, de
 	if c.State.Running {
 		return attach(ctx, g, e, ref, attachOptions{sigProxy: true, detachKeys: detachKeys})
 	}
+	return startAndAttach(ctx, g, e, c, keys, !c.Config.Tty)
+}
+
+// runTerminal is a foreground `run -t`: as under docker, the container
+// runs under a monitor and we attach to it, so that the detach keys can
+// leave it running. (Without a terminal a foreground run is its own
+// monitor: no extra process.)
+func runTerminal(ctx context.Context, g *globals, e *engine.Engine, c *engine.Container, detachKeys string) error {
+	keys, err := parseDetachKeys(detachKeys)
+	if err != nil {
+		return withStatus(125, err)
+	}
+	err = startAndAttach(ctx, g, e, c, keys, false)
+	var se *statusError
+	if err != nil && c.HostConfig.AutoRemove && !(errors.As(err, &se) && se.silent) {
+		// A start that failed leaves the container, which --rm removes
+		// (with its anonymous volumes), as docker's daemon does.
+		_ = e.RemoveWithVolumes(context.WithoutCancel(ctx), c.ID, true)
+	}
+	return err
+}
+
+// startAndAttach starts c under a new monitor, connected to its attach
+// socket before the process starts, and attaches our stdio.
+func startAndAttach(ctx context.Context, g *globals, e *engine.Engine, c *engine.Container, keys []byte, sigProxy bool) error {
 	var conn *os.File
-	err = startMonitor(g, e, c, monitorMode{conn: &conn})
+	err := startMonitor(g, e, c, monitorMode{conn: &conn})
 	if conn != nil {
 		defer conn.Close()
 	}
@@ -314,12 +343,40 @@ func startInteractive(ctx context.Context, g *globals, e *engine.Engine, ref, de
 	if conn == nil {
 		return fmt.Errorf("container %s started, but its monitor's attach socket did not answer", c.ShortID())
 	}
-	if c, err = e.Get(ctx, c.ID); err != nil {
-		return err
+	// The running record (its pid); an --rm container may be gone
+	// already, its status still comes through the socket.
+	if cur, err := e.Get(ctx, c.ID); err == nil {
+		c = cur
 	}
-	if !c.Config.Tty {
+	if sigProxy {
 		stop := proxySignals(e, c)
 		defer stop()
 	}
 	return attachStreams(ctx, g, e, c, conn, true, keys)
+}
+
+// waitRecorded waits until c's record no longer says it runs, or with
+// --rm until c is gone and its monitor (the one c names) exited (at most a
+// minute: a monitor that stops mid-way is reconciled by the next load).
+func waitRecorded(ctx context.Context, e *engine.Engine, c *engine.Container) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	delay := time.Millisecond
+	for {
+		cur, err := e.Get(ctx, c.ID)
+		if err == nil && !c.HostConfig.AutoRemove && !cur.State.Running {
+			return
+		}
+		// Removed: its monitor exits right after, nothing is left once
+		// it did.
+		if err != nil && !c.MonitorAlive() {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 50*time.Millisecond)
+	}
 }

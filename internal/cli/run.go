@@ -30,6 +30,7 @@ type runFlags struct {
 	env, envFile, volumes, mounts, tmpfs, capAdd, capDrop    []string
 	securityOpt, ulimits, labels, logOpts, expose            []string
 	sigProxy                                                 bool
+	detachKeys                                               string
 	net                                                      netFlags
 	health                                                   healthFlags
 	host                                                     hostFlags
@@ -93,6 +94,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	if run {
 		fl.BoolVarP(&f.detach, "detach", "d", false, "run the container in the background and print its ID")
 		fl.BoolVar(&f.sigProxy, "sig-proxy", true, "proxy received signals to the process")
+		fl.StringVar(&f.detachKeys, "detach-keys", defaultDetachKeys, "override the key sequence for detaching a container")
 	}
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open")
 	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
@@ -393,6 +395,9 @@ func newRunCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(g.out, c.ID)
 				return nil
+			}
+			if f.tty {
+				return runTerminal(cmd.Context(), g, e, c, f.detachKeys)
 			}
 			code, err := runForeground(cmd.Context(), g, e, c, f.sigProxy && !f.tty)
 			if err != nil {

@@ -182,7 +182,25 @@ func TestStartInteractive(t *testing.T) {
 	if got := c.field("sit", "{{.State.Running}}"); got != "true" {
 		t.Errorf("running after detach: %s", got)
 	}
-	c.ok("rm", "-f", "si", "sit")
+
+	// run -it is create, attach, start as under docker: the detach keys
+	// leave it running; run --rm -t exits with the status, removed.
+	p = c.startPTY(nil, "run", "-it", "--name", "rit", "busybox:test", "sh")
+	p.waitShown("# ")
+	p.write("echo $((6*7))\n")
+	p.waitShown("42")
+	p.write("\x10\x11")
+	if code := p.wait(); code != 0 {
+		t.Errorf("run -it on a pty, detached: exit %d; terminal showed %q", code, p.shown())
+	}
+	if got := c.field("rit", "{{.State.Running}}"); got != "true" {
+		t.Errorf("run -it: running after detach: %s", got)
+	}
+	if shown, code := c.ptySession(t, "", "run", "--rm", "-t", "--name", "rmt", "busybox:test", "sh", "-c", "echo first; exit 3"); code != 3 || !strings.Contains(shown, "first") {
+		t.Errorf("run --rm -t: exit %d, terminal showed %q", code, shown)
+	}
+	c.fails(1, "inspect", "rmt")
+	c.ok("rm", "-f", "si", "sit", "rit")
 	c.assertClean()
 }
 
