@@ -15,7 +15,11 @@ import (
 	_ "github.com/pelagos-go/pelagos/internal/nsenter" // joins namespaces before the Go runtime starts
 )
 
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.0.0-dev"
+
 func main() {
 	initproc.Dispatch()
+	cli.Version = version
 	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -21,6 +21,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 		newRunCmd, newCreateCmd, newStartCmd, newStopCmd, newRestartCmd, newKillCmd,
 		newRmCmd, newPsCmd, newLogsCmd, newExecCmd, newWaitCmd,
 		newTopCmd, newPortCmd, newRenameCmd, newPauseCmd, newUnpauseCmd, newAttachCmd,
+		newCpCmd, newStatsCmd, newUpdateCmd, newDiffCmd, newExportCmd, newCommitCmd,
 	}
 	for _, mk := range makers {
 		root.AddCommand(mk(g))

@@ -269,9 +269,8 @@ func printAnyInspect(g *globals, format string, out []any) error {
 	}
 	for _, v := range out {
 		// Templates see the JSON form, as docker's do: {{.State.Status}}.
-		var generic map[string]any
 		b, _ := json.Marshal(v)
-		_ = json.Unmarshal(b, &generic)
+		generic := templateData(b)
 		var buf bytes.Buffer
 		if err := tmpl.Execute(&buf, generic); err != nil {
 			return fmt.Errorf("template: %w", err)
@@ -279,4 +278,39 @@ func printAnyInspect(g *globals, format string, out []any) error {
 		fmt.Fprintln(g.out, buf.String())
 	}
 	return nil
+}
+
+// templateData decodes a JSON object for a template, keeping whole numbers
+// whole: {{.HostConfig.Memory}} prints 134217728 as docker's does, not the
+// 1.34217728e+08 of a float64, and comparisons such as {{if gt .State.Pid
+// 0}} still work on ints.
+func templateData(b []byte) map[string]any {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var generic map[string]any
+	_ = d.Decode(&generic)
+	for k, v := range generic {
+		generic[k] = wholeNumbers(v)
+	}
+	return generic
+}
+
+func wholeNumbers(v any) any {
+	switch t := v.(type) {
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	case map[string]any:
+		for k, e := range t {
+			t[k] = wholeNumbers(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = wholeNumbers(e)
+		}
+	}
+	return v
 }

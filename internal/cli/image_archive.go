@@ -239,7 +239,8 @@ func runImport(ctx context.Context, g *globals, args, changes []string) error {
 	return nil
 }
 
-// applyChanges reads the few Dockerfile instructions import --change takes.
+// applyChanges reads the Dockerfile instructions import and commit
+// --change take.
 func applyChanges(changes []string) (v1.Config, error) {
 	var c v1.Config
 	for _, ch := range changes {
@@ -276,6 +277,8 @@ func applyChanges(changes []string) (v1.Config, error) {
 				c.Labels = map[string]string{}
 			}
 			c.Labels[k] = strings.Trim(v, `"`)
+		case "EXPOSE", "STOPSIGNAL":
+			applyMoreChanges(&c, strings.ToUpper(instr), rest)
 		default:
 			return c, fmt.Errorf("unsupported --change instruction %q", instr)
 		}

@@ -93,9 +93,8 @@ func printInspect(g *globals, format string, out []inspectImage) error {
 	}
 	for _, ii := range out {
 		// Templates see the JSON form, as docker's do: {{.Config.Env}}.
-		var generic map[string]any
 		b, _ := json.Marshal(ii)
-		json.Unmarshal(b, &generic)
+		generic := templateData(b)
 		var buf bytes.Buffer
 		if err := tmpl.Execute(&buf, generic); err != nil {
 			return fmt.Errorf("format: %w", err)

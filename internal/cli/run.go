@@ -34,6 +34,7 @@ type runFlags struct {
 	net                                                      netFlags
 	health                                                   healthFlags
 	host                                                     hostFlags
+	cpu                                                      cpuFlags
 }
 
 // netFlags are run's and create's network flags.
@@ -121,6 +122,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit")
 	fl.StringVar(&f.memorySwap, "memory-swap", "", "swap limit equal to memory plus swap: '-1' to enable unlimited swap")
 	fl.StringVar(&f.cpus, "cpus", "", "number of CPUs")
+	f.cpu.register(fl)
 	fl.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm")
 	fl.StringVar(&f.cgroupParent, "cgroup-parent", "", "optional parent cgroup for the container")
 	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "ulimit options")
@@ -242,6 +244,7 @@ func (f *runFlags) hostOptions(cmd *cobra.Command, hc *engine.HostConfig) error 
 			return err
 		}
 	}
+	f.cpu.apply(hc)
 	if cmd.Flags().Changed("pids-limit") {
 		n := f.pidsLimit
 		hc.PidsLimit = &n

@@ -15,6 +15,7 @@ import (
 func addSystemCommands(root *cobra.Command, g *globals) {
 	sys := &cobra.Command{Use: "system", Short: "Manage pelagos"}
 	sys.AddCommand(newDfCmd(g), newSystemPruneCmd(g), newBootCmd(g))
+	addInfoCommands(root, sys, g)
 	root.AddCommand(sys)
 }
 

@@ -26,6 +26,16 @@ type preparedMount struct {
 // clones the source, gives the clone its idmapping and flags, and hands it
 // to the init, which attaches it.
 func (cr *creation) prepareMounts() error {
+	if on, err := rootfsIDMap(cr.spec); err != nil {
+		return err
+	} else if on {
+		m := specs.Mount{Source: cr.c.rec.Rootfs, Options: []string{"rbind"}}
+		mnt, err := cr.idmappedMount(m, mountopt.Parse(m.Options))
+		if err != nil {
+			return fmt.Errorf("idmapped rootfs (annotation %s): %w", AnnotationRootfsIDMap, err)
+		}
+		cr.prepared = append(cr.prepared, preparedMount{index: initproc.RootfsIndex, mnt: mnt})
+	}
 	for i, m := range cr.spec.Mounts {
 		o := mountopt.Parse(m.Options)
 		if !o.IDMap && len(m.UIDMappings) == 0 {
@@ -42,6 +52,29 @@ func (cr *creation) prepareMounts() error {
 		cr.prepared = append(cr.prepared, preparedMount{index: i, mnt: mnt})
 	}
 	return nil
+}
+
+// AnnotationRootfsIDMap, set to "true", idmaps the container's rootfs
+// with its user namespace's mappings (mount_setattr MOUNT_ATTR_IDMAP), so
+// a rootfs owned by host root appears owned by the container's root
+// without a chown of every file. The spec has no field for it; crun and
+// runc read their own annotations for such extensions.
+const AnnotationRootfsIDMap = "org.pelagos.rootfs.idmap"
+
+// rootfsIDMap reports whether the config asks for an idmapped rootfs, and
+// refuses the request where it cannot mean anything.
+func rootfsIDMap(s *specs.Spec) (bool, error) {
+	v, ok := s.Annotations[AnnotationRootfsIDMap]
+	if !ok || v == "false" {
+		return false, nil
+	}
+	if v != "true" {
+		return false, fmt.Errorf("annotation %s: %q, want \"true\" or \"false\"", AnnotationRootfsIDMap, v)
+	}
+	if s.Linux == nil || len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0 {
+		return false, fmt.Errorf("annotation %s: an idmapped rootfs needs a user namespace with uid and gid mappings", AnnotationRootfsIDMap)
+	}
+	return true, nil
 }
 
 func (cr *creation) idmappedMount(m specs.Mount, o mountopt.Options) (*os.File, error) {

@@ -227,9 +227,10 @@ func validateCgroupKnobs(hc *HostConfig) error {
 	if hc.MemoryReservation < 0 || (hc.Memory > 0 && hc.MemoryReservation > hc.Memory) {
 		return invalid("Minimum memory limit can not be less than memory reservation limit, see usage")
 	}
-	sets := []struct{ flag, val, online string }{
-		{"--cpuset-cpus", hc.CpusetCpus, "/sys/devices/system/cpu/online"},
-		{"--cpuset-mems", hc.CpusetMems, "/sys/devices/system/node/online"},
+	// Docker's words: "cpuset cpus" / "CPUs", "cpuset mems" / "memory nodes".
+	sets := []struct{ what, val, online, things string }{
+		{"cpus", hc.CpusetCpus, "/sys/devices/system/cpu/online", "CPUs"},
+		{"mems", hc.CpusetMems, "/sys/devices/system/node/online", "memory nodes"},
 	}
 	for _, s := range sets {
 		if s.val == "" {
@@ -237,7 +238,7 @@ func validateCgroupKnobs(hc *HostConfig) error {
 		}
 		want, err := parseCPUList(s.val)
 		if err != nil {
-			return invalid("invalid value %q for %s: %v", s.val, s.flag, err)
+			return invalid("Invalid value %s for cpuset %s", s.val, s.what)
 		}
 		b, err := os.ReadFile(s.online)
 		if err != nil {
@@ -249,7 +250,7 @@ func validateCgroupKnobs(hc *HostConfig) error {
 		}
 		for n := range want {
 			if !have[n] {
-				return invalid("Requested %s are not available - requested %s, available: %s", strings.TrimPrefix(s.flag, "--cpuset-"), s.val, strings.TrimSpace(string(b)))
+				return invalid("Requested %s are not available - requested %s, available: %s", s.things, s.val, strings.TrimSpace(string(b)))
 			}
 		}
 	}

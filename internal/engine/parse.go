@@ -459,10 +459,7 @@ func validateHostConfig(hc *HostConfig) error {
 	if hc.ShmSize < 0 {
 		return invalid("SHM size can not be less than 0")
 	}
-	if hc.Memory != 0 && hc.Memory < 6<<20 {
-		return invalid("Minimum memory limit allowed is 6MB")
-	}
-	return nil
+	return ValidateResources(hc)
 }
 
 // validateNetFlags checks --dns, --add-host and the published ports.

@@ -119,6 +119,11 @@ type HostConfig struct {
 	ExtraHosts      []string                         `json:"ExtraHosts"`
 	// Devices, sysctls, namespace modes, finer cgroup knobs: see the type.
 	HostOptions
+
+	// CPUPeriod and CPUQuota are --cpu-period and --cpu-quota (update
+	// and run), an explicit CFS bandwidth instead of --cpus.
+	CPUPeriod int64 `json:"CpuPeriod"`
+	CPUQuota  int64 `json:"CpuQuota"`
 }
 
 // NetworkSettings are the container's networks (docker inspect's

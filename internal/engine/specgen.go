@@ -304,6 +304,7 @@ func resourcesSpec(hc *HostConfig, r *specs.LinuxResources) error {
 		l := *hc.PidsLimit
 		r.Pids = &specs.LinuxPids{Limit: &l}
 	}
+	cpuResources(hc, r)
 	return nil
 }
 

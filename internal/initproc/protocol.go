@@ -95,6 +95,10 @@ const (
 	MsgMount = "mount"
 )
 
+// RootfsIndex is the MsgMount index of a prepared (idmapped) rootfs, which
+// takes the place of the rootfs bind.
+const RootfsIndex = -1
+
 // Message is one line of the protocol.
 type Message struct {
 	Type      string     `json:"type"`
@@ -102,7 +106,7 @@ type Message struct {
 	Error     string     `json:"error,omitempty"`
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
 	Pid       int        `json:"pid,omitempty"`
-	Index     int        `json:"index,omitempty"`
+	Index     int        `json:"index,omitempty"` // RootfsIndex: the rootfs itself
 }
 
 // Mode says what the child is for.

@@ -36,7 +36,16 @@ func prepareRoot(s *initState) error {
 			return fmt.Errorf("make / a slave mount: %w", err)
 		}
 	}
-	if err := unix.Mount(s.b.Rootfs, s.b.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if mnt := s.prepared[RootfsIndex]; mnt != nil {
+		// The runtime's idmapped clone of the rootfs, attached where the
+		// bind would be.
+		err := unix.MoveMount(int(mnt.Fd()), "", unix.AT_FDCWD, s.b.Rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH)
+		mnt.Close()
+		delete(s.prepared, RootfsIndex)
+		if err != nil {
+			return fmt.Errorf("attach the idmapped rootfs at %s: %w", s.b.Rootfs, os.NewSyscallError("move_mount", err))
+		}
+	} else if err := unix.Mount(s.b.Rootfs, s.b.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs %s: %w", s.b.Rootfs, err)
 	}
 	if !s.ownsMounts() {

@@ -227,8 +227,8 @@ func TestRunCgroupKnobs(t *testing.T) {
 	for _, tc := range []struct{ args, msg string }{
 		{"--oom-score-adj 1001", "range for oom score adj is [-1000, 1000]"},
 		{"-m 64m --memory-reservation 128m", "can not be less than memory reservation"},
-		{"--cpuset-cpus 0-4096", "Requested cpus are not available"},
-		{"--cpuset-cpus x", "invalid value"},
+		{"--cpuset-cpus 0-4096", "Requested CPUs are not available"},
+		{"--cpuset-cpus x", "Invalid value x for cpuset cpus"},
 		{"--group-add nosuchgroup", "Unable to find group nosuchgroup"},
 		{"--memory-reservation lots", "invalid size"},
 	} {

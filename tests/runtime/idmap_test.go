@@ -1,12 +1,14 @@
 package runtime_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/pelagos-go/pelagos/tests/bundle"
@@ -78,5 +80,52 @@ func TestIdmapWithoutUserNamespaceRefused(t *testing.T) {
 	_, errs, err := r.run("run", "--bundle", b.Dir, "idmap-nouserns")
 	if err == nil || !strings.Contains(errs, "needs a user namespace") {
 		t.Errorf("idmap without a user namespace: err %v, stderr %q", err, errs)
+	}
+}
+
+// With the rootfs idmap annotation, a rootfs owned by host root appears
+// owned by the container's root (host uid 100000) without a chown, and
+// what the container writes there lands as host root; without it the
+// same rootfs shows its files as nobody's and refuses the write.
+func TestIdmappedRootfs(t *testing.T) {
+	for _, idmap := range []bool{true, false} {
+		t.Run(fmt.Sprintf("annotation %v", idmap), func(t *testing.T) {
+			r := newRuntime(t)
+			b := newBundle(t, userNamespace(100000), bundle.WritableRoot(),
+				bundle.Args("sh", "-c", "stat -c %u /bin/busybox; touch /made-inside 2>/dev/null && echo wrote || echo refused"),
+				func(s *specs.Spec) {
+					if idmap {
+						s.Annotations = map[string]string{"org.pelagos.rootfs.idmap": "true"}
+					}
+				})
+			openUp(t, b.Rootfs())
+			out := strings.Fields(r.mustRun("run", "--bundle", b.Dir, fmt.Sprintf("idmaproot%v", idmap)))
+			want := []string{"65534", "refused"}
+			if idmap {
+				want = []string{"0", "wrote"}
+			}
+			if diff := cmp.Diff(want, out); diff != "" {
+				t.Errorf("rootfs owner and write inside (-want +got):\n%s", diff)
+			}
+			st, err := os.Stat(filepath.Join(b.Rootfs(), "made-inside"))
+			if idmap {
+				if err != nil {
+					t.Fatalf("the file the container wrote: %v", err)
+				}
+				if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 0 {
+					t.Errorf("file written by the container's root is host uid %d, want 0 (the rootfs owner)", uid)
+				}
+			} else if err == nil {
+				t.Error("the container wrote to a rootfs it does not own")
+			}
+		})
+	}
+	// Asked for without a user namespace: refused before anything starts.
+	r := newRuntime(t)
+	b := newBundle(t, bundle.Args("true"), func(s *specs.Spec) {
+		s.Annotations = map[string]string{"org.pelagos.rootfs.idmap": "true"}
+	})
+	if _, errs, err := r.run("run", "--bundle", b.Dir, "idmaprootnons"); err == nil || !strings.Contains(errs, "org.pelagos.rootfs.idmap") {
+		t.Errorf("idmapped rootfs without a user namespace: err %v, stderr %q; want a refusal naming the annotation", err, errs)
 	}
 }

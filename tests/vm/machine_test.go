@@ -225,8 +225,10 @@ func (m *machine) addDynamicLibs(t *testing.T, exe string) {
 	}
 }
 
-// vmTimeout bounds one boot (TCG is slow, but the suites are small).
-const vmTimeout = 8 * time.Minute
+// vmTimeout bounds one boot. TCG is slow, and slower still when the host
+// is busy: a v2 boot that takes 2 minutes alone took over 8 on a loaded
+// 2-core machine with the v1 boot beside it.
+const vmTimeout = 12 * time.Minute
 
 // boot writes m's initramfs, runs the VM to completion and returns its
 // console output. TCG is

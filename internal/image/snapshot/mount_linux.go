@@ -34,33 +34,50 @@ func joinOpts(o []string) string {
 }
 
 func mountFS(s Spec, target string) error {
-	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	for _, l := range s.Lower {
-		if err := unix.FsconfigSetString(fd, "lowerdir+", l); err != nil {
-			return err
-		}
-	}
-	if s.Upper != "" {
-		if err := unix.FsconfigSetString(fd, "upperdir", s.Upper); err != nil {
-			return err
-		}
-		if err := unix.FsconfigSetString(fd, "workdir", s.Work); err != nil {
-			return err
-		}
-	}
-	if err := unix.FsconfigCreate(fd); err != nil {
-		return fmt.Errorf("create overlay: %w", err)
-	}
-	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	mfd, err := fsmount(s)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(mfd)
 	return unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
+}
+
+// MountDetached mounts s nowhere: the returned directory handle is the
+// root of an overlay attached to no mount point, which goes away when the
+// last handle on it is closed. It lets a command read or write a stopped
+// container's files without a mount that a crash could leave behind.
+func MountDetached(s Spec) (*os.File, error) {
+	mfd, err := fsmount(s)
+	if err != nil {
+		return nil, fmt.Errorf("mount snapshot %s: %w", s.ID, err)
+	}
+	return os.NewFile(uintptr(mfd), "snapshot:"+s.ID), nil
+}
+
+// fsmount creates the overlay of s as a detached mount (close-on-exec).
+func fsmount(s Spec) (int, error) {
+	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fd)
+	for _, l := range s.Lower {
+		if err := unix.FsconfigSetString(fd, "lowerdir+", l); err != nil {
+			return -1, err
+		}
+	}
+	if s.Upper != "" {
+		if err := unix.FsconfigSetString(fd, "upperdir", s.Upper); err != nil {
+			return -1, err
+		}
+		if err := unix.FsconfigSetString(fd, "workdir", s.Work); err != nil {
+			return -1, err
+		}
+	}
+	if err := unix.FsconfigCreate(fd); err != nil {
+		return -1, fmt.Errorf("create overlay: %w", err)
+	}
+	return unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
 }
 
 // Unmount detaches a snapshot mounted on target.

@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const changeScript = "echo x > /tmp/new; rm /etc/notexec; echo y >> /etc/passwd; mkdir /made; touch /made/f"
+
+func TestDiff(t *testing.T) {
+	c := newCLI(t)
+	c.ok("run", "--name", "ch", "busybox:test", "sh", "-c", changeScript)
+	want := "C /etc\nD /etc/notexec\nC /etc/passwd\nA /made\nA /made/f\nC /tmp\nA /tmp/new\n"
+	if got := c.ok("diff", "ch"); got != want {
+		t.Errorf("diff of a stopped container:\n%s", cmp.Diff(want, got))
+	}
+	c.ok("run", "-d", "--name", "live", "busybox:test", "sh", "-c", changeScript+"; exec sleep 1000")
+	waitFor(t, "the changes", func() bool { out, _, _ := c.run(nil, "diff", "live"); return out == want })
+	c.ok("create", "--name", "fresh", "busybox:test", "true")
+	if got := c.ok("diff", "fresh"); got != "" {
+		t.Errorf("diff of a container never started: %q", got)
+	}
+	if errs := c.fails(1, "diff", "nosuch"); !strings.Contains(errs, "No such container: nosuch") {
+		t.Errorf("diff nosuch: %q", errs)
+	}
+	c.ok("rm", "-f", "ch", "live", "fresh")
+	c.assertClean()
+}
+
+func TestExport(t *testing.T) {
+	c := newCLI(t)
+	c.ok("run", "--name", "ch", "busybox:test", "sh", "-c", changeScript)
+	c.ok("run", "-d", "--name", "live", "busybox:test", "sh", "-c", changeScript+"; exec sleep 1000")
+	waitFor(t, "the changes", func() bool { out, _, _ := c.run(nil, "diff", "live"); return strings.Contains(out, "A /made/f") })
+	out := filepath.Join(t.TempDir(), "ch.tar")
+	for _, ctr := range []string{"ch", "live"} {
+		c.ok("export", "-o", out, ctr)
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout := c.ok("export", ctr)
+		for name, tarb := range map[string][]byte{"-o": b, "stdout": []byte(stdout)} {
+			names := tarNames(t, tarb)
+			for _, want := range []string{"bin/busybox", "tmp/new", "made/f", "etc/passwd"} {
+				if !contains(names, want) {
+					t.Errorf("export %s (%s): no %s", ctr, name, want)
+				}
+			}
+			if contains(names, "etc/notexec") {
+				t.Errorf("export %s (%s): a deleted file is in it", ctr, name)
+			}
+		}
+	}
+	c.fails(1, "export", "-o", filepath.Join(t.TempDir(), "x.tar"), "nosuch")
+	c.ok("rm", "-f", "ch", "live")
+	c.assertClean()
+}
+
+func TestCommit(t *testing.T) {
+	c := newCLI(t)
+	c.ok("run", "--name", "ch", "busybox:test", "sh", "-c", changeScript)
+	id := strings.TrimSpace(c.ok("commit", "-m", "my change", "-a", "me", "-c", "ENV FOO=bar", "-c", `CMD ["cat", "/tmp/new"]`,
+		"-c", "EXPOSE 8080", "-c", "STOPSIGNAL SIGINT", "ch", "committed:v1"))
+	if !strings.HasPrefix(id, "sha256:") || len(id) != 71 {
+		t.Fatalf("commit printed %q, want an image ID", id)
+	}
+	if got := c.ok("run", "--rm", "committed:v1"); got != "x\n" {
+		t.Errorf("the committed image's CMD printed %q", got)
+	}
+	got := c.ok("run", "--rm", "committed:v1", "sh", "-c", "echo $FOO; test -e /etc/notexec || echo gone; ls /made; tail -1 /etc/passwd")
+	if want := "bar\ngone\nf\ny\n"; got != want {
+		t.Errorf("the committed image:\n%s", cmp.Diff(want, got))
+	}
+	insp := c.ok("image", "inspect", "committed:v1")
+	for _, want := range []string{`"Author": "me"`, "my change", `"8080/tcp"`, `"StopSignal": "SIGINT"`} {
+		if !strings.Contains(insp, want) {
+			t.Errorf("image inspect has no %s:\n%s", want, insp)
+		}
+	}
+	// A running container is paused while its changes are read, and runs
+	// on afterwards.
+	c.ok("run", "-d", "--name", "live", "busybox:test", "sh", "-c", "echo live > /tmp/l; exec sleep 1000")
+	waitFor(t, "the file", func() bool { out, _, _ := c.run(nil, "diff", "live"); return strings.Contains(out, "A /tmp/l") })
+	c.ok("commit", "live", "committed:live")
+	if got := c.field("live", "{{.State.Status}}"); got != "running" {
+		t.Errorf("after commit the container is %s", got)
+	}
+	if got := c.ok("run", "--rm", "committed:live", "cat", "/tmp/l"); got != "live\n" {
+		t.Errorf("image of a running container: %q", got)
+	}
+	// An untagged commit, then a commit of its container's container.
+	c.ok("run", "--name", "second", "committed:v1", "sh", "-c", "rm -r /made; echo z > /tmp/new")
+	id2 := strings.TrimSpace(c.ok("commit", "second"))
+	if got := c.ok("run", "--rm", id2, "sh", "-c", "test -e /made || echo nomade; cat /tmp/new"); got != "nomade\nz\n" {
+		t.Errorf("second commit: %q", got)
+	}
+	c.fails(1, "commit", "nosuch")
+	if errs := c.fails(125, "commit", "-c", "FROB x", "ch"); !strings.Contains(errs, "FROB") {
+		t.Errorf("bad --change: %q", errs)
+	}
+	c.ok("rm", "-f", "ch", "live", "second")
+	c.assertClean()
+}
