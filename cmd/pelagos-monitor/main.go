@@ -6,14 +6,23 @@
 // container costs only what this small program maps and touches: pelagos
 // links the image, registry and CLI packages, whose code and
 // initialisation a long-lived process would carry for nothing.
+//
+// Called by the name pelagos-init (the engine mounts it at
+// /sbin/pelagos-init for `run --init`), it is the container's init
+// instead: see internal/engine/reaper.
 package main
 
 import (
 	"os"
+	"strings"
 
 	"github.com/pelagos-go/pelagos/internal/engine/monitor"
+	"github.com/pelagos-go/pelagos/internal/engine/reaper"
 )
 
 func main() {
+	if name := os.Args[0][strings.LastIndexByte(os.Args[0], '/')+1:]; name == reaper.Name {
+		os.Exit(reaper.Main(os.Args[1:]))
+	}
 	os.Exit(monitor.Main(os.Args[1:]))
 }

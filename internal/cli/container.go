@@ -20,7 +20,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 	makers := []func(*globals) *cobra.Command{
 		newRunCmd, newCreateCmd, newStartCmd, newStopCmd, newRestartCmd, newKillCmd,
 		newRmCmd, newPsCmd, newLogsCmd, newExecCmd, newWaitCmd,
-		newTopCmd, newPortCmd, newRenameCmd, newPauseCmd, newUnpauseCmd,
+		newTopCmd, newPortCmd, newRenameCmd, newPauseCmd, newUnpauseCmd, newAttachCmd,
 		newCpCmd, newStatsCmd, newUpdateCmd, newDiffCmd, newExportCmd, newCommitCmd,
 	}
 	for _, mk := range makers {
@@ -31,7 +31,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"list"}
 	group.AddCommand(ls, newContainerPruneCmd(g), newInspectContainerCmd(g, false))
 	root.AddCommand(newInspectContainerCmd(g, true))
-	root.AddCommand(group, newStepCmd(g))
+	root.AddCommand(group, newStepCmd(g), newEventsCmd(g))
 }
 
 // engine opens the engine on the data and runtime roots.

@@ -20,6 +20,7 @@ var proxied = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sysca
 // runForeground runs c attached to our stdio and is its monitor: the
 // init is our child, its output goes to our stdout and stderr and to the
 // log, and we record its exit. It returns the container's exit status.
+// A container with a terminal runs under a monitor instead (runTerminal).
 func runForeground(ctx context.Context, g *globals, e *engine.Engine, c *engine.Container, sigProxy bool) (int, error) {
 	log, err := openLog(c)
 	if err != nil {
@@ -29,41 +30,31 @@ func runForeground(ctx context.Context, g *globals, e *engine.Engine, c *engine.
 	var stdio engine.Stdio
 	var copies sync.WaitGroup
 	var childEnds []*os.File
-	var tty *ttyProxy
-	if c.Config.Tty {
-		tty, err = newTTYProxy(stdinFile(g), g.out, func(r io.Reader, w io.Writer) { _ = log.Copy("stdout", r, w) })
+	outs := []io.Writer{g.out, g.err}
+	for i, stream := range []string{"stdout", "stderr"} {
+		r, w, err := os.Pipe()
 		if err != nil {
 			return 0, withStatus(125, err)
 		}
-		defer tty.Close()
-		stdio.ConsoleSocket = tty.socket()
-	} else {
-		outs := []io.Writer{g.out, g.err}
-		for i, stream := range []string{"stdout", "stderr"} {
-			r, w, err := os.Pipe()
-			if err != nil {
-				return 0, withStatus(125, err)
-			}
-			childEnds = append(childEnds, w)
-			copies.Add(1)
-			go func(stream string, dst io.Writer) {
-				defer copies.Done()
-				defer r.Close()
-				_ = log.Copy(stream, r, dst)
-			}(stream, outs[i])
+		childEnds = append(childEnds, w)
+		copies.Add(1)
+		go func(stream string, dst io.Writer) {
+			defer copies.Done()
+			defer r.Close()
+			_ = log.Copy(stream, r, dst)
+		}(stream, outs[i])
+	}
+	stdio.Stdout, stdio.Stderr = childEnds[0], childEnds[1]
+	if c.Config.OpenStdin {
+		stdio.Stdin = stdinFile(g)
+	}
+	if stdio.Stdin == nil {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return 0, withStatus(125, err)
 		}
-		stdio.Stdout, stdio.Stderr = childEnds[0], childEnds[1]
-		if c.Config.OpenStdin {
-			stdio.Stdin = stdinFile(g)
-		}
-		if stdio.Stdin == nil {
-			null, err := os.Open(os.DevNull)
-			if err != nil {
-				return 0, withStatus(125, err)
-			}
-			defer null.Close()
-			stdio.Stdin = null
-		}
+		defer null.Close()
+		stdio.Stdin = null
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, proxied...)
@@ -82,22 +73,15 @@ func runForeground(ctx context.Context, g *globals, e *engine.Engine, c *engine.
 		}
 		return 0, startErr(err)
 	}
-	if tty != nil {
-		if err := tty.attach(c.Config.OpenStdin); err != nil {
-			g.warnf("%v", err)
-		}
-	}
-	go forwardSignals(sigs, st, tty, sigProxy)
+	go forwardSignals(sigs, st, sigProxy)
+	stopHealth := healthLoop(ctx, e, st.Container)
 	code, _ := st.Runtime.Wait()
+	stopHealth()
 	// The published ports' reservations end with the process.
 	for _, f := range st.Held {
 		f.Close()
 	}
 	waitGroupFor(&copies, 2*time.Second)
-	if tty != nil {
-		tty.wait()
-		tty.Close()
-	}
 	next, err := e.Exited(ctx, c.ID, code)
 	if err != nil {
 		return code, withStatus(125, err)
@@ -112,13 +96,10 @@ func runForeground(ctx context.Context, g *globals, e *engine.Engine, c *engine.
 	return code, nil
 }
 
-func forwardSignals(sigs chan os.Signal, st *engine.Started, tty *ttyProxy, proxy bool) {
+func forwardSignals(sigs chan os.Signal, st *engine.Started, proxy bool) {
 	for s := range sigs {
 		sig := s.(syscall.Signal)
 		if sig == syscall.SIGWINCH {
-			if tty != nil {
-				tty.resize()
-			}
 			continue
 		}
 		if proxy {

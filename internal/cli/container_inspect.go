@@ -55,6 +55,8 @@ type inspectState struct {
 	Error      string `json:"Error"`
 	StartedAt  string `json:"StartedAt"`
 	FinishedAt string `json:"FinishedAt"`
+	// Health is present when the container has a health check.
+	Health *engine.Health `json:"Health,omitempty"`
 }
 
 type inspectMount struct {
@@ -155,6 +157,7 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectContainer {
 			Status: status, Running: s.Running, Paused: paused, Restarting: s.Restarting,
 			OOMKilled: s.OOMKilled, Dead: s.Dead, Pid: s.Pid, ExitCode: s.ExitCode, Error: s.Error,
 			StartedAt: dockerTime(s.StartedAt), FinishedAt: dockerTime(s.FinishedAt),
+			Health: s.Health,
 		},
 		Image:          c.Image,
 		ResolvConfPath: filepath.Join(c.Dir(), "resolv.conf"), HostnamePath: filepath.Join(c.Dir(), "hostname"),

@@ -162,7 +162,10 @@ func containerStatus(e *engine.Engine, c *engine.Container) string {
 	case s.Running:
 		up := "Up " + humanDuration(time.Since(s.StartedAt))
 		if e.Paused(c) {
-			up += " (Paused)"
+			return up + " (Paused)"
+		}
+		if s.Health != nil {
+			return up + " (" + healthString(s.Health.Status) + ")"
 		}
 		return up
 	case s.Status == engine.StatusExited:
@@ -195,7 +198,7 @@ func containerSize(e *engine.Engine, c *engine.Container) string {
 }
 
 // psFilter compiles --filter id=, name=, label=, status=, exited=,
-// ancestor=.
+// health=, ancestor=.
 func psFilter(e *engine.Engine, filters []string) (func(*engine.Container) bool, error) {
 	var preds []func(*engine.Container) bool
 	for _, f := range filters {
@@ -229,6 +232,13 @@ func psFilter(e *engine.Engine, filters []string) (func(*engine.Container) bool,
 			preds = append(preds, func(c *engine.Container) bool {
 				return c.State.Status == engine.StatusExited && c.State.ExitCode == n
 			})
+		case "health":
+			switch v {
+			case engine.HealthStarting, engine.HealthHealthy, engine.HealthUnhealthy, engine.HealthNone:
+			default:
+				return nil, dockerError("Unrecognised filter value for health: " + v)
+			}
+			preds = append(preds, func(c *engine.Container) bool { return healthStatus(c) == v })
 		case "ancestor":
 			preds = append(preds, func(c *engine.Container) bool {
 				return c.Config.Image == v || strings.HasPrefix(strings.TrimPrefix(c.Image, "sha256:"), strings.TrimPrefix(v, "sha256:"))
@@ -245,4 +255,21 @@ func psFilter(e *engine.Engine, filters []string) (func(*engine.Container) bool,
 		}
 		return true
 	}, nil
+}
+
+// healthString is docker's health suffix of the status column.
+func healthString(status string) string {
+	if status == engine.HealthStarting {
+		return "health: starting"
+	}
+	return status
+}
+
+// healthStatus is c's health status for --filter health= ("none" without
+// a health check).
+func healthStatus(c *engine.Container) string {
+	if c.State.Health == nil {
+		return engine.HealthNone
+	}
+	return c.State.Health.Status
 }

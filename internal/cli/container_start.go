@@ -24,6 +24,9 @@ import (
 // monitorMode says how a new monitor begins.
 type monitorMode struct {
 	restartAfter time.Duration
+	// conn, when set, receives a connection to the monitor's attach
+	// socket made before the container's process starts.
+	conn **os.File
 }
 
 // startDetached starts c under a new monitor and returns once its process
@@ -65,8 +68,8 @@ func startMonitor(g *globals, e *engine.Engine, c *engine.Container, mode monito
 	size, files := logLimits(c)
 	o := monitor.Options{
 		LogPath: c.LogPath(), MaxSize: size, MaxFiles: files, TTY: c.Config.Tty, Stdin: c.Config.OpenStdin,
-		RestartAfter: mode.restartAfter,
-		Step:         []string{self, "--root", g.root, "--runroot", e.RunRoot(), stepName, c.ID},
+		RestartAfter: mode.restartAfter, AttachPath: c.AttachPath(),
+		Step: []string{self, "--root", g.root, "--runroot", e.RunRoot(), stepName, c.ID},
 	}
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
@@ -84,6 +87,11 @@ func startMonitor(g *globals, e *engine.Engine, c *engine.Container, mode monito
 	defer cmd.Process.Release()
 	if mode.restartAfter > 0 {
 		return nil
+	}
+	if mode.conn != nil {
+		// The monitor binds its socket before its first step: connect
+		// while the step starts the process.
+		*mode.conn, _ = dialNewMonitor(c.AttachPath(), 2*time.Second)
 	}
 	return readStatus(statusR)
 }
@@ -118,6 +126,11 @@ func newStepCmd(g *globals) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Our descriptors from the monitor must not reach the
+			// processes we start.
+			for fd := monitor.FdReport; fd <= monitor.FdConsole; fd++ {
+				unix.CloseOnExec(fd)
+			}
 			report := os.NewFile(monitor.FdReport, "report")
 			status := os.NewFile(monitor.FdStatus, "status")
 			err := monitorStep(cmd.Context(), g, args, report, status)
@@ -192,21 +205,34 @@ func monitorStep(ctx context.Context, g *globals, args []string, report, status 
 			f.Close()
 		}
 		fmt.Fprintf(report, "pid %d\n", st.Runtime.Pid())
+		if d, ok := engine.HealthDelay(st.Container); ok {
+			fmt.Fprintf(report, "health %d\n", d.Milliseconds())
+		}
 		fmt.Fprintln(status, "ok")
 		return nil
+	case monitor.ModeHealth:
+		next, ok, err := e.HealthCheck(ctx, id)
+		if ok {
+			fmt.Fprintf(report, "health %d\n", next.Milliseconds())
+		}
+		return err
 	}
 	return fmt.Errorf("unknown step %q", mode)
 }
 
 func newStartCmd(g *globals) *cobra.Command {
-	var attach bool
+	var attach, interactive bool
+	var detachKeys string
 	cmd := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more stopped containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
-			if attach && len(args) > 1 {
+			if (attach || interactive) && len(args) > 1 {
 				return withStatus(125, errors.New("you cannot start and attach multiple containers at once"))
+			}
+			if interactive {
+				return startInteractive(ctx, g, e, args[0], detachKeys)
 			}
 			if attach {
 				return startAttached(ctx, g, e, args[0])
@@ -224,6 +250,8 @@ func newStartCmd(g *globals) *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach STDOUT/STDERR and forward signals")
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach container's STDIN (and STDOUT/STDERR)")
+	cmd.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "override the key sequence for detaching a container")
 	return cmd
 }
 
@@ -312,7 +340,11 @@ func newRestartCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return startDetached(g, e, c)
+				if err := startDetached(g, e, c); err != nil {
+					return err
+				}
+				e.Event(c, "restart")
+				return nil
 			})
 		}),
 	}

@@ -30,7 +30,9 @@ type runFlags struct {
 	env, envFile, volumes, mounts, tmpfs, capAdd, capDrop    []string
 	securityOpt, ulimits, labels, logOpts, expose            []string
 	sigProxy                                                 bool
+	detachKeys                                               string
 	net                                                      netFlags
+	health                                                   healthFlags
 	host                                                     hostFlags
 	cpu                                                      cpuFlags
 }
@@ -93,6 +95,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	if run {
 		fl.BoolVarP(&f.detach, "detach", "d", false, "run the container in the background and print its ID")
 		fl.BoolVar(&f.sigProxy, "sig-proxy", true, "proxy received signals to the process")
+		fl.StringVar(&f.detachKeys, "detach-keys", defaultDetachKeys, "override the key sequence for detaching a container")
 	}
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open")
 	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
@@ -109,6 +112,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root filesystem as read only")
 	f.net.register(fl)
+	f.health.register(fl)
 	f.host.register(fl)
 	fl.StringArrayVar(&f.capAdd, "cap-add", nil, "add Linux capabilities")
 	fl.StringArrayVar(&f.capDrop, "cap-drop", nil, "drop Linux capabilities")
@@ -143,8 +147,9 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 	c.AttachStdin = f.interactive && !f.detach
 	c.AttachStdout, c.AttachStderr = !f.detach, !f.detach
 	c.WorkingDir, c.User, c.Hostname, c.StopSignal = f.workdir, f.user, f.hostname, f.stopSignal
-	if f.init {
-		return o, errors.New("--init is not supported yet")
+	if cmd.Flags().Changed("init") {
+		v := f.init
+		hc.Init = &v
 	}
 	if cmd.Flags().Changed("entrypoint") {
 		o.EntrypointSet = true
@@ -192,6 +197,9 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 		return o, err
 	}
 	if err := f.net.apply(&o); err != nil {
+		return o, err
+	}
+	if err := f.health.apply(cmd.Flags(), c); err != nil {
 		return o, err
 	}
 	return o, nil
@@ -390,6 +398,9 @@ func newRunCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(g.out, c.ID)
 				return nil
+			}
+			if f.tty {
+				return runTerminal(cmd.Context(), g, e, c, f.detachKeys)
 			}
 			code, err := runForeground(cmd.Context(), g, e, c, f.sigProxy && !f.tty)
 			if err != nil {

@@ -74,6 +74,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 		e.dropAnonymous(c.MountPoints)
 		return nil, err
 	}
+	e.event(c, "create", nil)
 	return c, nil
 }
 
@@ -110,6 +111,10 @@ func applyImage(c *Container, cf *v1.ConfigFile, entrypointSet bool) error {
 	}
 	if cfg.StopSignal == "" {
 		cfg.StopSignal = ic.StopSignal
+	}
+	cfg.Healthcheck = mergeHealthcheck(cfg.Healthcheck, ic.Healthcheck)
+	if err := validateHealthcheck(cfg.Healthcheck); err != nil {
+		return err
 	}
 	if len(ic.ExposedPorts) > 0 {
 		if cfg.ExposedPorts == nil {

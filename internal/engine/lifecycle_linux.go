@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -130,10 +131,14 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 	dieAt(StepStartStarted)
 	c.State = State{
 		Status: StatusRunning, Running: true, Pid: rc.Pid(), StartedAt: time.Now().UTC(),
-		FinishedAt: c.State.FinishedAt,
+		FinishedAt: c.State.FinishedAt, Health: healthOnStart(c),
 	}
 	c.ManualStop = false
-	return rc, c.save()
+	if err := c.save(); err != nil {
+		return rc, err
+	}
+	e.event(c, "start", nil)
+	return rc, nil
 }
 
 // failStart undoes a failed start and records its error.
@@ -216,11 +221,17 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	if err := e.ensureCgroupParent(parent); err != nil {
 		return nil, err
 	}
-	s, err := generateSpec(c, specInput{
+	in := specInput{
 		user: u, rootfs: c.RootfsPath(), hostname: hostname, etcFiles: etc,
 		cgroup: filepath.Join("/", parent, c.ID), nofileMax: nofile.Max, netns: netns,
 		volumes: e.volumesDir(),
-	})
+	}
+	if wantsInit(&c.HostConfig) {
+		if in.initBinary, err = initBinaryPath(); err != nil {
+			return nil, err
+		}
+	}
+	s, err := generateSpec(c, in)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +324,12 @@ func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, erro
 	c.State = State{
 		Status: StatusExited, ExitCode: status, OOMKilled: oom,
 		StartedAt: c.State.StartedAt, FinishedAt: time.Now().UTC(),
+		Health: healthOnExit(c.State.Health),
 	}
+	if oom {
+		e.event(c, "oom", nil)
+	}
+	e.event(c, "die", map[string]string{"exitCode": strconv.Itoa(status)})
 	if c.HostConfig.AutoRemove {
 		return Next{}, e.autoRemove(ctx, c)
 	}

@@ -49,12 +49,19 @@ func (e *Engine) Stop(ctx context.Context, ref string, sig unix.Signal, timeout 
 		}
 	}
 	rc, err := container.Load(e.RuntimeRoot(), c.ID)
+	defer func() {
+		if err == nil {
+			e.event(c, "stop", nil)
+		}
+	}()
 	if err == nil {
+		e.event(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 		pid, start := rc.Pid(), uint64(0)
 		start, _ = procStart(pid)
 		if err := rc.Kill(sig, false); err == nil && waitExit(pid, start, int(timeout/time.Millisecond)) {
 			return e.awaitExit(ctx, c.ID)
 		}
+		e.event(c, "kill", map[string]string{"signal": strconv.Itoa(int(unix.SIGKILL))})
 		_ = rc.Kill(unix.SIGKILL, true)
 		waitExit(pid, start, 10000)
 	}
@@ -145,6 +152,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig unix.Signal) error {
 	if err != nil {
 		return err
 	}
+	e.event(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	return rc.Kill(sig, false)
 }
 
@@ -174,9 +182,17 @@ func (e *Engine) freeze(ctx context.Context, ref string, on bool) error {
 	case !on && !paused:
 		return errorf(ErrState, "container %s is not paused", c.ID)
 	case on:
-		return rc.Pause()
+		err = rc.Pause()
+		if err == nil {
+			e.event(c, "pause", nil)
+		}
+		return err
 	}
-	return rc.Resume()
+	if err := rc.Resume(); err != nil {
+		return err
+	}
+	e.event(c, "unpause", nil)
+	return nil
 }
 
 // Paused reports whether c's processes are frozen.
@@ -240,7 +256,11 @@ func (e *Engine) removeLocked(ctx context.Context, c *Container) error {
 	}
 	dieAt(StepRemoveRenamed)
 	e.releaseName(c.Name, c.ID)
-	return os.RemoveAll(gone)
+	if err := os.RemoveAll(gone); err != nil {
+		return err
+	}
+	e.event(c, "destroy", nil)
+	return nil
 }
 
 // needsReconcile reports whether c's record may be stale: it claims a
@@ -276,8 +296,10 @@ func (e *Engine) reconcile(ctx context.Context, id string) (*Container, error) {
 	if c.State.Running || c.State.Restarting {
 		c.State = State{
 			Status: StatusExited, ExitCode: 255, StartedAt: c.State.StartedAt, FinishedAt: time.Now().UTC(),
-			Error: "the container's monitor exited before recording the container's exit",
+			Error:  "the container's monitor exited before recording the container's exit",
+			Health: healthOnExit(c.State.Health),
 		}
+		e.event(c, "die", map[string]string{"exitCode": "255"})
 	}
 	c.Monitor, c.MonitorStart = 0, 0
 	if c.HostConfig.AutoRemove && c.State.Status == StatusExited {
@@ -433,6 +455,7 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 		return err
 	}
 	e.releaseName(old, c.ID)
+	e.event(c, "rename", map[string]string{"oldName": "/" + old})
 	return nil
 }
 

@@ -36,6 +36,7 @@ type Config struct {
 	Labels       map[string]string   `json:"Labels"`
 	StopSignal   string              `json:"StopSignal,omitempty"`
 	StopTimeout  *int                `json:"StopTimeout,omitempty"`
+	Healthcheck  *Healthcheck        `json:"Healthcheck,omitempty"`
 }
 
 // Mount is a bind, volume or tmpfs mount, as Docker's HostConfig.Mounts
@@ -187,6 +188,8 @@ type State struct {
 	Error      string    `json:"Error"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
+	// Health is present when the container has a health check.
+	Health *Health `json:"Health,omitempty"`
 }
 
 // Container is one container's record: container.json.

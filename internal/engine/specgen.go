@@ -53,6 +53,8 @@ type specInput struct {
 	nofileMax uint64            // the caller's hard RLIMIT_NOFILE
 	netns     string            // the network namespace to join; empty: a new one
 	volumes   string            // the volumes directory
+	// initBinary is the reaper's binary, with --init.
+	initBinary string
 }
 
 // generateSpec builds the OCI spec for c: Docker's defaults, then what the
@@ -76,6 +78,9 @@ func generateSpec(c *Container, in specInput) (*specs.Spec, error) {
 	s.Mounts, err = mountsSpec(c, in)
 	if err != nil {
 		return nil, err
+	}
+	if wantsInit(hc) {
+		applyInit(s, in.initBinary)
 	}
 	s.Linux.Namespaces = namespacesSpec(hc, in.netns)
 	if err := resourcesSpec(hc, s.Linux.Resources); err != nil {

@@ -18,7 +18,8 @@
 //	0, 1, 2  /dev/null (a step's own diagnostics go to FdStatus)
 //	3        FdReport, a SOCK_SEQPACKET socket: the step writes "pid N"
 //	         when a container process runs, "restart MS" when the monitor
-//	         must restart after MS ms, and "hold" with descriptors
+//	         must restart after MS ms, "health MS" when the monitor must
+//	         run a health step after MS ms, and "hold" with descriptors
 //	         (SCM_RIGHTS) that the monitor keeps open until the process
 //	         exits (the sockets reserving its published ports)
 //	4        FdStatus: the first step's result for the command that
@@ -26,6 +27,12 @@
 //	5, 6, 7  the container's stdin, stdout and stderr
 //	8        with a terminal, the console socket that receives the pty
 //	         master (5-7 are then /dev/null)
+//
+// While the process runs, a health step (`STEP... health`, stdio and
+// FdStatus /dev/null) runs one probe of the container's health check,
+// records its result and reports "health MS" for the next one: the
+// engine decides every interval, the monitor only sleeps on a timer. One
+// health step runs at a time.
 package monitor
 
 import (
@@ -62,6 +69,7 @@ const (
 	ModeStart   = "start"
 	ModeExited  = "exited"
 	ModeRestart = "restart"
+	ModeHealth  = "health"
 )
 
 // drainTimeout bounds the wait for the last output after the init exited
@@ -75,6 +83,9 @@ type Options struct {
 	MaxFiles int
 	TTY      bool
 	Stdin    bool
+	// AttachPath, when set, is where the attach socket is made (see
+	// attach_linux.go).
+	AttachPath string
 	// RestartAfter, when positive, makes the first step a restart after
 	// that long (a foreground run hands its restart policy over).
 	RestartAfter time.Duration
@@ -92,6 +103,9 @@ func (o Options) Args() []string {
 	}
 	if o.RestartAfter > 0 {
 		a = append(a, "--restart-after", strconv.FormatInt(o.RestartAfter.Milliseconds(), 10))
+	}
+	if o.AttachPath != "" {
+		a = append(a, "--attach", o.AttachPath)
 	}
 	return append(append(a, "--"), o.Step...)
 }
@@ -130,6 +144,8 @@ func parseArgs(args []string) (Options, error) {
 				ms, err = strconv.ParseInt(v, 10, 64)
 				o.RestartAfter = time.Duration(ms) * time.Millisecond
 			}
+		case "--attach":
+			o.AttachPath, err = next()
 		case "--":
 			o.Step = args[i+1:]
 			i = len(args)
@@ -141,7 +157,7 @@ func parseArgs(args []string) (Options, error) {
 		}
 	}
 	if o.LogPath == "" || len(o.Step) == 0 {
-		return o, errors.New("usage: pelagos-monitor --log PATH [--log-max-size N] [--log-max-file N] [--tty] [--stdin] [--restart-after MS] -- STEP")
+		return o, errors.New("usage: pelagos-monitor --log PATH [--log-max-size N] [--log-max-file N] [--tty] [--stdin] [--restart-after MS] [--attach PATH] -- STEP")
 	}
 	return o, nil
 }
@@ -168,6 +184,13 @@ func Main(args []string) int {
 	}
 	defer log.Close()
 	m := &monitor{o: o, log: log}
+	if o.AttachPath != "" {
+		// Without the socket the container runs all the same, not
+		// attachable.
+		if m.hub, err = listenAttach(o.AttachPath); err == nil {
+			defer m.hub.close(o.AttachPath)
+		}
+	}
 	return m.loop(status)
 }
 
@@ -186,6 +209,8 @@ type monitor struct {
 	// held are descriptors a step asked us to keep while the process
 	// runs.
 	held []int
+	// hub is the attach socket; nil without one.
+	hub *attachHub
 }
 
 // reportPair makes the report socket: SEQPACKET keeps each message
@@ -226,6 +251,8 @@ func (m *monitor) readReport(r *os.File, rep *stepReport) {
 			rep.pid = n
 		case k == "restart":
 			rep.restart = n
+		case k == "health":
+			rep.health = n
 		}
 	}
 }
@@ -274,9 +301,10 @@ func (m *monitor) loop(status *os.File) int {
 			return 1
 		}
 		if rep.pid > 0 {
-			code := m.waitInit(rep.pid)
+			code := m.waitInit(rep.pid, rep.health)
 			m.release()
 			io.drain()
+			m.hub.exited(code)
 			mode = []string{ModeExited, strconv.Itoa(code)}
 			continue
 		}
@@ -293,12 +321,13 @@ func (m *monitor) loop(status *os.File) int {
 type stepReport struct {
 	pid     int
 	restart int // ms; -1 for none
+	health  int // ms until the next health step; -1 for none
 }
 
 // step runs one step to its end and collects its report; for a start it
 // sets up the container's stdio and starts copying its output.
 func (m *monitor) step(mode []string, status *os.File) (stepReport, *copiers, error) {
-	rep := stepReport{restart: -1}
+	rep := stepReport{restart: -1, health: -1}
 	null, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
 	if err != nil {
 		return rep, nil, err
@@ -344,7 +373,7 @@ func (m *monitor) step(mode []string, status *os.File) (stepReport, *copiers, er
 			break
 		}
 	}
-	cs.startConsole(m.log)
+	cs.startConsole(m.log, m.hub, m.o.Stdin)
 	return rep, cs, nil
 }
 
@@ -363,6 +392,9 @@ func (m *monitor) stdio(files []*os.File, cs *copiers) ([]*os.File, error) {
 		}
 		files[FdStdin], m.stdinW = r, w
 		ends = append(ends, r)
+		if !m.o.TTY {
+			m.hub.setStdin(w)
+		}
 	}
 	if m.o.TTY {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -381,32 +413,127 @@ func (m *monitor) stdio(files []*os.File, cs *copiers) ([]*os.File, error) {
 		}
 		files[FdStdout+i] = w
 		ends = append(ends, w)
-		cs.run(m.log, stream, r)
+		cs.run(m.log, stream, r, m.hub.tee(byte(StreamStdout+i)))
 	}
 	return ends, nil
 }
 
 // waitInit reaps children until pid exits and returns its status as
 // Docker reports it (128+N for signal N). Other children (processes
-// orphaned outside a pid namespace) are reaped on the way.
-func (m *monitor) waitInit(pid int) int {
+// orphaned outside a pid namespace, health steps) are reaped on the way.
+// With health >= 0 it runs a health step after that many ms, and after
+// each the delay the step reports.
+func (m *monitor) waitInit(pid, health int) int {
+	if health < 0 {
+		for {
+			if code, done := m.reap(pid, 0, nil); done {
+				return code
+			}
+		}
+	}
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, syscall.SIGCHLD)
+	defer signal.Stop(sigchld)
+	timer := time.NewTimer(time.Duration(health) * time.Millisecond)
+	defer timer.Stop()
+	h := &healthStep{next: -1}
+	defer h.close()
+	for {
+		if code, done := m.reap(pid, unix.WNOHANG, h); done {
+			return code
+		}
+		if h.next >= 0 {
+			timer.Reset(time.Duration(h.next) * time.Millisecond)
+			h.next = -1
+		}
+		select {
+		case <-sigchld:
+		case <-timer.C:
+			m.startHealth(h)
+		}
+	}
+}
+
+// reap waits (or with WNOHANG polls) for children until pid exits or, with
+// WNOHANG, none is left to reap now. A health step reaped on the way has
+// its report read into h.
+func (m *monitor) reap(pid, flags int, h *healthStep) (code int, done bool) {
 	var ws unix.WaitStatus
 	for {
-		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		wpid, err := unix.Wait4(-1, &ws, flags, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return 255 // no child left: it was reaped elsewhere
+			return 255, true // no child left: it was reaped elsewhere
 		}
-		if wpid != pid {
-			continue
+		switch {
+		case wpid == 0:
+			return 0, false
+		case wpid == pid:
+			if ws.Signaled() {
+				return 128 + int(ws.Signal()), true
+			}
+			return ws.ExitStatus(), true
+		case h != nil && wpid == h.pid:
+			h.finished(m)
 		}
-		if ws.Signaled() {
-			return 128 + int(ws.Signal())
-		}
-		return ws.ExitStatus()
 	}
+}
+
+// healthStep is the health step in progress, if any.
+type healthStep struct {
+	pid    int
+	report *os.File
+	// next is the delay in ms the last step reported (-1: none yet).
+	next int
+}
+
+// startHealth forks a health step, unless one still runs.
+func (m *monitor) startHealth(h *healthStep) {
+	h.next = -1
+	if h.pid > 0 {
+		return
+	}
+	// A step that cannot start is tried again later.
+	h.next = healthRetryMs
+	null, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	defer null.Close()
+	reportR, reportW, err := reportPair()
+	if err != nil {
+		return
+	}
+	fds := []uintptr{null.Fd(), null.Fd(), null.Fd(), reportW.Fd(), null.Fd()}
+	argv := append(append([]string(nil), m.o.Step...), ModeHealth)
+	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Env: os.Environ(), Files: fds})
+	reportW.Close()
+	if err != nil {
+		reportR.Close()
+		return
+	}
+	h.pid, h.report, h.next = pid, reportR, -1
+}
+
+// healthRetryMs is the delay before another try at starting a health
+// step that could not start.
+const healthRetryMs = 1000
+
+// finished reads the report of the health step that exited.
+func (h *healthStep) finished(m *monitor) {
+	rep := stepReport{restart: -1, health: -1}
+	m.readReport(h.report, &rep)
+	h.close()
+	h.next = rep.health
+}
+
+func (h *healthStep) close() {
+	if h.report != nil {
+		h.report.Close()
+	}
+	h.pid, h.report = 0, nil
 }
 
 // copiers copy one run's output into the log.
@@ -415,19 +542,19 @@ type copiers struct {
 	done    []chan struct{}
 }
 
-func (cs *copiers) run(log *jsonlog.Writer, stream string, r io.ReadCloser) {
+func (cs *copiers) run(log *jsonlog.Writer, stream string, r io.ReadCloser, tee io.Writer) {
 	done := make(chan struct{})
 	cs.done = append(cs.done, done)
 	go func() {
 		defer close(done)
 		defer r.Close()
-		_ = log.Copy(stream, r, nil)
+		_ = log.Copy(stream, r, tee)
 	}()
 }
 
 // startConsole receives the pty master, if the container has a terminal,
-// and copies from it.
-func (cs *copiers) startConsole(log *jsonlog.Writer) {
+// and copies from it; with stdin, attached clients type into it.
+func (cs *copiers) startConsole(log *jsonlog.Writer, hub *attachHub, stdin bool) {
 	if cs.console == nil {
 		return
 	}
@@ -435,7 +562,10 @@ func (cs *copiers) startConsole(log *jsonlog.Writer) {
 	cs.console.Close()
 	cs.console = nil
 	if err == nil {
-		cs.run(log, "stdout", master)
+		if stdin {
+			hub.setStdin(master)
+		}
+		cs.run(log, "stdout", master, hub.tee(StreamStdout))
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 func TestArgsRoundTrip(t *testing.T) {
 	for _, o := range []Options{
 		{LogPath: "/l", MaxFiles: 1, Step: []string{"/bin/pelagos", "__monitor-step", "id"}},
-		{LogPath: "/l", MaxSize: 1 << 20, MaxFiles: 3, TTY: true, Stdin: true, RestartAfter: 1500 * time.Millisecond, Step: []string{"p", "--", "x"}},
+		{LogPath: "/l", MaxSize: 1 << 20, MaxFiles: 3, TTY: true, Stdin: true, RestartAfter: 1500 * time.Millisecond, AttachPath: "/c/attach.sock", Step: []string{"p", "--", "x"}},
 	} {
 		got, err := parseArgs(o.Args())
 		if err != nil {

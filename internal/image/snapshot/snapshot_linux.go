@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -108,6 +110,9 @@ func build(st *store.Store, img store.Image, id string, writable bool) (Spec, er
 	return s, nil
 }
 
+// linkSeq tells apart the temporary links of one process.
+var linkSeq atomic.Uint64
+
 // shortLink is a short symlink to a layer directory: <root>/l/<16 hex>.
 func shortLink(st *store.Store, chain v1.Hash) (string, error) {
 	l := filepath.Join(st.Root(), "l", chain.Hex[:16])
@@ -118,7 +123,11 @@ func shortLink(st *store.Store, chain v1.Hash) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(l), 0o700); err != nil {
 		return "", err
 	}
-	tmp := l + ".tmp-" + chain.Hex[16:24]
+	// The temporary name is this process's own: with one name per layer,
+	// two creators at once removed and renamed each other's link (ENOENT
+	// in TestConcurrentRuns). Both renames then replace l atomically with
+	// the same target.
+	tmp := l + ".tmp-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(linkSeq.Add(1), 10)
 	os.Remove(tmp)
 	if err := os.Symlink(target, tmp); err != nil {
 		return "", err
