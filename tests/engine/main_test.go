@@ -86,31 +86,13 @@ func (c *cli) destroy() {
 // run returns stdout, stderr and the exit code.
 func (c *cli) run(stdin []byte, args ...string) (string, string, int) {
 	c.t.Helper()
-	cmd := exec.Command(c.bin, args...)
-	cmd.Env = c.env
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatalf("run pelagos %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	return testenv.RunCLI(c.t, c.bin, c.env, stdin, args...)
 }
 
 // ok runs pelagos and fails the test unless it exits 0; it returns stdout.
 func (c *cli) ok(args ...string) string {
 	c.t.Helper()
-	out, errs, code := c.run(nil, args...)
-	if code != 0 {
-		c.t.Fatalf("pelagos %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errs)
-	}
-	return out
+	return testenv.MustCLI(c.t, c.bin, c.env, args...)
 }
 
 // fails runs pelagos, wants exit code want and returns stderr.

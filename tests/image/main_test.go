@@ -5,7 +5,6 @@
 package image
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pelagos-go/pelagos/tests/testenv"
 )
 
 var pelagosBin string
@@ -51,29 +52,13 @@ func newCLI(t *testing.T) *cli {
 // run returns stdout, stderr and the exit code.
 func (c *cli) run(stdin []byte, args ...string) (string, string, int) {
 	c.t.Helper()
-	cmd := exec.Command(pelagosBin, args...)
-	cmd.Env = c.env
-	cmd.Stdin = bytes.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatalf("run pelagos %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	return testenv.RunCLI(c.t, pelagosBin, c.env, stdin, args...)
 }
 
 // ok runs pelagos and fails the test unless it exits 0.
 func (c *cli) ok(args ...string) string {
 	c.t.Helper()
-	out, errs, code := c.run(nil, args...)
-	if code != 0 {
-		c.t.Fatalf("pelagos %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errs)
-	}
-	return out
+	return testenv.MustCLI(c.t, pelagosBin, c.env, args...)
 }
 
 func need(t *testing.T, tools ...string) {
