@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/pelagos-go/pelagos/internal/network"
 )
 
@@ -212,13 +214,20 @@ func (e *Engine) netnsPath(ctx context.Context, c *Container) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !other.State.Running {
-		return "", errorf(ErrState, "cannot join network namespace of a non running container: %s", other.Name)
-	}
 	if other.NetworkSettings.SandboxKey != "" {
+		if !other.State.Running {
+			return "", errorf(ErrState, "cannot join network namespace of a non running container: %s", other.Name)
+		}
 		return other.NetworkSettings.SandboxKey, nil
 	}
-	return fmt.Sprintf("/proc/%d/ns/net", other.State.Pid), nil
+	// The donor's own namespace, through its init: donorPid checks with
+	// the runtime that the recorded pid is still that init, not a process
+	// that reused the pid after it died.
+	pid, err := e.donorPid(ctx, c, ref, specs.NetworkNamespace)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("/proc/%d/ns/net", pid), nil
 }
 
 // etcNetwork returns c's /etc/hosts and /etc/resolv.conf.

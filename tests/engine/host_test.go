@@ -194,7 +194,14 @@ func TestRunJoinContainerNamespaces(t *testing.T) {
 		t.Errorf("--ipc container:private: stderr %q, want the non-shareable refusal", errs)
 	}
 	c.ok("create", "--name", "notrunning", "busybox:test", "true")
-	for _, mode := range []string{"--pid", "--ipc"} {
+	// A donor without a bridge network: the joiner enters the namespace
+	// of the donor's init, checked with the runtime to still be that init.
+	c.ok("run", "-d", "--name", "netdonor", "--network", "none", "busybox:test", "sleep", "1000")
+	donorNet := strings.TrimSpace(c.ok("exec", "netdonor", "readlink", "/proc/1/ns/net"))
+	if got := strings.TrimSpace(c.ok("run", "--rm", "--network", "container:netdonor", "busybox:test", "readlink", "/proc/self/ns/net")); got != donorNet {
+		t.Errorf("--network container:netdonor: namespace %s, want the donor's %s", got, donorNet)
+	}
+	for _, mode := range []string{"--pid", "--ipc", "--network"} {
 		if errs := c.fails(125, "run", "--rm", mode, "container:notrunning", "busybox:test", "true"); !strings.Contains(errs, "non running container") {
 			t.Errorf("%s container:notrunning: stderr %q, want the non running refusal", mode, errs)
 		}
@@ -202,7 +209,7 @@ func TestRunJoinContainerNamespaces(t *testing.T) {
 	if got := c.ok("run", "--rm", "--ipc", "none", "busybox:test", "sh", "-c", "grep -c ' /dev/shm ' /proc/mounts || true"); got != "0\n" {
 		t.Errorf("--ipc none: %q /dev/shm mounts, want none", got)
 	}
-	c.ok("rm", "-f", "donor", "private", "notrunning")
+	c.ok("rm", "-f", "donor", "private", "notrunning", "netdonor")
 	c.ok("container", "prune", "-f")
 	c.assertClean()
 }
