@@ -245,7 +245,7 @@ func newStartCmd(g *globals) *cobra.Command {
 				if c.State.Running {
 					return nil
 				}
-				return startDetached(g, e, c)
+				return startOrRemove(ctx, g, e, c)
 			})
 		}),
 	}
@@ -253,6 +253,17 @@ func newStartCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach container's STDIN (and STDOUT/STDERR)")
 	cmd.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "override the key sequence for detaching a container")
 	return cmd
+}
+
+// startOrRemove starts c detached; when the start fails, an --rm
+// container is removed with its anonymous volumes, as docker's daemon
+// removes it.
+func startOrRemove(ctx context.Context, g *globals, e *engine.Engine, c *engine.Container) error {
+	err := startDetached(g, e, c)
+	if err != nil && c.HostConfig.AutoRemove {
+		_ = e.RemoveWithVolumes(context.WithoutCancel(ctx), c.ID, true)
+	}
+	return err
 }
 
 // startAttached starts a container under a monitor, follows its log and
@@ -264,7 +275,7 @@ func startAttached(ctx context.Context, g *globals, e *engine.Engine, ref string
 	}
 	since := time.Now()
 	if !c.State.Running {
-		if err := startDetached(g, e, c); err != nil {
+		if err := startOrRemove(ctx, g, e, c); err != nil {
 			return err
 		}
 	}

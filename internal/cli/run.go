@@ -390,10 +390,7 @@ func newRunCmd(g *globals) *cobra.Command {
 				return withStatus(125, err)
 			}
 			if f.detach {
-				if err := startDetached(g, e, c); err != nil {
-					if c.HostConfig.AutoRemove { // as docker: the container and its anonymous volumes go
-						_ = e.RemoveWithVolumes(context.WithoutCancel(cmd.Context()), c.ID, true)
-					}
+				if err := startOrRemove(cmd.Context(), g, e, c); err != nil {
 					return err
 				}
 				fmt.Fprintln(g.out, c.ID)

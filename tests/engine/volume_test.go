@@ -216,6 +216,17 @@ func TestAnonymousVolumes(t *testing.T) {
 			t.Errorf("a failed run %s --rm left its container: %s", detach, ps)
 		}
 	}
+	// The same through create + start, with and without -a.
+	for _, flags := range [][]string{{"start"}, {"start", "-a"}} {
+		id := strings.TrimSpace(c.ok("create", "--rm", "-v", "/failed", "busybox:test", "nosuchcmd"))
+		c.fails(127, append(flags, id)...)
+		if vs := volumes(); len(vs) != 2 {
+			t.Errorf("volumes after a failed %v of an --rm container: %v", flags, vs)
+		}
+		if ps := c.ok("ps", "-aq"); ps != "" {
+			t.Errorf("a failed %v of an --rm container left it: %s", flags, ps)
+		}
+	}
 	out := c.ok("volume", "prune", "-f")
 	if !strings.HasPrefix(out, "Deleted Volumes:\n") || !strings.Contains(out, "Total reclaimed space:") {
 		t.Errorf("prune output %q", out)
