@@ -30,7 +30,14 @@ func runForeground(ctx context.Context, g *globals, e *engine.Engine, c *engine.
 	var stdio engine.Stdio
 	var copies sync.WaitGroup
 	var childEnds []*os.File
-	outs := []io.Writer{g.out, g.err}
+	// Streams left out by -a are still logged, as docker logs them.
+	outs := []io.Writer{io.Discard, io.Discard}
+	if c.Config.AttachStdout {
+		outs[0] = g.out
+	}
+	if c.Config.AttachStderr {
+		outs[1] = g.err
+	}
 	for i, stream := range []string{"stdout", "stderr"} {
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -45,7 +52,7 @@ func runForeground(ctx context.Context, g *globals, e *engine.Engine, c *engine.
 		}(stream, outs[i])
 	}
 	stdio.Stdout, stdio.Stderr = childEnds[0], childEnds[1]
-	if c.Config.OpenStdin {
+	if c.Config.OpenStdin && c.Config.AttachStdin {
 		stdio.Stdin = stdinFile(g)
 	}
 	if stdio.Stdin == nil {

@@ -29,6 +29,7 @@ type runFlags struct {
 	pidsLimit                                                int64
 	env, envFile, volumes, mounts, tmpfs, capAdd, capDrop    []string
 	securityOpt, ulimits, labels, logOpts, expose            []string
+	attach                                                   []string
 	sigProxy                                                 bool
 	detachKeys                                               string
 	net                                                      netFlags
@@ -97,6 +98,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 		fl.BoolVar(&f.sigProxy, "sig-proxy", true, "proxy received signals to the process")
 		fl.StringVar(&f.detachKeys, "detach-keys", defaultDetachKeys, "override the key sequence for detaching a container")
 	}
+	fl.StringArrayVarP(&f.attach, "attach", "a", nil, "attach to STDIN, STDOUT or STDERR")
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "keep STDIN open")
 	fl.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
 	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
@@ -146,6 +148,25 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 	c.Tty, c.OpenStdin, c.StdinOnce = f.tty, f.interactive, f.interactive
 	c.AttachStdin = f.interactive && !f.detach
 	c.AttachStdout, c.AttachStderr = !f.detach, !f.detach
+	if len(f.attach) > 0 {
+		if f.detach {
+			//lint:ignore ST1005 docker's message, word for word
+			return o, errors.New("Conflicting options: -a and -d")
+		}
+		c.AttachStdin, c.AttachStdout, c.AttachStderr = false, false, false
+		for _, a := range f.attach {
+			switch strings.ToLower(a) {
+			case "stdin":
+				c.AttachStdin = true
+			case "stdout":
+				c.AttachStdout = true
+			case "stderr":
+				c.AttachStderr = true
+			default:
+				return o, fmt.Errorf("invalid argument %q for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR", a)
+			}
+		}
+	}
 	c.WorkingDir, c.User, c.Hostname, c.StopSignal = f.workdir, f.user, f.hostname, f.stopSignal
 	if cmd.Flags().Changed("init") {
 		v := f.init

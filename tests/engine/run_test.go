@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -305,4 +306,42 @@ func TestRunNetworkModes(t *testing.T) {
 	if got := strings.TrimSpace(c.inside([]string{"--network", "host"}, "hostname")); got != hn {
 		t.Errorf("--network host: hostname %q, want the host's %q", got, hn)
 	}
+}
+
+// -a/--attach picks the streams a foreground run shows; the others are
+// still logged. stdin reaches the process only when attached.
+func TestRunAttachStreams(t *testing.T) {
+	c := newCLI(t)
+	script := "echo out; echo err >&2; read -r line; echo in=$line"
+	cases := []struct {
+		name             string
+		flags            []string
+		wantOut, wantErr string
+	}{
+		{"default", nil, "out\nin=\n", "err\n"},
+		{"stdout only", []string{"-a", "stdout"}, "out\nin=\n", ""},
+		{"stderr only", []string{"-a", "STDERR"}, "", "err\n"},
+		{"stdin and stdout", []string{"-i", "-a", "stdin", "-a", "stdout"}, "out\nin=hello\n", ""},
+		{"-i without -a stdin", []string{"-i", "-a", "stdout"}, "out\nin=\n", ""},
+	}
+	for i, tc := range cases {
+		name := fmt.Sprintf("att%d", i)
+		args := append(append([]string{"run", "--name", name}, tc.flags...), "busybox:test", "sh", "-c", script)
+		out, errs, code := c.run([]byte("hello\n"), args...)
+		if code != 0 || out != tc.wantOut || errs != tc.wantErr {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 0, %q, %q", tc.name, code, out, errs, tc.wantOut, tc.wantErr)
+		}
+		// Whatever was not shown was logged.
+		if logs, logErrs, _ := c.run(nil, "logs", name); !strings.Contains(logs, "out\n") || !strings.Contains(logErrs, "err\n") {
+			t.Errorf("%s: logs %q / %q, want both streams", tc.name, logs, logErrs)
+		}
+	}
+	if errs := c.fails(125, "run", "-d", "-a", "stdout", "busybox:test", "true"); !strings.Contains(errs, "Conflicting options: -a and -d") {
+		t.Errorf("-a with -d: %q", errs)
+	}
+	if errs := c.fails(125, "run", "-a", "stdfoo", "busybox:test", "true"); !strings.Contains(errs, "valid streams are STDIN, STDOUT and STDERR") {
+		t.Errorf("-a stdfoo: %q", errs)
+	}
+	c.ok("container", "prune", "-f")
+	c.assertClean()
 }
