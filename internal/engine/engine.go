@@ -132,6 +132,25 @@ func (e *Engine) lockContainer(ctx context.Context, id string) (*lock, error) {
 	return flock(ctx, filepath.Join(e.containersDir(), id, ".lock"))
 }
 
+// lockRecord resolves ref, takes the container's lock and loads its
+// record under it. The caller unlocks.
+func (e *Engine) lockRecord(ctx context.Context, ref string) (*Container, *lock, error) {
+	id, err := e.resolve(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := e.lockContainer(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := loadRecord(filepath.Join(e.containersDir(), id))
+	if err != nil {
+		l.unlock()
+		return nil, nil, err
+	}
+	return c, l, nil
+}
+
 // newID returns a random 64-hex ID whose 12-hex short form is not all
 // digits (Docker avoids those: they read as numbers).
 func newID() string {

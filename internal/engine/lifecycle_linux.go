@@ -40,19 +40,11 @@ type Started struct {
 // init exits. A failed start is a *StartError when the runtime refused the
 // process (not found, not executable ...), and the record keeps the error.
 func (e *Engine) Start(ctx context.Context, ref string, stdio Stdio, monitorPid int) (*Started, error) {
-	id, err := e.resolve(ref)
-	if err != nil {
-		return nil, err
-	}
-	l, err := e.lockContainer(ctx, id)
+	c, l, err := e.lockRecord(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	defer l.unlock()
-	c, err := loadRecord(filepath.Join(e.containersDir(), id))
-	if err != nil {
-		return nil, err
-	}
 	if c.State.Running && e.runtimeAlive(c) {
 		return nil, errorf(ErrState, "container %s is already running", c.ShortID())
 	}
@@ -302,19 +294,11 @@ const (
 // tears the run down; it returns whether the restart policy restarts it.
 // An --rm container is removed.
 func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, error) {
-	id, err := e.resolve(ref)
-	if err != nil {
-		return Next{}, err
-	}
-	l, err := e.lockContainer(ctx, id)
+	c, l, err := e.lockRecord(ctx, ref)
 	if err != nil {
 		return Next{}, err
 	}
 	defer l.unlock()
-	c, err := loadRecord(filepath.Join(e.containersDir(), id))
-	if err != nil {
-		return Next{}, err
-	}
 	oom := e.oomKilled(c)
 	if err := e.teardown(ctx, c); err != nil {
 		return Next{}, err

@@ -297,19 +297,11 @@ func (e *Engine) extraHosts(ctx context.Context, c *Container, gateway netip.Add
 // Connect attaches container ref to network netRef; a running
 // container gets its endpoint at once.
 func (e *Engine) Connect(ctx context.Context, ref, netRef string, o NetworkOptions) error {
-	id, err := e.resolve(ref)
-	if err != nil {
-		return err
-	}
-	l, err := e.lockContainer(ctx, id)
+	c, l, err := e.lockRecord(ctx, ref)
 	if err != nil {
 		return err
 	}
 	defer l.unlock()
-	c, err := loadRecord(filepath.Join(e.containersDir(), id))
-	if err != nil {
-		return err
-	}
 	if len(c.NetworkSettings.Order) == 0 {
 		return invalid("container %s is not on a bridge network (--network %s): it cannot be connected to another", c.Name, c.HostConfig.NetworkMode)
 	}
@@ -345,19 +337,11 @@ func (e *Engine) Connect(ctx context.Context, ref, netRef string, o NetworkOptio
 
 // Disconnect detaches container ref from network netRef.
 func (e *Engine) Disconnect(ctx context.Context, ref, netRef string) error {
-	id, err := e.resolve(ref)
-	if err != nil {
-		return err
-	}
-	l, err := e.lockContainer(ctx, id)
+	c, l, err := e.lockRecord(ctx, ref)
 	if err != nil {
 		return err
 	}
 	defer l.unlock()
-	c, err := loadRecord(filepath.Join(e.containersDir(), id))
-	if err != nil {
-		return err
-	}
 	n, err := e.Net.Get(ctx, netRef)
 	if err != nil {
 		return err

@@ -70,19 +70,11 @@ func (e *Engine) Stop(ctx context.Context, ref string, sig unix.Signal, timeout 
 
 // markStopped sets ManualStop, and ends a restart backoff.
 func (e *Engine) markStopped(ctx context.Context, ref string) (*Container, error) {
-	id, err := e.resolve(ref)
-	if err != nil {
-		return nil, err
-	}
-	l, err := e.lockContainer(ctx, id)
+	c, l, err := e.lockRecord(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	defer l.unlock()
-	c, err := loadRecord(filepath.Join(e.containersDir(), id))
-	if err != nil {
-		return nil, err
-	}
 	c.ManualStop = true
 	if c.State.Restarting {
 		c.State.Restarting, c.State.Status = false, StatusExited
@@ -206,19 +198,11 @@ func (e *Engine) Paused(c *Container) bool {
 
 // Remove removes container ref; force kills it (and its monitor) first.
 func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
-	id, err := e.resolve(ref)
-	if err != nil {
-		return err
-	}
-	l, err := e.lockContainer(ctx, id)
+	c, l, err := e.lockRecord(ctx, ref)
 	if err != nil {
 		return err
 	}
 	defer l.unlock()
-	c, err := loadRecord(filepath.Join(e.containersDir(), id))
-	if err != nil {
-		return err
-	}
 	monitor := alive(c.Monitor, c.MonitorStart)
 	if (c.State.Running || c.State.Restarting) && (monitor || e.runtimeAlive(c)) && !force {
 		return errorf(ErrState, "cannot remove container %q: container is running: stop the container before removing or force remove", ref)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -40,19 +39,11 @@ func (e *Engine) Update(ctx context.Context, ref string, u UpdateOptions) error 
 	if u.Empty() {
 		return invalid("you must provide one or more flags when using this command")
 	}
-	id, err := e.resolve(ref)
-	if err != nil {
-		return err
-	}
-	l, err := e.lockContainer(ctx, id)
+	c, l, err := e.lockRecord(ctx, ref)
 	if err != nil {
 		return err
 	}
 	defer l.unlock()
-	c, err := loadRecord(filepath.Join(e.containersDir(), id))
-	if err != nil {
-		return err
-	}
 	hc := c.HostConfig
 	if err := applyUpdate(&hc, u); err != nil {
 		return err
