@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/engine"
+	"github.com/pelagos-go/pelagos/internal/ttyproxy"
 )
 
 func newExecCmd(g *globals) *cobra.Command {
@@ -63,7 +64,7 @@ func runExec(ctx context.Context, g *globals, e *engine.Engine, ref string, eo e
 		return withStatus(125, err)
 	}
 	defer null.Close()
-	var tty *ttyProxy
+	var tty *ttyproxy.Proxy
 	var copies sync.WaitGroup
 	var childEnds []*os.File
 	switch {
@@ -74,12 +75,12 @@ func runExec(ctx context.Context, g *globals, e *engine.Engine, ref string, eo e
 			eo.Tty = false
 		}
 	case eo.Tty:
-		tty, err = newTTYProxy(stdinFile(g), g.out, nil)
+		tty, err = ttyproxy.New(stdinFile(g), g.out, nil)
 		if err != nil {
 			return withStatus(125, err)
 		}
 		defer tty.Close()
-		eo.Stdio.ConsoleSocket = tty.socket()
+		eo.Stdio.ConsoleSocket = tty.Socket()
 	default:
 		eo.Stdio.Stdin = null
 		if interactive && stdinFile(g) != nil {
@@ -118,7 +119,7 @@ func runExec(ctx context.Context, g *globals, e *engine.Engine, ref string, eo e
 		return nil
 	}
 	if tty != nil {
-		if err := tty.attach(interactive); err != nil {
+		if err := tty.Attach(interactive); err != nil {
 			g.warnf("%v", err)
 		}
 	}
@@ -128,14 +129,14 @@ func runExec(ctx context.Context, g *globals, e *engine.Engine, ref string, eo e
 	go func() {
 		for range sigs {
 			if tty != nil {
-				tty.resize()
+				tty.Resize()
 			}
 		}
 	}()
 	code, _ := proc.Wait()
 	waitGroupFor(&copies, 2*time.Second)
 	if tty != nil {
-		tty.wait()
+		tty.Wait()
 	}
 	if code != 0 {
 		return &statusError{code: code, err: fmt.Errorf("exit status %d", code), silent: true}

@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/pelagos-go/pelagos/internal/container"
+	"github.com/pelagos-go/pelagos/internal/ttyproxy"
 )
 
 type execFlags struct {
@@ -50,7 +51,7 @@ func newExec(g *globals) *command {
 				return err
 			}
 			o := container.ExecOpts{Process: p, PidFile: f.pidFile, PreserveFds: f.preserveFds, Warn: g.warn}
-			var tty *ttyProxy
+			var tty *ttyproxy.Proxy
 			switch {
 			case f.consoleSocket != "":
 				if o.ConsoleSocket, err = dialConsole(f.consoleSocket); err != nil {
@@ -58,11 +59,11 @@ func newExec(g *globals) *command {
 				}
 				defer o.ConsoleSocket.Close()
 			case p.Terminal && !f.detach:
-				if tty, err = newTTYProxy(); err != nil {
+				if tty, err = ttyproxy.New(os.Stdin, os.Stdout, nil); err != nil {
 					return err
 				}
 				defer tty.Close()
-				o.ConsoleSocket = tty.socket()
+				o.ConsoleSocket = tty.Socket()
 			case p.Terminal:
 				return fmt.Errorf("exec: --tty with --detach needs --console-socket")
 			}
@@ -74,7 +75,7 @@ func newExec(g *globals) *command {
 				return err
 			}
 			if tty != nil {
-				if err := tty.attach(); err != nil {
+				if err := tty.Attach(true); err != nil {
 					return err
 				}
 			}

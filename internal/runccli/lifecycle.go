@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pelagos-go/pelagos/internal/container"
+	"github.com/pelagos-go/pelagos/internal/ttyproxy"
 )
 
 type createFlags struct {
@@ -118,13 +119,13 @@ func newRun(g *globals) *command {
 			if err != nil {
 				return err
 			}
-			var tty *ttyProxy
+			var tty *ttyproxy.Proxy
 			if o.ConsoleSocket == nil && !detach && bundleWantsTerminal(o.Bundle) {
-				if tty, err = newTTYProxy(); err != nil {
+				if tty, err = ttyproxy.New(os.Stdin, os.Stdout, nil); err != nil {
 					return err
 				}
 				defer tty.Close()
-				o.ConsoleSocket = tty.socket()
+				o.ConsoleSocket = tty.Socket()
 			}
 			// Forward signals from now on: the container must get what
 			// we get, not die with us.
@@ -136,7 +137,7 @@ func newRun(g *globals) *command {
 				return err
 			}
 			if tty != nil {
-				if err := tty.attach(); err != nil {
+				if err := tty.Attach(true); err != nil {
 					_ = c.Delete(cmd.Context(), true, g.warn)
 					return err
 				}
@@ -182,7 +183,7 @@ func bundleWantsTerminal(bundle string) bool {
 
 // waitForwarding relays signals to pid until wait returns, then reports
 // the exit code.
-func waitForwarding(pid int, sigs chan os.Signal, wait func() (int, error), tty *ttyProxy) int {
+func waitForwarding(pid int, sigs chan os.Signal, wait func() (int, error), tty *ttyproxy.Proxy) int {
 	done := make(chan int, 1)
 	go func() {
 		code, _ := wait()
@@ -192,7 +193,7 @@ func waitForwarding(pid int, sigs chan os.Signal, wait func() (int, error), tty 
 		select {
 		case code := <-done:
 			if tty != nil {
-				tty.wait()
+				tty.Wait()
 			}
 			return code
 		case s := <-sigs:
@@ -206,7 +207,7 @@ func waitForwarding(pid int, sigs chan os.Signal, wait func() (int, error), tty 
 				// runtime's preemption signal).
 			case unix.SIGWINCH:
 				if tty != nil {
-					tty.resize()
+					tty.Resize()
 				}
 			default:
 				_ = unix.Kill(pid, sig)
