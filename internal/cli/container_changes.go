@@ -109,7 +109,7 @@ func newCommitCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVarP(&o.Author, "author", "a", "", `author (e.g., "John Hannibal Smith <hannibal@a-team.com>")`)
 	f.StringVarP(&o.Message, "message", "m", "", "commit message")
-	f.StringArrayVarP(&changes, "change", "c", nil, "apply Dockerfile instruction to the created image")
+	stringsVarP(f, &changes, "change", "c", "apply Dockerfile instruction to the created image")
 	f.BoolVarP(&o.Pause, "pause", "p", true, "pause container during commit")
 	return cmd
 }

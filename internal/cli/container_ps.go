@@ -47,7 +47,7 @@ func newPsCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&o.latest, "latest", "l", false, "show the latest created container (includes all states)")
 	f.IntVarP(&o.last, "last", "n", -1, "show n last created containers (includes all states)")
 	f.BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
-	f.StringArrayVarP(&o.filters, "filter", "f", nil, "filter output based on conditions provided")
+	stringsVarP(f, &o.filters, "filter", "f", "filter output based on conditions provided")
 	f.StringVar(&o.format, "format", "", "format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
 	return cmd
 }

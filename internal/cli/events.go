@@ -63,7 +63,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&since, "since", "", "show all events created since timestamp")
 	fl.StringVar(&until, "until", "", "stream events until this timestamp")
-	fl.StringArrayVarP(&filters, "filter", "f", nil, "filter output based on conditions provided")
+	stringsVarP(fl, &filters, "filter", "f", "filter output based on conditions provided")
 	fl.StringVar(&format, "format", "", "format output using a custom template: 'json' or a Go template")
 	return cmd
 }

@@ -49,8 +49,8 @@ func newExecCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-TTY")
 	f.BoolVarP(&o.detach, "detach", "d", false, "detached mode: run command in the background")
 	f.BoolVar(&o.privileged, "privileged", false, "give extended privileges to the command")
-	f.StringArrayVarP(&o.env, "env", "e", nil, "set environment variables")
-	f.StringArrayVar(&o.envFile, "env-file", nil, "read in a file of environment variables")
+	stringsVarP(f, &o.env, "env", "e", "set environment variables")
+	stringsVar(f, &o.envFile, "env-file", "read in a file of environment variables")
 	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
 	f.StringVarP(&o.user, "user", "u", "", "username or UID (format: <name|uid>[:<group|gid>])")
 	return cmd

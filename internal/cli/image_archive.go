@@ -205,7 +205,7 @@ func newImportCmd(g *globals, use string) *cobra.Command {
 			return runImport(cmd.Context(), g, args, changes)
 		},
 	}
-	cmd.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the config (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, VOLUME)")
+	stringsVarP(cmd.Flags(), &changes, "change", "c", "apply a Dockerfile instruction to the config (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, VOLUME)")
 	return cmd
 }
 

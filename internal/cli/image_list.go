@@ -59,7 +59,7 @@ func newImagesCmd(g *globals, use string) *cobra.Command {
 	f.BoolVar(&o.digests, "digests", false, "show digests")
 	f.BoolVar(&o.noTrunc, "no-trunc", false, "don't truncate output")
 	f.BoolVarP(&o.all, "all", "a", false, "show all images (there are no intermediate images; accepted for compatibility)")
-	f.StringArrayVarP(&o.filters, "filter", "f", nil, "filter output (dangling=, reference=, before=, since=)")
+	stringsVarP(f, &o.filters, "filter", "f", "filter output (dangling=, reference=, before=, since=)")
 	f.StringVar(&o.format, "format", "", "format output with a Go template (\"table ...\" adds a header)")
 	return cmd
 }

@@ -66,13 +66,13 @@ func newNetworkCreateCmd(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.Driver, "driver", "d", "bridge", "driver to manage the network (bridge)")
-	f.StringArrayVar(&o.Subnets, "subnet", nil, "subnet in CIDR format (one IPv4, one IPv6)")
-	f.StringArrayVar(&o.Gateways, "gateway", nil, "IPv4 or IPv6 gateway for the subnet")
-	f.StringArrayVar(&o.IPRanges, "ip-range", nil, "allocate container addresses from a sub-range")
+	stringsVar(f, &o.Subnets, "subnet", "subnet in CIDR format (one IPv4, one IPv6)")
+	stringsVar(f, &o.Gateways, "gateway", "IPv4 or IPv6 gateway for the subnet")
+	stringsVar(f, &o.IPRanges, "ip-range", "allocate container addresses from a sub-range")
 	f.BoolVar(&o.Internal, "internal", false, "restrict external access to the network")
 	f.BoolVar(&o.IPv6, "ipv6", false, "enable IPv6 (a unique local /64 unless --subnet gives one)")
-	f.StringArrayVar(&labels, "label", nil, "set metadata on a network")
-	f.StringArrayVarP(&opts, "opt", "o", nil, "set driver specific options (com.docker.network.driver.mtu, com.docker.network.bridge.name)")
+	stringsVar(f, &labels, "label", "set metadata on a network")
+	stringsVarP(f, &opts, "opt", "o", "set driver specific options (com.docker.network.driver.mtu, com.docker.network.bridge.name)")
 	return cmd
 }
 
@@ -142,7 +142,7 @@ func newNetworkLsCmd(g *globals) *cobra.Command {
 	f.BoolVarP(&quiet, "quiet", "q", false, "only display network IDs")
 	f.BoolVar(&noTrunc, "no-trunc", false, "do not truncate the output")
 	f.StringVar(&format, "format", "", "format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
-	f.StringArrayVarP(&filters, "filter", "f", nil, "provide filter values (name=, id=, label=, driver=, type=custom|builtin)")
+	stringsVarP(f, &filters, "filter", "f", "provide filter values (name=, id=, label=, driver=, type=custom|builtin)")
 	return cmd
 }
 
@@ -305,7 +305,7 @@ func newNetworkConnectCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.IPv4, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
 	f.StringVar(&o.IPv6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
-	f.StringArrayVar(&o.Aliases, "alias", nil, "add network-scoped alias for the container")
+	stringsVar(f, &o.Aliases, "alias", "add network-scoped alias for the container")
 	f.StringVar(&o.MAC, "mac-address", "", "container MAC address")
 	return cmd
 }

@@ -19,10 +19,10 @@ type hostFlags struct {
 }
 
 func (h *hostFlags) register(fl *pflag.FlagSet) {
-	fl.StringArrayVar(&h.devices, "device", nil, "add a host device to the container (HOST[:CONTAINER][:rwm])")
-	fl.StringArrayVar(&h.deviceRules, "device-cgroup-rule", nil, "add a rule to the cgroup allowed devices list ('c 1:3 rwm')")
-	fl.StringArrayVar(&h.sysctls, "sysctl", nil, "namespaced kernel parameters (KEY=VALUE)")
-	fl.StringArrayVar(&h.groupAdd, "group-add", nil, "add additional groups to join")
+	stringsVar(fl, &h.devices, "device", "add a host device to the container (HOST[:CONTAINER][:rwm])")
+	stringsVar(fl, &h.deviceRules, "device-cgroup-rule", "add a rule to the cgroup allowed devices list ('c 1:3 rwm')")
+	stringsVar(fl, &h.sysctls, "sysctl", "namespaced kernel parameters (KEY=VALUE)")
+	stringsVar(fl, &h.groupAdd, "group-add", "add additional groups to join")
 	fl.StringVar(&h.pid, "pid", "", "PID namespace to use (host, container:NAME)")
 	fl.StringVar(&h.ipc, "ipc", "", "IPC mode to use (private, shareable, host, none, container:NAME)")
 	fl.StringVar(&h.uts, "uts", "", "UTS namespace to use (host)")

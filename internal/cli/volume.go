@@ -57,8 +57,8 @@ func newVolumeCreateCmd(g *globals) *cobra.Command {
 	f.StringVarP(&o.Driver, "driver", "d", engine.LocalDriver, "specify volume driver name (local)")
 	f.StringVar(&o.Name, "name", "", "specify volume name")
 	_ = f.MarkHidden("name")
-	f.StringArrayVar(&labels, "label", nil, "set metadata for a volume")
-	f.StringArrayVarP(&opts, "opt", "o", nil, "set driver specific options (type=, device=, o=)")
+	stringsVar(f, &labels, "label", "set metadata for a volume")
+	stringsVarP(f, &opts, "opt", "o", "set driver specific options (type=, device=, o=)")
 	return cmd
 }
 
@@ -112,7 +112,7 @@ func newVolumeLsCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVarP(&quiet, "quiet", "q", false, "only display volume names")
 	f.StringVar(&format, "format", "", "format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
-	f.StringArrayVarP(&filters, "filter", "f", nil, "provide filter values (dangling=true|false, driver=, label=, name=)")
+	stringsVarP(f, &filters, "filter", "f", "provide filter values (dangling=true|false, driver=, label=, name=)")
 	return cmd
 }
 
@@ -308,7 +308,7 @@ func newVolumePruneCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVarP(&force, "force", "f", false, "do not prompt for confirmation")
 	f.BoolVarP(&all, "all", "a", false, "remove all unused volumes, not just anonymous ones")
-	f.StringArrayVar(&filters, "filter", nil, "provide filter values (label=, label!=, name=)")
+	stringsVar(f, &filters, "filter", "provide filter values (label=, label!=, name=)")
 	return cmd
 }
 

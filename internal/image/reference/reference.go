@@ -9,7 +9,6 @@ package reference
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -24,14 +23,127 @@ const DefaultTag = "latest"
 // ErrInvalid is wrapped by every parse error.
 var ErrInvalid = errors.New("invalid reference")
 
-var (
-	// A path component: lowercase alphanumerics separated by ".", "_", "__" or runs of "-".
-	componentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
-	tagRE       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	digestRE    = regexp.MustCompile(`^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$`)
-	// A registry host: a DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port.
-	domainRE = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::[0-9]{1,5})?$`)
-)
+// The grammar's pieces are matched by hand rather than by regular
+// expressions: compiling four expressions at package init was a visible
+// part of every pelagos command's start (the tests check these functions
+// against the expressions).
+
+// isComponent matches a path component: lowercase alphanumerics separated
+// by ".", "_", "__" or runs of "-".
+func isComponent(s string) bool {
+	i := 0
+	for {
+		start := i
+		for i < len(s) && isLowerAlnum(s[i]) {
+			i++
+		}
+		if i == start {
+			return false // empty, or a separator with nothing before or after it
+		}
+		if i == len(s) {
+			return true
+		}
+		switch {
+		case s[i] == '.':
+			i++
+		case s[i] == '_':
+			i++
+			if i < len(s) && s[i] == '_' {
+				i++
+			}
+		case s[i] == '-':
+			for i < len(s) && s[i] == '-' {
+				i++
+			}
+		default:
+			return false
+		}
+	}
+}
+
+// isTag matches 1 to 128 of [A-Za-z0-9_.-], not starting with "." or "-".
+func isTag(s string) bool {
+	if len(s) == 0 || len(s) > 128 || s[0] == '.' || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// isDigest matches sha256:<64 lowercase hex> and sha512:<128 lowercase hex>.
+func isDigest(s string) bool {
+	var hex string
+	switch {
+	case strings.HasPrefix(s, "sha256:"):
+		hex = s[len("sha256:"):]
+		if len(hex) != 64 {
+			return false
+		}
+	case strings.HasPrefix(s, "sha512:"):
+		hex = s[len("sha512:"):]
+		if len(hex) != 128 {
+			return false
+		}
+	default:
+		return false
+	}
+	for i := 0; i < len(hex); i++ {
+		if c := hex[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// isDomain matches a registry host: a DNS name or IPv4 address (labels of
+// alphanumerics and inner "-", separated by "."), or a bracketed IPv6
+// address, with an optional port of 1 to 5 digits.
+func isDomain(s string) bool {
+	host := s
+	if i := strings.LastIndexByte(s, ':'); i >= 0 && !strings.HasSuffix(s, "]") {
+		port := s[i+1:]
+		if len(port) == 0 || len(port) > 5 {
+			return false
+		}
+		for j := 0; j < len(port); j++ {
+			if port[j] < '0' || port[j] > '9' {
+				return false
+			}
+		}
+		host = s[:i]
+	}
+	if strings.HasPrefix(host, "[") {
+		inner, ok := strings.CutSuffix(host[1:], "]")
+		if !ok || inner == "" {
+			return false
+		}
+		for i := 0; i < len(inner); i++ {
+			if c := inner[i]; !isHex(c) && c != ':' {
+				return false
+			}
+		}
+		return true
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !isAlnum(c) && c != '-' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isLowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+func isAlnum(c byte) bool      { return isLowerAlnum(c) || c >= 'A' && c <= 'Z' }
+func isHex(c byte) bool        { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 // Reference is a parsed, normalised image reference.
 type Reference struct {
@@ -72,26 +184,26 @@ func ParseNoTag(s string) (Reference, error) {
 	if i := strings.IndexByte(rest, '@'); i >= 0 {
 		r.Digest = rest[i+1:]
 		rest = rest[:i]
-		if !digestRE.MatchString(r.Digest) {
+		if !isDigest(r.Digest) {
 			return bad("digest must be sha256:<64 hex> or sha512:<128 hex>")
 		}
 	}
 	if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.Contains(rest[i:], "/") {
 		r.Tag = rest[i+1:]
 		rest = rest[:i]
-		if !tagRE.MatchString(r.Tag) {
+		if !isTag(r.Tag) {
 			return bad("tag must be 1-128 of [A-Za-z0-9_.-], not starting with . or -")
 		}
 	}
 	r.Domain, r.Path = splitDomain(rest)
-	if !domainRE.MatchString(r.Domain) {
+	if !isDomain(r.Domain) {
 		return bad("bad registry host " + r.Domain)
 	}
 	if r.Path == "" {
 		return bad("no repository name")
 	}
 	for _, c := range strings.Split(r.Path, "/") {
-		if !componentRE.MatchString(c) {
+		if !isComponent(c) {
 			return bad(fmt.Sprintf("repository component %q must be lowercase letters, digits and separators", c))
 		}
 	}
