@@ -391,7 +391,8 @@ func (cr *creation) sealBinary() error {
 	}
 	cr.exe = exe
 	cr.undo = append(cr.undo, func() { exe.Close() })
-	return nil
+	cr.c.rec.InitExe, err = fileID(exe)
+	return err
 }
 
 func (cr *creation) sendBootstrap() error {

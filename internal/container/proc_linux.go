@@ -48,14 +48,24 @@ func processAlive(pid int, start uint64) bool {
 	return st != 'Z' && st != 'X'
 }
 
-// stillInit reports whether pid is still running our init binary (a
-// sealed memfd copy), i.e. has not executed the container process yet.
-func stillInit(pid int) bool {
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil {
-		return true // cannot tell: trust the record
+// stillInit reports whether pid is still running our init binary (the
+// sealed file whose identity create recorded), i.e. has not executed the
+// container process yet. Records written before the identity was kept
+// (always a memfd copy then) are told by the memfd's name.
+func stillInit(pid int, exe *FileID) bool {
+	path := fmt.Sprintf("/proc/%d/exe", pid)
+	if exe != nil {
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil {
+			return true // cannot tell: trust the record
+		}
+		return st.Dev == exe.Dev && st.Ino == exe.Ino
 	}
-	return strings.HasPrefix(exe, "/memfd:"+sealedName)
+	link, err := os.Readlink(path)
+	if err != nil {
+		return true
+	}
+	return strings.HasPrefix(link, "/memfd:"+sealedName)
 }
 
 // pidfd opens a pidfd for pid and checks it is still the process that

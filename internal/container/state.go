@@ -38,9 +38,12 @@ type record struct {
 	// PidStart is the init's start time (clock ticks since boot, from
 	// /proc/<pid>/stat), to tell our init from a later process that
 	// reused its pid.
-	PidStart uint64    `json:"pidStart,omitempty"`
-	Created  time.Time `json:"created"`
-	Owner    string    `json:"owner,omitempty"`
+	PidStart uint64 `json:"pidStart,omitempty"`
+	// InitExe is the identity of the sealed binary the init runs until it
+	// executes the container process.
+	InitExe *FileID   `json:"initExe,omitempty"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner,omitempty"`
 	// Creator is the pid of the create command while it runs, to tell a
 	// create in progress from one that was killed.
 	Creator      int    `json:"creator,omitempty"`
@@ -181,6 +184,13 @@ func writeAtomic(path string, b []byte) error {
 	return os.Rename(tmp, path)
 }
 
+// FileID identifies a file: the init's executable, so that a later
+// command can tell whether a process still runs it.
+type FileID struct {
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
+}
+
 // Status observes the container's status now.
 func (c *Container) Status() specs.ContainerState {
 	switch c.rec.Status {
@@ -197,7 +207,7 @@ func (c *Container) Status() specs.ContainerState {
 			return specs.StateStopped
 		}
 		st := c.rec.Status
-		if st == specs.StateCreated && !stillInit(c.rec.Pid) {
+		if st == specs.StateCreated && !stillInit(c.rec.Pid, c.rec.InitExe) {
 			// start executed the process but died before recording it.
 			st = specs.StateRunning
 		}

@@ -191,7 +191,7 @@ func initProcesses() []int {
 			continue
 		}
 		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		if err != nil || !strings.HasPrefix(exe, "/memfd:pelagos-init") {
+		if err != nil || !sealedInitExe(exe) {
 			continue
 		}
 		if ppid, err := parentPid(pid); err == nil && ppid == os.Getpid() {
@@ -199,6 +199,14 @@ func initProcesses() []int {
 		}
 	}
 	return pids
+}
+
+// sealedInitExe tells, from the target of /proc/<pid>/exe, a process that
+// runs the runtime's sealed init binary: a memfd copy, or the binary seen
+// through the runtime's private overlayfs mount (attached nowhere, so the
+// path is the file's name at that mount's root).
+func sealedInitExe(link string) bool {
+	return strings.HasPrefix(link, "/memfd:pelagos-init") || link == "/pelagos-runc"
 }
 
 func parentPid(pid int) (int, error) {
