@@ -173,9 +173,16 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return m, s
 }
 
-// ptySession runs pelagos args on a real terminal, types input and
-// returns everything the terminal showed.
+// ptySession runs pelagos args on a real terminal, types input once the
+// shell has had time to print its prompt and returns everything the
+// terminal showed.
 func (c *cli) ptySession(t *testing.T, input string, args ...string) (string, int) {
+	t.Helper()
+	return c.ptySessionAfter(t, 300*time.Millisecond, input, args...)
+}
+
+// ptySessionAfter is ptySession typing input after delay.
+func (c *cli) ptySessionAfter(t *testing.T, delay time.Duration, input string, args ...string) (string, int) {
 	t.Helper()
 	master, slave := openPTY(t)
 	defer master.Close()
@@ -202,7 +209,7 @@ func (c *cli) ptySession(t *testing.T, input string, args ...string) (string, in
 			}
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // let the shell print its prompt
+	time.Sleep(delay)
 	master.WriteString(input)
 	err := cmd.Wait()
 	<-read
@@ -213,6 +220,20 @@ func (c *cli) ptySession(t *testing.T, input string, args ...string) (string, in
 		t.Fatalf("pelagos %v on a pty: %v", args, err)
 	}
 	return shown.String(), code
+}
+
+// TestRunTypeAhead: what is typed while `run -it` starts the container
+// reaches the shell. The monitor used to drop input that came before it
+// had the container's terminal.
+func TestRunTypeAhead(t *testing.T) {
+	c := newCLI(t)
+	for i := 0; i < 3; i++ {
+		shown, code := c.ptySessionAfter(t, 0, "tty; exit 5\n", "run", "--rm", "-it", "busybox:test", "sh")
+		if code != 5 || !strings.Contains(shown, "/dev/pts/0") {
+			t.Fatalf("input typed ahead of run -it: exit %d, terminal showed %q", code, shown)
+		}
+	}
+	c.assertClean()
 }
 
 func TestExecAndRunWithTerminal(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -42,6 +43,9 @@ type attachHub struct {
 	// the container takes no input).
 	clients []*os.File
 	stdin   *os.File
+	// changed is signalled when stdin or clients change: input typed
+	// before the container's stdin exists waits on it.
+	changed *sync.Cond
 }
 
 // shortPath makes a socket path that fits sockaddr_un whatever the
@@ -80,6 +84,7 @@ func listenAttach(path string) (*attachHub, error) {
 		return nil, os.NewSyscallError("listen", err)
 	}
 	h := &attachHub{ln: fd}
+	h.changed = sync.NewCond(&h.mu)
 	go h.accept()
 	return h, nil
 }
@@ -125,16 +130,15 @@ func (h *attachHub) accept() {
 	}
 }
 
-// input copies a client's input to the container's stdin.
+// input copies a client's input to the container's stdin. Input typed
+// ahead, before the container's stdin exists (a `run -it` client connects
+// while the container starts), waits for it rather than being lost.
 func (h *attachHub) input(c *os.File) {
 	buf := make([]byte, 4096)
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
-			h.mu.Lock()
-			in := h.stdin
-			h.mu.Unlock()
-			if in != nil {
+			if in := h.stdinFor(c); in != nil {
 				_, _ = in.Write(buf[:n])
 			}
 		}
@@ -144,6 +148,17 @@ func (h *attachHub) input(c *os.File) {
 	}
 }
 
+// stdinFor waits until the container's stdin exists and returns it, or
+// returns nil once client c has been dropped.
+func (h *attachHub) stdinFor(c *os.File) *os.File {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for h.stdin == nil && slices.Contains(h.clients, c) {
+		h.changed.Wait()
+	}
+	return h.stdin
+}
+
 // setStdin sets where clients' input goes.
 func (h *attachHub) setStdin(f *os.File) {
 	if h == nil {
@@ -151,6 +166,7 @@ func (h *attachHub) setStdin(f *os.File) {
 	}
 	h.mu.Lock()
 	h.stdin = f
+	h.changed.Broadcast()
 	h.mu.Unlock()
 }
 
@@ -175,6 +191,9 @@ func (h *attachHub) send(stream byte, p []byte) {
 		}
 		kept = append(kept, c)
 	}
+	if len(kept) < len(h.clients) {
+		h.changed.Broadcast()
+	}
 	h.clients = kept
 }
 
@@ -198,6 +217,7 @@ func (h *attachHub) hangUp() {
 		c.Close()
 	}
 	h.clients, h.stdin = nil, nil
+	h.changed.Broadcast()
 }
 
 // close stops accepting and removes the socket.
