@@ -177,7 +177,7 @@ func (e *Engine) commit(ctx context.Context, c *Container, st *store.Store, imag
 	}
 	defer os.RemoveAll(tmp)
 	c.dir = tmp
-	if err := c.save(); err != nil {
+	if err := c.saveConfig(); err != nil {
 		return err
 	}
 	// The hold comes first: rmi must not remove the image between here
@@ -197,7 +197,7 @@ func (e *Engine) commit(ctx context.Context, c *Container, st *store.Store, imag
 		snapshot.Remove(ctx, st, c.ID)
 		return err
 	}
-	if err := c.save(); err != nil {
+	if err := c.saveConfig(); err != nil {
 		e.releaseName(c.Name, c.ID)
 		snapshot.Remove(ctx, st, c.ID)
 		return err

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"path/filepath"
+
+	"github.com/pelagos-go/pelagos/internal/atomicfile"
 )
 
 // etcFiles writes the container's /etc/hostname, /etc/hosts and
@@ -20,7 +22,7 @@ func (e *Engine) etcFiles(ctx context.Context, c *Container, hostname string) (m
 	out := map[string]string{}
 	for dst, b := range files {
 		p := filepath.Join(c.dir, filepath.Base(dst))
-		if err := writeAtomic(p, b); err != nil {
+		if err := atomicfile.Replace(p, b); err != nil { // made again at every start
 			return nil, err
 		}
 		out[dst] = p

@@ -332,7 +332,7 @@ func (e *Engine) Connect(ctx context.Context, ref, netRef string, o NetworkOptio
 			e.recordSandbox(c, l)
 		}
 	}
-	return c.save()
+	return c.saveConfig()
 }
 
 // Disconnect detaches container ref from network netRef.
@@ -361,7 +361,7 @@ func (e *Engine) Disconnect(ctx context.Context, ref, netRef string) error {
 			e.recordSandbox(c, l)
 		}
 	}
-	return c.save()
+	return c.saveConfig()
 }
 
 // NetworkInUse lists the containers (names) whose record names network id.

@@ -79,7 +79,7 @@ func (e *Engine) markStopped(ctx context.Context, ref string) (*Container, error
 	if c.State.Restarting {
 		c.State.Restarting, c.State.Status = false, StatusExited
 	}
-	return c, c.save()
+	return c, c.saveConfig()
 }
 
 // awaitExit waits until the container's record no longer says running:
@@ -434,7 +434,7 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 	}
 	old := c.Name
 	c.Name = name
-	if err := c.save(); err != nil {
+	if err := c.saveConfig(); err != nil {
 		e.releaseName(name, c.ID)
 		return err
 	}

@@ -259,14 +259,25 @@ func loadRecord(dir string) (*Container, error) {
 	return c, nil
 }
 
-// save writes container.json atomically.
-func (c *Container) save() error {
+// save writes container.json atomically, for a change of the container's
+// state (started, mounted, exited, health...): the change survives the
+// engine being killed at any point, not a host crash, after which the
+// boot reconciles the state anyway (see atomicfile.Replace).
+func (c *Container) save() error { return c.write(atomicfile.Replace) }
+
+// saveConfig writes container.json atomically and durably, for what must
+// survive a host crash: the container itself and the user's decisions
+// (create, rename, update, network connect/disconnect, a manual stop that
+// keeps an unless-stopped container down after a reboot).
+func (c *Container) saveConfig() error { return c.write(atomicfile.Write) }
+
+func (c *Container) write(put func(string, []byte) error) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(c.dir, recordFile), b)
+	return put(filepath.Join(c.dir, recordFile), b)
 }
 
-// writeAtomic replaces path with b; see package atomicfile.
+// writeAtomic replaces path with b durably; see package atomicfile.
 func writeAtomic(path string, b []byte) error { return atomicfile.Write(path, b) }

@@ -58,7 +58,7 @@ func (e *Engine) Update(ctx context.Context, ref string, u UpdateOptions) error 
 		}
 	}
 	c.HostConfig = hc
-	return c.save()
+	return c.saveConfig()
 }
 
 // applyUpdate sets u's values in hc and checks the result as docker's
