@@ -50,20 +50,28 @@ type CreateOpts struct {
 	// InitBinary is the binary sealed and executed as the init; it must
 	// call initproc.Dispatch first in main and link internal/nsenter.
 	// Empty means this process's own binary. A small one (pelagos-runc)
-	// is faster to copy for a large caller.
+	// is faster to start for a large caller.
 	InitBinary string
+	// Spec, when set, is the bundle's config.json already decoded, and
+	// RawSpec its exact bytes: a caller that has just generated and
+	// written the config (the engine) spares Create reading and decoding
+	// it again. It is validated as a config read from the bundle is.
+	Spec    *specs.Spec
+	RawSpec []byte
 }
 
 // creation is one Create in progress: its steps share this, and undo
 // holds what to take back if a later step fails.
 type creation struct {
-	o      CreateOpts
-	spec   *specs.Spec
-	c      *Container
-	lock   *os.File
-	cg     *cgroups.Manager
-	exe    *os.File
-	listen *os.File
+	o CreateOpts
+	// seccomp is the compiled linux.seccomp, if any.
+	seccomp *seccomp.Program
+	spec    *specs.Spec
+	c       *Container
+	lock    *os.File
+	cg      *cgroups.Manager
+	exe     *os.File
+	listen  *os.File
 	// cmd is the process the runtime executed; proc is the init, which is
 	// cmd's own process unless the init was forked into a new pid
 	// namespace (then cmd exits once it has).
@@ -206,7 +214,12 @@ func (cr *creation) loadConfig() error {
 	if err != nil {
 		return err
 	}
-	s, raw, err := spec.LoadRaw(bundle)
+	s, raw := cr.o.Spec, cr.o.RawSpec
+	if s == nil || len(raw) == 0 {
+		s, raw, err = spec.LoadRaw(bundle)
+	} else if err = spec.Validate(s); err != nil {
+		err = fmt.Errorf("%s: %w", filepath.Join(bundle, "config.json"), err)
+	}
 	if err != nil {
 		return err
 	}
@@ -411,6 +424,9 @@ func (cr *creation) sendBootstrap() error {
 		Fds:             cr.fds,
 		PreserveFds:     cr.o.PreserveFds,
 		PreparedMounts:  len(cr.prepared),
+	}
+	if cr.seccomp != nil {
+		b.Seccomp, b.SeccompFlags = cr.seccomp.Encode(), cr.seccomp.Flags
 	}
 	if err := cr.conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b}); err != nil {
 		return err
@@ -654,6 +670,7 @@ func (cr *creation) checkSeccomp(cfg *specs.LinuxSeccomp) error {
 	if err != nil {
 		return fmt.Errorf("linux.seccomp: %v: %w", err, spec.ErrInvalid)
 	}
+	cr.seccomp = p // the init loads it as compiled here
 	if len(p.UnknownSyscalls) > 0 {
 		// A name no architecture has is a mistake in the profile, not a
 		// syscall of a newer kernel: refuse it, naming the rule.

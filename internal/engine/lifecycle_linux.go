@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/pelagos-go/pelagos/internal/atomicfile"
 	"github.com/pelagos-go/pelagos/internal/cgroups"
 	"github.com/pelagos-go/pelagos/internal/container"
 	"github.com/pelagos-go/pelagos/internal/image/snapshot"
@@ -100,7 +101,7 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(filepath.Join(c.dir, "config.json"), b); err != nil {
+	if err := atomicfile.Replace(filepath.Join(c.dir, "config.json"), b); err != nil { // made again at every start
 		return nil, err
 	}
 	c.Runtime = true
@@ -112,6 +113,7 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 		Root: e.RuntimeRoot(), ID: c.ID, Bundle: c.dir,
 		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
 		ConsoleSocket: stdio.ConsoleSocket, Warn: e.Warn, InitBinary: initBinary(),
+		Spec: s, RawSpec: b,
 	})
 	if err != nil {
 		return nil, &StartError{Err: err}

@@ -494,6 +494,11 @@ func compileSeccomp(s *initState) error {
 	if cfg == nil {
 		return nil
 	}
+	if len(s.b.Seccomp) > 0 {
+		p, err := seccomp.Decode(s.b.Seccomp, s.b.SeccompFlags)
+		s.seccomp = p
+		return err
+	}
 	p, err := seccomp.Compile(cfg)
 	if err != nil {
 		return err

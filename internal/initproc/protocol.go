@@ -158,6 +158,12 @@ type Bootstrap struct {
 	// PreparedMounts counts the MsgMount messages that follow the
 	// bootstrap.
 	PreparedMounts int `json:"preparedMounts,omitempty"`
+	// Seccomp is the process's seccomp filter as the runtime compiled it
+	// (seccomp.Program.Encode) with its flags, so that the init loads it
+	// without compiling the profile again. Empty: the init compiles
+	// linux.seccomp itself.
+	Seccomp      []byte `json:"seccomp,omitempty"`
+	SeccompFlags uint   `json:"seccompFlags,omitempty"`
 }
 
 // CgroupHierarchy is one cgroup hierarchy as the container should see it.
