@@ -167,6 +167,7 @@ func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
 	if err != nil {
 		return err
 	}
+	sp.Volatile = c.HostConfig.AutoRemove // its writes die with it
 	if err := os.MkdirAll(c.RootfsPath(), 0o755); err != nil {
 		return err
 	}

@@ -88,6 +88,24 @@ func TestRunRemovesWithRm(t *testing.T) {
 	c.assertClean()
 }
 
+// TestRunRmRootfsIsVolatile: the writable layer of a --rm container, which
+// dies with it, is mounted volatile (no sync at unmount, where overlayfs
+// otherwise syncs the whole host filesystem); a container that is kept
+// has a durable one.
+func TestRunRmRootfsIsVolatile(t *testing.T) {
+	c := newCLI(t)
+	rootMount := `awk '$2 == "/" && $3 == "overlay"' /proc/self/mounts`
+	if m := c.ok("run", "--rm", "busybox:test", "sh", "-c", rootMount); !strings.Contains(m, "volatile") {
+		t.Errorf("--rm container's root mount is not volatile: %q", m)
+	}
+	c.ok("run", "-d", "--name", "kept", "busybox:test", "sleep", "100")
+	if m := c.ok("exec", "kept", "sh", "-c", rootMount); m == "" || strings.Contains(m, "volatile") {
+		t.Errorf("kept container's root mount: %q, want an overlay without volatile", m)
+	}
+	c.ok("rm", "-f", "kept")
+	c.assertClean()
+}
+
 // inside runs a shell command in a new container with extra flags and
 // returns its stdout.
 func (c *cli) inside(flags []string, script string) string {

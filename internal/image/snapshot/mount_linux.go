@@ -73,6 +73,11 @@ func fsmount(s Spec) (int, error) {
 		if err := unix.FsconfigSetString(fd, "workdir", s.Work); err != nil {
 			return -1, err
 		}
+		if s.Volatile {
+			// Kernels before 5.10 lack it: the mount is then merely slower
+			// to take down.
+			_ = unix.FsconfigSetFlag(fd, "volatile")
+		}
 	}
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return -1, fmt.Errorf("create overlay: %w", err)

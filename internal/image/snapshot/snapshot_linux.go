@@ -28,6 +28,12 @@ type Spec struct {
 	Lower []string // layer directories, top first (overlayfs order)
 	Upper string   // empty for a read-only view
 	Work  string
+	// Volatile mounts the overlay with overlayfs's volatile option: no
+	// sync of the upper layer ever, not even the filesystem-wide one at
+	// unmount (tens of milliseconds here). After a host crash such an
+	// upper layer cannot be mounted again, so it is for snapshots that
+	// die with their container (run --rm), as podman does.
+	Volatile bool
 }
 
 // Options are the overlay mount options for Spec, as an OCI runtime
@@ -38,6 +44,9 @@ func (s Spec) Options() []string {
 	opts := []string{"lowerdir=" + strings.Join(s.Lower, ":")}
 	if s.Upper != "" {
 		opts = append(opts, "upperdir="+s.Upper, "workdir="+s.Work)
+		if s.Volatile {
+			opts = append(opts, "volatile")
+		}
 	}
 	return opts
 }
