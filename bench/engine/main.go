@@ -8,6 +8,10 @@
 //     filesystem (podman 4.3 driving runc, cgroupfs, file events);
 //   - `runc run` of the equivalent bundle: the config pelagos generates
 //     for that container, on a plain copy of the image's root filesystem;
+//   - `run -d` of a `sleep`, then `stop -t 0` and `rm` of it, pelagos
+//     against podman (the sum per sample; -t 0 so that neither engine
+//     waits out a grace period the shell-less sleep would ignore);
+//   - `ps` with 50 running containers, pelagos against podman;
 //   - RSS (and PSS) of pelagos-monitor and of conmon, each holding one
 //     detached `sleep`.
 //
@@ -43,9 +47,11 @@ const busybox = "/bin/busybox"
 func main() {
 	n := flag.Int("n", 20, "samples of each run")
 	detached := flag.Int("detached", 5, "detached containers per engine for the memory figure")
+	cycles := flag.Int("cycles", 10, "samples of run -d + stop + rm (0 skips them)")
+	ps := flag.Int("ps", 50, "running containers per engine for the ps figure (0 skips it)")
 	jsonOut := flag.String("json", "", "also write the samples and medians as JSON to this file")
 	flag.Parse()
-	if err := run(*n, *detached, *jsonOut); err != nil {
+	if err := run(*n, *detached, *cycles, *ps, *jsonOut); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -61,7 +67,7 @@ type bench struct {
 	cgroup    string
 }
 
-func run(n, detached int, jsonOut string) error {
+func run(n, detached, cycles, ps int, jsonOut string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: containers need namespaces, mounts and cgroups")
 	}
@@ -77,12 +83,22 @@ func run(n, detached int, jsonOut string) error {
 	report := map[string]any{}
 	runs := b.runs(n)
 	report["run_ms"] = runs
+	lifecycle, err := b.lifecycles(cycles)
+	if err != nil {
+		return err
+	}
+	report["run_d_stop_rm_ms"] = lifecycle
+	list, err := b.ps(ps, n)
+	if err != nil {
+		return err
+	}
+	report["ps_ms"] = list
 	mem, err := b.memory(detached)
 	if err != nil {
 		return err
 	}
 	report["rss_kib"] = mem
-	printReport(runs, mem)
+	printReport(runs, lifecycle, list, ps, mem)
 	if jsonOut != "" {
 		out, _ := json.MarshalIndent(report, "", "  ")
 		return os.WriteFile(jsonOut, out, 0o644)
@@ -233,6 +249,73 @@ func (b *bench) runs(n int) map[string][]float64 {
 	return out
 }
 
+// lifecycles times `run -d` + `stop -t 0` + `rm` of a sleep, n samples per
+// engine, alternating which engine goes first.
+func (b *bench) lifecycles(n int) (map[string][]float64, error) {
+	out := map[string][]float64{}
+	engines := []struct {
+		name string
+		cmd  []string
+		img  string
+	}{
+		{"pelagos", []string{b.pelagos}, "bench:busybox"},
+		{"podman", b.podman, "localhost/bench:busybox"},
+	}
+	for i := 0; i < n+1; i++ {
+		for k := range engines {
+			e := engines[(i+k)%len(engines)]
+			name := fmt.Sprintf("cycle-%d", i)
+			start := time.Now()
+			for _, args := range [][]string{
+				{"run", "-d", "--name", name, "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", e.img, "sleep", "1000"},
+				{"stop", "-t", "0", name},
+				{"rm", name},
+			} {
+				if _, err := b.cmd(e.cmd[0], append(e.cmd[1:], args...)...); err != nil {
+					return nil, err
+				}
+			}
+			if i > 0 {
+				out[e.name] = append(out[e.name], float64(time.Since(start).Microseconds())/1000)
+			}
+		}
+	}
+	return out, nil
+}
+
+// ps starts k detached sleeps under each engine, then times n `ps` of
+// each, interleaved; the containers are removed with the rest at the end.
+func (b *bench) ps(k, n int) (map[string][]float64, error) {
+	out := map[string][]float64{}
+	if k == 0 {
+		return out, nil
+	}
+	for i := 0; i < k; i++ {
+		if _, err := b.cmd(b.pelagos, "run", "-d", "--network", "none", "bench:busybox", "sleep", "1000"); err != nil {
+			return nil, err
+		}
+		if _, err := b.cmd(b.podman[0], append(b.podman[1:], "run", "-d", "--network", "none", "--ulimit", "nofile=1024:1024",
+			"--ulimit", "nproc=1024:1024", "localhost/bench:busybox", "sleep", "1000")...); err != nil {
+			return nil, err
+		}
+	}
+	list := [][]string{{b.pelagos, "ps"}, append(append([]string{}, b.podman...), "ps")}
+	names := []string{"pelagos", "podman"}
+	for i := 0; i < n+1; i++ {
+		for k := range list {
+			j := (i + k) % len(list)
+			d, err := b.timed(list[j][0], list[j][1:]...)
+			if err != nil {
+				return nil, err
+			}
+			if i > 0 {
+				out[names[j]] = append(out[names[j]], float64(d.Microseconds())/1000)
+			}
+		}
+	}
+	return out, nil
+}
+
 // memory starts k detached sleeps under each engine and reads the RSS and
 // PSS of each monitor (pelagos-monitor, conmon).
 func (b *bench) memory(k int) (map[string][]float64, error) {
@@ -313,11 +396,21 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-func printReport(runs, mem map[string][]float64) {
+func printReport(runs, lifecycle, list map[string][]float64, containers int, mem map[string][]float64) {
 	p, pod, rc := median(runs["pelagos"]), median(runs["podman"]), median(runs["runc"])
 	fmt.Printf("run --rm /bin/true, median of %d interleaved samples:\n", len(runs["pelagos"]))
 	fmt.Printf("  pelagos run   %8.1f ms\n  podman run    %8.1f ms\n  runc run      %8.1f ms\n", p, pod, rc)
 	fmt.Printf("  pelagos/podman %.3f (acceptance ≤ 0.1)\n  pelagos/runc   %.3f (acceptance ≤ 1.0)\n", p/pod, p/rc)
+	if len(lifecycle["pelagos"]) > 0 {
+		p, pod := median(lifecycle["pelagos"]), median(lifecycle["podman"])
+		fmt.Printf("run -d + stop -t 0 + rm, median of %d interleaved samples:\n", len(lifecycle["pelagos"]))
+		fmt.Printf("  pelagos %8.1f ms\n  podman  %8.1f ms\n  pelagos/podman %.3f\n", p, pod, p/pod)
+	}
+	if len(list["pelagos"]) > 0 {
+		p, pod := median(list["pelagos"]), median(list["podman"])
+		fmt.Printf("ps with %d running containers each, median of %d interleaved samples:\n", containers, len(list["pelagos"]))
+		fmt.Printf("  pelagos %8.1f ms\n  podman  %8.1f ms\n  pelagos/podman %.3f\n", p, pod, p/pod)
+	}
 	fmt.Printf("memory per detached container, median of %d:\n", len(mem["pelagos-monitor_rss"]))
 	fmt.Printf("  pelagos-monitor RSS %6.0f KiB  PSS %6.0f KiB (acceptance RSS ≤ 4096 KiB)\n", median(mem["pelagos-monitor_rss"]), median(mem["pelagos-monitor_pss"]))
 	fmt.Printf("  conmon          RSS %6.0f KiB  PSS %6.0f KiB\n", median(mem["conmon_rss"]), median(mem["conmon_pss"]))
