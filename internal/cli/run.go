@@ -29,7 +29,7 @@ type runFlags struct {
 	pidsLimit                                                int64
 	env, envFile, volumes, mounts, tmpfs, capAdd, capDrop    []string
 	securityOpt, ulimits, labels, logOpts, expose            []string
-	attach                                                   []string
+	attach, volumesFrom                                      []string
 	sigProxy                                                 bool
 	detachKeys                                               string
 	net                                                      netFlags
@@ -110,6 +110,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	fl.StringVar(&f.entrypoint, "entrypoint", "", "overwrite the default ENTRYPOINT of the image")
 	fl.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
 	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "bind mount a host path or mount a volume (/host/path:/path[:ro], NAME:/path[:ro|nocopy], /path)")
+	fl.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "mount volumes from the specified container(s): CONTAINER[:ro|rw]")
 	fl.StringArrayVar(&f.mounts, "mount", nil, "attach a filesystem mount (type=bind|volume|tmpfs,...)")
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs directory")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root filesystem as read only")
@@ -228,7 +229,7 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 
 func (f *runFlags) hostOptions(cmd *cobra.Command, hc *engine.HostConfig) error {
 	hc.AutoRemove, hc.ReadonlyRootfs, hc.Privileged = f.rm, f.readOnly, f.privileged
-	hc.CgroupParent = f.cgroupParent
+	hc.CgroupParent, hc.VolumesFrom = f.cgroupParent, f.volumesFrom
 	hc.CapAdd, hc.CapDrop, hc.SecurityOpt = f.capAdd, f.capDrop, f.securityOpt
 	var err error
 	if hc.RestartPolicy, err = engine.ParseRestart(f.restart); err != nil {

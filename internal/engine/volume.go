@@ -74,6 +74,10 @@ type MountPoint struct {
 	// CopyData: at the next start, an empty volume gets the image's
 	// content at Destination (docker's copy-up); cleared once done.
 	CopyData bool `json:"CopyData,omitempty"`
+
+	// shared: taken from a --volumes-from container by the create in
+	// progress, so a failed create must not remove it.
+	shared bool
 }
 
 // VolumeOptions are --mount type=volume's volume-* keys, in docker's
