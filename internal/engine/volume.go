@@ -243,6 +243,7 @@ func (e *Engine) createVolumeLocked(o VolumeCreateOptions) (*Volume, error) {
 		return nil, err
 	}
 	v.Mountpoint = filepath.Join(e.volumeDir(o.Name), "_data")
+	e.volumeEvent("create", v.Name, nil)
 	return v, nil
 }
 
@@ -355,6 +356,7 @@ func (e *Engine) removeVolumeLocked(name string) error {
 	if err := os.Rename(dir, gone); err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
+	e.volumeEvent("destroy", name, nil)
 	return os.RemoveAll(gone)
 }
 

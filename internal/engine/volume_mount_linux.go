@@ -157,6 +157,7 @@ func (e *Engine) prepareVolumes(ctx context.Context, c *Container) error {
 		if err := mountVolume(v); err != nil {
 			return fmt.Errorf("mount volume %s: %w", v.Name, err)
 		}
+		e.volumeMountEvent(c, *mp)
 		if mp.CopyData {
 			if err := e.copyUpOnce(ctx, c, mp, v); err != nil {
 				return fmt.Errorf("copy the image's %s into volume %s: %w", mp.Destination, v.Name, err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -189,20 +190,28 @@ func (c *cli) ptySession(t *testing.T, input string, args ...string) (string, in
 		t.Fatal(err)
 	}
 	slave.Close()
+	var mu sync.Mutex
 	var shown bytes.Buffer
 	read := make(chan struct{})
 	go func() {
 		buf := make([]byte, 4096)
 		for {
 			n, err := master.Read(buf)
+			mu.Lock()
 			shown.Write(buf[:n])
+			mu.Unlock()
 			if err != nil {
 				close(read)
 				return
 			}
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // let the shell print its prompt
+	// Type once the shell shows its prompt (input typed earlier meets a
+	// terminal not yet raw, and a loaded machine can take seconds).
+	prompted := func() bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(shown.String(), "# ") }
+	for deadline := time.Now().Add(10 * time.Second); input != "" && !prompted() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	master.WriteString(input)
 	err := cmd.Wait()
 	<-read
