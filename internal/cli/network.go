@@ -297,6 +297,9 @@ func pruneNetworks(ctx context.Context, e *engine.Engine) ([]string, error) {
 			e.NetworkEvent("destroy", n)
 		}
 	}
+	if err == nil {
+		e.PruneEvent("network", 0)
+	}
 	return names, err
 }
 

@@ -73,6 +73,12 @@ func (e *Engine) networkEvents(ctx context.Context, c *Container, action string,
 	}
 }
 
+// PruneEvent records docker's summary event of a prune of typ
+// (container, volume, network): no actor, the bytes reclaimed.
+func (e *Engine) PruneEvent(typ string, reclaimed int64) {
+	e.objectEvent(typ, "prune", "", map[string]string{"reclaimed": strconv.FormatInt(reclaimed, 10)})
+}
+
 // execAction is docker's action text of exec_create and exec_start:
 // the verb, then the command line.
 func execAction(verb string, cmd []string) string {

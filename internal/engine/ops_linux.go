@@ -323,6 +323,7 @@ func (e *Engine) Prune(ctx context.Context) ([]string, error) {
 	if err := e.sweep(ctx); err != nil {
 		return removed, err
 	}
+	e.PruneEvent("container", 0) // the CLI reports 0B reclaimed too
 	return removed, e.SweepNetwork(ctx)
 }
 

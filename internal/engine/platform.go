@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,7 +55,7 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	if len(parts) == 1 && knownArch(normalizeArch(parts[0])) {
 		parts = []string{"linux", parts[0]}
 	}
-	if len(parts) < 2 || len(parts) > 3 || slicesHasEmpty(parts) {
+	if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
 		return v1.Platform{}, invalid("invalid platform %q: want os/arch[/variant]", s)
 	}
 	p := v1.Platform{OS: parts[0], Architecture: normalizeArch(parts[1])}
@@ -68,15 +69,6 @@ func ParsePlatform(s string) (v1.Platform, error) {
 		return v1.Platform{}, invalid("invalid platform %q: unknown architecture %q", s, parts[1])
 	}
 	return p, nil
-}
-
-func slicesHasEmpty(ss []string) bool {
-	for _, s := range ss {
-		if s == "" {
-			return true
-		}
-	}
-	return false
 }
 
 func normalizeArch(a string) string {

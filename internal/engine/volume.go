@@ -393,6 +393,7 @@ func (e *Engine) PruneVolumes(ctx context.Context, all bool, match func(*Volume)
 		removed = append(removed, v.Name)
 		reclaimed += size
 	}
+	e.PruneEvent("volume", reclaimed)
 	return removed, reclaimed, nil
 }
 

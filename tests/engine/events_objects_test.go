@@ -96,3 +96,39 @@ func TestEventsObjects(t *testing.T) {
 	}
 	c.assertClean()
 }
+
+// TestEventsCopyAndPrune: cp journals docker's archive-path (out) and
+// extract-to-dir (in); container, volume and network prune their summary
+// events (no actor, the bytes reclaimed).
+func TestEventsCopyAndPrune(t *testing.T) {
+	c := newCLI(t)
+	t0 := unixNow()
+	c.ok("create", "--name", "cpev", "-v", "/anon", "busybox:test", "true")
+	c.ok("cp", "-q", "cpev:/etc/passwd", filepath.Join(c.root, "passwd"))
+	c.ok("cp", "-q", filepath.Join(c.root, "passwd"), "cpev:/tmp/")
+	c.ok("network", "create", "prunenet")
+	c.ok("container", "prune", "-f")
+	c.ok("volume", "prune", "-f")
+	c.ok("network", "prune", "-f")
+	out := c.ok("events", "--since", t0, "--until", unixNow(), "--filter", "event=archive-path", "--filter", "event=extract-to-dir",
+		"--filter", "event=prune", "--filter", "event=destroy", "--format", "{{.Type}} {{.Action}} {{.Actor.ID}} {{with .Actor.Attributes.reclaimed}}{{.}}{{end}}{{with .Actor.Attributes.name}}{{.}}{{end}}")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var got []string
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) > 2 && len(f[2]) == 64 {
+			f[2] = "ID" // container, volume and network IDs are random
+		}
+		got = append(got, strings.Join(f, " "))
+	}
+	want := []string{
+		"container archive-path ID cpev", "container extract-to-dir ID cpev",
+		"container destroy ID cpev", "container prune 0",
+		"volume destroy ID", "volume prune 0",
+		"network destroy ID prunenet", "network prune 0",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("cp and prune events (-want +got):\n%s", diff)
+	}
+	c.assertClean()
+}
