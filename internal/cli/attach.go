@@ -77,6 +77,7 @@ func attach(ctx context.Context, g *globals, e *engine.Engine, ref string, o att
 		return fmt.Errorf("container %s is not attachable (a foreground run has no monitor to attach to): %w", c.ShortID(), err)
 	}
 	defer conn.Close()
+	e.EventFor(c, "attach", nil)
 	return attachStreams(ctx, g, e, c, conn, !o.noStdin, keys)
 }
 
@@ -106,6 +107,7 @@ func attachStreams(ctx context.Context, g *globals, e *engine.Engine, c *engine.
 	select {
 	case <-detached:
 		fmt.Fprintln(g.err, errDetached.Error())
+		e.EventFor(c, "detach", nil)
 		return nil
 	default:
 	}
@@ -332,6 +334,7 @@ func runTerminal(ctx context.Context, g *globals, e *engine.Engine, c *engine.Co
 // startAndAttach starts c under a new monitor, connected to its attach
 // socket before the process starts, and attaches our stdio.
 func startAndAttach(ctx context.Context, g *globals, e *engine.Engine, c *engine.Container, keys []byte, sigProxy bool) error {
+	e.EventFor(c, "attach", nil) // docker's order: create, attach, start
 	var conn *os.File
 	err := startMonitor(g, e, c, monitorMode{conn: &conn})
 	if conn != nil {

@@ -69,10 +69,15 @@ func runCp(ctx context.Context, g *globals, e *engine.Engine, src, dst string, o
 	}
 	var n int64
 	var err error
+	ref, action := sc, "archive-path" // docker's events for cp out and in
 	if sc != "" {
 		n, err = copyFrom(ctx, g, e, sc, sp, dst, o)
 	} else {
+		ref, action = dc, "extract-to-dir"
 		n, err = copyTo(ctx, g, e, src, dc, dp, o)
+	}
+	if c, gerr := e.Get(ctx, ref); err == nil && gerr == nil {
+		e.EventFor(c, action, nil)
 	}
 	if err == nil && dst != "-" && !o.quiet {
 		fmt.Fprintf(g.err, "Successfully copied %s to %s\n", progress.HumanSize(n), dst)

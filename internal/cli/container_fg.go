@@ -27,6 +27,7 @@ func runForeground(ctx context.Context, g *globals, e *engine.Engine, c *engine.
 		return 0, withStatus(125, err)
 	}
 	defer log.Close()
+	e.EventFor(c, "attach", nil) // docker's order: create, attach, start
 	var stdio engine.Stdio
 	var copies sync.WaitGroup
 	var childEnds []*os.File

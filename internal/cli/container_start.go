@@ -274,6 +274,7 @@ func startAttached(ctx context.Context, g *globals, e *engine.Engine, ref string
 		return err
 	}
 	since := time.Now()
+	e.EventFor(c, "attach", nil)
 	if !c.State.Running {
 		if err := startOrRemove(ctx, g, e, c); err != nil {
 			return err

@@ -99,8 +99,10 @@ func parseEventTime(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("invalid time %q: want a duration (10m), Unix seconds or an RFC 3339 date", s)
 }
 
-// eventFilter compiles --filter container=, event=, type=, image=,
-// label=: values of one key are alternatives, keys must all match.
+// eventFilter compiles --filter container=, volume=, network=, event=,
+// type=, image=, label=, scope=: values of one key are alternatives, keys
+// must all match. container, volume and network match the event's actor
+// by ID (or prefix) or name, as docker's do.
 func eventFilter(filters []string) (func(engine.Event) bool, error) {
 	by := map[string][]string{}
 	for _, f := range filters {
@@ -109,7 +111,7 @@ func eventFilter(filters []string) (func(engine.Event) bool, error) {
 			return nil, fmt.Errorf("bad format of filter (expected name=value)")
 		}
 		switch k {
-		case "container", "event", "type", "image", "label":
+		case "container", "volume", "network", "event", "type", "image", "label", "scope":
 		default:
 			return nil, fmt.Errorf("invalid filter '%s'", k)
 		}
@@ -118,8 +120,10 @@ func eventFilter(filters []string) (func(engine.Event) bool, error) {
 	one := func(k string, ev engine.Event, v string) bool {
 		a := ev.Actor.Attributes
 		switch k {
-		case "container":
-			return strings.HasPrefix(ev.Actor.ID, v) || a["name"] == strings.TrimPrefix(v, "/")
+		case "container", "volume", "network":
+			return ev.Actor.ID != "" && strings.HasPrefix(ev.Actor.ID, v) || a["name"] == strings.TrimPrefix(v, "/")
+		case "scope":
+			return ev.Scope == v
 		case "event":
 			return ev.Action == v || strings.HasPrefix(ev.Action, v+":")
 		case "type":

@@ -104,6 +104,7 @@ func runExec(ctx context.Context, g *globals, e *engine.Engine, ref string, eo e
 		}
 		eo.Stdio.Stdout, eo.Stdio.Stderr = ends[0], ends[1]
 	}
+	eo.ExecID = engine.NewExecID()
 	proc, err := e.Exec(ctx, ref, eo)
 	for _, f := range childEnds {
 		f.Close()
@@ -134,6 +135,7 @@ func runExec(ctx context.Context, g *globals, e *engine.Engine, ref string, eo e
 		}
 	}()
 	code, _ := proc.Wait()
+	e.ExecDied(ctx, ref, eo.ExecID, code)
 	waitGroupFor(&copies, 2*time.Second)
 	if tty != nil {
 		tty.Wait()

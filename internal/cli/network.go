@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -60,6 +61,7 @@ func newNetworkCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			e.NetworkEvent("create", n)
 			fmt.Fprintln(g.out, n.ID)
 			return nil
 		}),
@@ -231,7 +233,11 @@ func newNetworkRmCmd(g *globals) *cobra.Command {
 		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
 			var errs []error
 			for _, ref := range args {
+				n, _ := e.Net.Get(ctx, ref)
 				err := e.Net.Remove(ctx, ref)
+				if err == nil && n != nil {
+					e.NetworkEvent("destroy", n)
+				}
 				if force && errors.Is(err, network.ErrNotFound) {
 					continue
 				}
@@ -281,7 +287,20 @@ func pruneNetworks(ctx context.Context, e *engine.Engine) ([]string, error) {
 	if err := e.SweepNetwork(ctx); err != nil {
 		return nil, err
 	}
-	return e.Net.Prune(ctx)
+	before, err := e.Net.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names, err := e.Net.Prune(ctx)
+	for _, n := range before {
+		if slices.Contains(names, n.Name) {
+			e.NetworkEvent("destroy", n)
+		}
+	}
+	if err == nil {
+		e.PruneEvent("network", 0)
+	}
+	return names, err
 }
 
 func confirm(g *globals, warning string) bool {

@@ -29,7 +29,7 @@ type runFlags struct {
 	pidsLimit                                                int64
 	env, envFile, volumes, mounts, tmpfs, capAdd, capDrop    []string
 	securityOpt, ulimits, labels, logOpts, expose            []string
-	attach                                                   []string
+	attach, volumesFrom                                      []string
 	sigProxy                                                 bool
 	detachKeys                                               string
 	net                                                      netFlags
@@ -110,6 +110,7 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	fl.StringVar(&f.entrypoint, "entrypoint", "", "overwrite the default ENTRYPOINT of the image")
 	fl.StringVarP(&f.hostname, "hostname", "h", "", "container host name")
 	stringsVarP(fl, &f.volumes, "volume", "v", "bind mount a host path or mount a volume (/host/path:/path[:ro], NAME:/path[:ro|nocopy], /path)")
+	stringsVar(fl, &f.volumesFrom, "volumes-from", "mount volumes from the specified container(s): CONTAINER[:ro|rw]")
 	stringsVar(fl, &f.mounts, "mount", "attach a filesystem mount (type=bind|volume|tmpfs,...)")
 	stringsVar(fl, &f.tmpfs, "tmpfs", "mount a tmpfs directory")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root filesystem as read only")
@@ -144,6 +145,13 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOptions, error) {
 	o := engine.CreateOptions{Name: f.name}
 	c, hc := &o.Config, &o.HostConfig
+	if f.platform != "" {
+		p, err := engine.ParsePlatform(f.platform)
+		if err != nil {
+			return o, err
+		}
+		o.Platform = &p
+	}
 	c.Image, c.Cmd = args[0], args[1:]
 	c.Tty, c.OpenStdin, c.StdinOnce = f.tty, f.interactive, f.interactive
 	c.AttachStdin = f.interactive && !f.detach
@@ -228,7 +236,7 @@ func (f *runFlags) options(cmd *cobra.Command, args []string) (engine.CreateOpti
 
 func (f *runFlags) hostOptions(cmd *cobra.Command, hc *engine.HostConfig) error {
 	hc.AutoRemove, hc.ReadonlyRootfs, hc.Privileged = f.rm, f.readOnly, f.privileged
-	hc.CgroupParent = f.cgroupParent
+	hc.CgroupParent, hc.VolumesFrom = f.cgroupParent, f.volumesFrom
 	hc.CapAdd, hc.CapDrop, hc.SecurityOpt = f.capAdd, f.capDrop, f.securityOpt
 	var err error
 	if hc.RestartPolicy, err = engine.ParseRestart(f.restart); err != nil {
@@ -310,24 +318,36 @@ func (f *runFlags) hostOptions(cmd *cobra.Command, hc *engine.HostConfig) error 
 }
 
 // ensureImage pulls the image as --pull says, with progress on stderr as
-// docker shows it.
-func (g *globals) ensureImage(ctx context.Context, e *engine.Engine, name, policy, platform string) error {
+// docker shows it. With --platform, a local image of another platform
+// counts as missing (docker's daemon answers "not found" and its CLI
+// pulls): --pull never refuses it with docker's words.
+func (g *globals) ensureImage(ctx context.Context, e *engine.Engine, name, policy string, platform *v1.Platform) error {
 	st, err := e.Images()
 	if err != nil {
 		return err
 	}
-	_, lerr := st.Lookup(name)
+	img, lerr := st.Lookup(name)
+	missing := errors.Is(lerr, store.ErrNotFound)
+	if lerr == nil && platform != nil {
+		got, err := engine.ImagePlatform(st, img)
+		if err != nil {
+			return err
+		}
+		if !engine.PlatformMatches(got, *platform) {
+			lerr, missing = engine.PlatformMismatch(name, *platform, got), true
+		}
+	}
 	switch policy {
 	case "never":
-		if lerr != nil {
+		if errors.Is(lerr, store.ErrNotFound) {
 			return dockerError("No such image: " + name)
 		}
-		return nil
+		return lerr
 	case "missing", "":
 		if lerr == nil {
 			return nil
 		}
-		if !errors.Is(lerr, store.ErrNotFound) {
+		if !missing {
 			return lerr
 		}
 		fmt.Fprintf(g.err, "Unable to find image '%s' locally\n", name)
@@ -343,12 +363,8 @@ func (g *globals) ensureImage(ctx context.Context, e *engine.Engine, name, polic
 	if isTerminal(g.err) {
 		opts.Progress = &progress.TTY{W: g.err}
 	}
-	if platform != "" {
-		p, err := v1.ParsePlatform(platform)
-		if err != nil {
-			return fmt.Errorf("invalid platform %q: %w", platform, err)
-		}
-		opts.Platform = *p
+	if platform != nil {
+		opts.Platform = *platform
 	}
 	client, err := g.client()
 	if err != nil {
@@ -389,7 +405,7 @@ func createFromFlags(cmd *cobra.Command, g *globals, f *runFlags, args []string)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := g.ensureImage(cmd.Context(), e, o.Config.Image, f.pullPolicy, f.platform); err != nil {
+	if err := g.ensureImage(cmd.Context(), e, o.Config.Image, f.pullPolicy, o.Platform); err != nil {
 		return nil, nil, err
 	}
 	c, err := e.Create(cmd.Context(), o)

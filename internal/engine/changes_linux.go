@@ -185,7 +185,13 @@ func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
 	if err := tw.Add(fs.Root, "/", "", false); err != nil {
 		return err
 	}
-	return tw.Close()
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if c, err := e.Get(ctx, ref); err == nil {
+		e.event(c, "export", nil)
+	}
+	return nil
 }
 
 // writeUpperLayer writes c's upper directory to w as an OCI layer tar:

@@ -65,7 +65,11 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (v1.Ha
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	return e.putCommitted(ctx, st, c, base, res, o)
+	id, err := e.putCommitted(ctx, st, c, base, res, o)
+	if err == nil {
+		e.event(c, "commit", map[string]string{"comment": o.Message, "imageID": id.String(), "imageRef": o.Tag})
+	}
+	return id, err
 }
 
 // ingestUpper stores c's changes as a layer above base's.

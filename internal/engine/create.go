@@ -28,6 +28,9 @@ type CreateOptions struct {
 	EntrypointSet bool
 	// Network: more networks and the primary endpoint's settings.
 	Network NetworkOptions
+	// Platform is --platform: the image must be for it. Nil: any, with a
+	// warning when it is not the host's.
+	Platform *v1.Platform
 }
 
 // Create makes a container object from an image: nothing runs until Start.
@@ -55,6 +58,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	}
 	cf, err := imageConfig(st, img)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.checkPlatform(o.Config.Image, cf, o.Platform); err != nil {
 		return nil, err
 	}
 	c := &Container{ID: newID(), Created: time.Now().UTC(), Image: img.ID.String(), Config: o.Config, HostConfig: o.HostConfig}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -21,6 +22,11 @@ type ExecOptions struct {
 	Tty        bool
 	Privileged bool
 	Stdio      Stdio
+	// ExecID, when set, journals docker's exec_create and exec_start
+	// events under it (the caller records exec_die with ExecDied). Health
+	// probes leave it empty: unlike docker's, their execs stay out of the
+	// journal, which would otherwise grow by three lines per probe.
+	ExecID string
 }
 
 // Exec starts a process in running container ref; the caller waits for
@@ -45,12 +51,22 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions) (*containe
 	if err != nil {
 		return nil, err
 	}
+	if o.ExecID != "" {
+		e.event(c, execAction("exec_create", p.Args), map[string]string{"execID": o.ExecID})
+	}
 	proc, err := rc.Exec(ctx, container.ExecOpts{
 		Process: p, Stdin: o.Stdio.Stdin, Stdout: o.Stdio.Stdout, Stderr: o.Stdio.Stderr,
 		ConsoleSocket: o.Stdio.ConsoleSocket, Warn: e.Warn, InitBinary: initBinary(),
 	})
 	if err != nil {
-		return nil, &StartError{Err: err}
+		err = &StartError{Err: err}
+		if o.ExecID != "" {
+			e.event(c, "exec_die", map[string]string{"execID": o.ExecID, "exitCode": strconv.Itoa(StartErrorStatus(err))})
+		}
+		return nil, err
+	}
+	if o.ExecID != "" {
+		e.event(c, execAction("exec_start", p.Args), map[string]string{"execID": o.ExecID})
 	}
 	return proc, nil
 }

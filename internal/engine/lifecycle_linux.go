@@ -258,6 +258,7 @@ func (e *Engine) teardown(ctx context.Context, c *Container) error {
 		if err := snapshot.Unmount(c.RootfsPath()); err != nil {
 			return err
 		}
+		e.volumeUnmountEvents(c)
 		c.Mounted = false
 		if err := c.save(); err != nil {
 			return err
@@ -303,6 +304,12 @@ func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, erro
 	}
 	defer l.unlock()
 	oom := e.oomKilled(c)
+	// The process is gone: its events come before the teardown's network
+	// disconnect and volume unmount, in docker's order.
+	if oom {
+		e.event(c, "oom", nil)
+	}
+	e.event(c, "die", map[string]string{"exitCode": strconv.Itoa(status)})
 	if err := e.teardown(ctx, c); err != nil {
 		return Next{}, err
 	}
@@ -313,10 +320,6 @@ func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, erro
 		StartedAt: c.State.StartedAt, FinishedAt: time.Now().UTC(),
 		Health: healthOnExit(c.State.Health),
 	}
-	if oom {
-		e.event(c, "oom", nil)
-	}
-	e.event(c, "die", map[string]string{"exitCode": strconv.Itoa(status)})
 	if c.HostConfig.AutoRemove {
 		return Next{}, e.autoRemove(ctx, c)
 	}

@@ -141,6 +141,7 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) ([]*os.File, er
 		closeAll(sb.Held)
 		return nil, err
 	}
+	e.networkEvents(ctx, c, "connect", ns.Order)
 	return sb.Held, nil
 }
 
@@ -192,6 +193,9 @@ func clearSandbox(c *Container) bool {
 func (e *Engine) teardownNetwork(ctx context.Context, c *Container) error {
 	if err := e.Net.Teardown(ctx, c.ID); err != nil {
 		return fmt.Errorf("network teardown: %w", err)
+	}
+	if c.NetworkSettings.SandboxKey != "" {
+		e.networkEvents(ctx, c, "disconnect", c.NetworkSettings.Order)
 	}
 	if clearSandbox(c) {
 		return c.save()
@@ -332,7 +336,13 @@ func (e *Engine) Connect(ctx context.Context, ref, netRef string, o NetworkOptio
 			e.recordSandbox(c, l)
 		}
 	}
-	return c.saveConfig()
+	if err := c.saveConfig(); err != nil {
+		return err
+	}
+	if c.State.Running && c.NetworkSettings.SandboxKey != "" { // docker's: a stopped container's change is no event
+		e.objectEvent("network", "connect", n.ID, map[string]string{"container": c.ID, "name": n.Name, "type": n.Driver})
+	}
+	return nil
 }
 
 // Disconnect detaches container ref from network netRef.
@@ -361,7 +371,13 @@ func (e *Engine) Disconnect(ctx context.Context, ref, netRef string) error {
 			e.recordSandbox(c, l)
 		}
 	}
-	return c.saveConfig()
+	if err := c.saveConfig(); err != nil {
+		return err
+	}
+	if c.State.Running && c.NetworkSettings.SandboxKey != "" { // docker's: a stopped container's change is no event
+		e.objectEvent("network", "disconnect", n.ID, map[string]string{"container": c.ID, "name": n.Name, "type": n.Driver})
+	}
+	return nil
 }
 
 // NetworkInUse lists the containers (names) whose record names network id.

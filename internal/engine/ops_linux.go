@@ -204,13 +204,19 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 	}
 	defer l.unlock()
 	monitor := alive(c.Monitor, c.MonitorStart)
-	if (c.State.Running || c.State.Restarting) && (monitor || e.runtimeAlive(c)) && !force {
+	running := (c.State.Running || c.State.Restarting) && (monitor || e.runtimeAlive(c))
+	if running && !force {
 		return errorf(ErrState, "cannot remove container %q: container is running: stop the container before removing or force remove", ref)
 	}
 	if monitor {
 		// The monitor goes first, so that it restarts nothing.
 		_ = signalProcess(c.Monitor, c.MonitorStart, unix.SIGKILL)
 		waitExit(c.Monitor, c.MonitorStart, 5000)
+	}
+	if running && c.State.Running {
+		// The teardown kills the init: docker's events for rm -f.
+		e.event(c, "kill", map[string]string{"signal": strconv.Itoa(int(unix.SIGKILL))})
+		e.event(c, "die", map[string]string{"exitCode": strconv.Itoa(128 + int(unix.SIGKILL))})
 	}
 	return e.removeLocked(ctx, c)
 }
@@ -317,6 +323,7 @@ func (e *Engine) Prune(ctx context.Context) ([]string, error) {
 	if err := e.sweep(ctx); err != nil {
 		return removed, err
 	}
+	e.PruneEvent("container", 0) // the CLI reports 0B reclaimed too
 	return removed, e.SweepNetwork(ctx)
 }
 
@@ -463,5 +470,9 @@ func (e *Engine) Top(ctx context.Context, ref string) ([]int, error) {
 	if rc.Status() == specs.StateStopped {
 		return nil, errorf(ErrState, "container %s is not running", c.ID)
 	}
-	return rc.Processes()
+	pids, err := rc.Processes()
+	if err == nil {
+		e.event(c, "top", nil)
+	}
+	return pids, err
 }

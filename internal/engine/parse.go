@@ -418,6 +418,11 @@ func validateHostConfig(hc *HostConfig) error {
 	if err := validateNetFlags(hc); err != nil {
 		return err
 	}
+	for _, v := range hc.VolumesFrom {
+		if _, _, err := parseVolumesFrom(v); err != nil {
+			return err
+		}
+	}
 	if hc.AutoRemove && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != "no" {
 		return invalid("conflicting options: cannot specify both --restart and --rm")
 	}

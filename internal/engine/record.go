@@ -109,6 +109,9 @@ type HostConfig struct {
 	Ulimits        []Ulimit          `json:"Ulimits"`
 	Init           *bool             `json:"Init"`
 	Mounts         []Mount           `json:"Mounts,omitempty"`
+	// VolumesFrom are the --volumes-from values, CONTAINER[:ro|rw]; their
+	// mounts are resolved at create (MountPoints, binds in Mounts).
+	VolumesFrom []string `json:"VolumesFrom"`
 	// Networking (docker's names): -p, -P, --dns, --dns-search,
 	// --dns-option, --add-host.
 	PortBindings    map[string][]network.PortBinding `json:"PortBindings"`

@@ -314,8 +314,23 @@ func swapAccounting() bool {
 	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
 		return true
 	}
-	_, err := os.Stat("/sys/fs/cgroup/memory.swap.max")
-	return err == nil
+	return swapAccountingV2("/sys/fs/cgroup")
+}
+
+// swapAccountingV2 answers for a cgroup v2 tree at root. The root cgroup
+// has no memory.swap.max (nor memory.max): a child shows it, where one
+// with the memory controller exists; a child with memory.max and no
+// memory.swap.max means swapaccount=0. With no such child yet, the memory
+// controller's presence answers, as docker's daemon assumes on v2.
+func swapAccountingV2(root string) bool {
+	if m, _ := filepath.Glob(filepath.Join(root, "*", "memory.swap.max")); len(m) > 0 {
+		return true
+	}
+	if m, _ := filepath.Glob(filepath.Join(root, "*", "memory.max")); len(m) > 0 {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
+	return err == nil && slices.Contains(strings.Fields(string(b)), "memory")
 }
 
 func dockerDeviceRules() []specs.LinuxDeviceCgroup {

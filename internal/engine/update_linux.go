@@ -58,7 +58,11 @@ func (e *Engine) Update(ctx context.Context, ref string, u UpdateOptions) error 
 		}
 	}
 	c.HostConfig = hc
-	return c.saveConfig()
+	if err := c.saveConfig(); err != nil {
+		return err
+	}
+	e.event(c, "update", nil)
+	return nil
 }
 
 // applyUpdate sets u's values in hc and checks the result as docker's

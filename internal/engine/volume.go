@@ -74,6 +74,10 @@ type MountPoint struct {
 	// CopyData: at the next start, an empty volume gets the image's
 	// content at Destination (docker's copy-up); cleared once done.
 	CopyData bool `json:"CopyData,omitempty"`
+
+	// shared: taken from a --volumes-from container by the create in
+	// progress, so a failed create must not remove it.
+	shared bool
 }
 
 // VolumeOptions are --mount type=volume's volume-* keys, in docker's
@@ -239,6 +243,7 @@ func (e *Engine) createVolumeLocked(o VolumeCreateOptions) (*Volume, error) {
 		return nil, err
 	}
 	v.Mountpoint = filepath.Join(e.volumeDir(o.Name), "_data")
+	e.volumeEvent("create", v.Name, nil)
 	return v, nil
 }
 
@@ -351,6 +356,7 @@ func (e *Engine) removeVolumeLocked(name string) error {
 	if err := os.Rename(dir, gone); err != nil {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
+	e.volumeEvent("destroy", name, nil)
 	return os.RemoveAll(gone)
 }
 
@@ -387,6 +393,7 @@ func (e *Engine) PruneVolumes(ctx context.Context, all bool, match func(*Volume)
 		removed = append(removed, v.Name)
 		reclaimed += size
 	}
+	e.PruneEvent("volume", reclaimed)
 	return removed, reclaimed, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
@@ -17,8 +16,9 @@ import (
 )
 
 // mountPoints makes c's volume mount points: -v and --mount volumes,
-// then the image's VOLUME entries that no user mount covers, each an
-// anonymous volume. Volumes that do not exist yet are created; the
+// the --volumes-from containers' volumes (their binds join
+// HostConfig.Mounts) where no user mount is, then the image's VOLUME
+// entries that no mount covers, each an anonymous volume. Volumes that do not exist yet are created; the
 // returned lock (nil without volumes) is held until the container is
 // committed, so that no volume rm removes them meanwhile.
 func (e *Engine) mountPoints(ctx context.Context, c *Container) (*lock, error) {
@@ -54,14 +54,35 @@ func (e *Engine) mountPoints(ctx context.Context, c *Container) (*lock, error) {
 			add(m, modes[m.Target])
 		}
 	}
+	from, fromBinds, err := e.volumesFrom(ctx, c.HostConfig.VolumesFrom)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range fromBinds {
+		if !seen[m.Target] {
+			seen[m.Target] = true
+			c.HostConfig.Mounts = append(c.HostConfig.Mounts, m)
+		}
+	}
+	for _, mp := range from {
+		if !seen[mp.Destination] {
+			seen[mp.Destination] = true
+			mps = append(mps, mp)
+			// Made again if it went meanwhile, as a start would.
+			vo := VolumeCreateOptions{Name: mp.Name}
+			if mp.Anonymous {
+				vo.Labels = map[string]string{AnonymousLabel: ""}
+			}
+			creates = append(creates, vo)
+		}
+	}
 	var imageVols []string
 	for p := range c.Config.Volumes {
 		imageVols = append(imageVols, filepath.Join("/", p)) // a relative VOLUME is taken from /
 	}
 	sort.Strings(imageVols)
 	for _, p := range imageVols {
-		covered := slices.ContainsFunc(c.HostConfig.Mounts, func(m Mount) bool { return m.Target == p })
-		if !covered && p != "/" {
+		if !seen[p] && p != "/" {
 			add(Mount{Type: "volume", Target: p}, "")
 		}
 	}
@@ -87,7 +108,7 @@ func (e *Engine) mountPoints(ctx context.Context, c *Container) (*lock, error) {
 // the caller holds the volumes lock.
 func (e *Engine) dropAnonymous(mps []MountPoint) {
 	for _, mp := range mps {
-		if mp.Anonymous {
+		if mp.Anonymous && !mp.shared {
 			if _, err := e.loadVolume(mp.Name); err == nil {
 				_ = e.removeVolumeLocked(mp.Name)
 			}
@@ -136,6 +157,7 @@ func (e *Engine) prepareVolumes(ctx context.Context, c *Container) error {
 		if err := mountVolume(v); err != nil {
 			return fmt.Errorf("mount volume %s: %w", v.Name, err)
 		}
+		e.volumeMountEvent(c, *mp)
 		if mp.CopyData {
 			if err := e.copyUpOnce(ctx, c, mp, v); err != nil {
 				return fmt.Errorf("copy the image's %s into volume %s: %w", mp.Destination, v.Name, err)

@@ -47,10 +47,10 @@ func TestEvents(t *testing.T) {
 
 	out := c.ok("events", "--since", t0, "--until", t1, "--format", "{{.Action}} {{.Actor.Attributes.name}}")
 	want := strings.Join([]string{
-		"create ev", "start ev", "pause ev", "unpause ev",
-		"kill ev", "kill ev", "die ev", "stop ev", // SIGTERM, then SIGKILL after -t 1 (sleep as PID 1)
+		"create ev", "connect bridge", "start ev", "pause ev", "unpause ev",
+		"kill ev", "kill ev", "die ev", "disconnect bridge", "stop ev", // SIGTERM, then SIGKILL after -t 1 (sleep as PID 1)
 		"rename ev2", "destroy ev2",
-		"create short", "start short", "die short", "destroy short",
+		"create short", "attach short", "connect bridge", "start short", "die short", "disconnect bridge", "destroy short",
 	}, "\n") + "\n"
 	if diff := cmp.Diff(want, out); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)

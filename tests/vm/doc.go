@@ -9,7 +9,8 @@
 //     the v2 driver, and the guest tests (./guest) drive the real
 //     pelagos-runc through its CLI: limits, OOM events, pause, update,
 //     device filtering, kill --all, delete, cgroup paths and the
-//     container's own /sys/fs/cgroup.
+//     container's own /sys/fs/cgroup; and the engine's guest tests drive
+//     the pelagos CLI (run, stats, update on v2; docs/ENGINE.md).
 //   - TestCgroupV1InVM: a cgroup v1 layout with the hierarchies the
 //     development machines lack (hugetlb, net_cls, net_prio), where the OCI
 //     validation suite's linux_cgroups_* programs run against pelagos-runc.

@@ -59,8 +59,10 @@ func TestCgroupV2InVM(t *testing.T) {
 		files: map[string]string{},
 		// RAM disks: a block device for the io controller to throttle,
 		// and two identical ones for the device filter to tell apart.
-		modules: []module{{filepath.Join(modules, "drivers/block/brd.ko"), "rd_nr=2 rd_size=16384"}},
-		layout:  v2Layout,
+		// overlay: the engine's guest tests run containers from an image.
+		modules: []module{{filepath.Join(modules, "drivers/block/brd.ko"), "rd_nr=2 rd_size=16384"},
+			{filepath.Join(modules, "fs/overlayfs/overlay.ko"), ""}},
+		layout: v2Layout,
 	}
 	for _, name := range sortedKeys(b.library) {
 		m.files[name+".test"] = b.library[name]
@@ -72,6 +74,7 @@ func TestCgroupV2InVM(t *testing.T) {
 	m.runs = append(m.runs, guestRun{name: "seccomp", bin: "/seccomp.test", dir: "/tmp",
 		args: testArgs("-test.run", "^TestKernelInt80$")})
 	b.addGuest(t, m, "linux_cgroups_pids")
+	b.addEngine(m)
 	m.runs = append(m.runs, guestRun{name: "cli", bin: "/guest.test", dir: "/tmp",
 		args: testArgs("-test.skip", "^TestValidationSuite")})
 	m.runs = append(m.runs, guestRun{name: "ocisuite", bin: "/guest.test", dir: "/tmp",
@@ -136,6 +139,8 @@ type builds struct {
 	seccomp string            // internal/seccomp's test binary, for TestKernelInt80
 	runtime string            // pelagos-runc, as scripts/build.sh builds it
 	probe   string
+	pelagos string // the pelagos CLI and its monitor, for the engine's guest tests
+	monitor string
 	suite   *ocisuite.Suite
 }
 
@@ -188,6 +193,13 @@ func build(t *testing.T) (*builds, error) {
 	if err := testenv.GoBuild(ctx, testenv.PkgProbe, b.probe, testenv.BuildOptions{Static: true}); err != nil {
 		return nil, err
 	}
+	b.pelagos, b.monitor = filepath.Join(dir, "pelagos"), filepath.Join(dir, "pelagos-monitor")
+	if err := testenv.GoBuild(ctx, "./cmd/pelagos", b.pelagos, testenv.BuildOptions{Release: true}); err != nil {
+		return nil, err
+	}
+	if err := testenv.GoBuild(ctx, "./cmd/pelagos-monitor", b.monitor, testenv.BuildOptions{Release: true}); err != nil {
+		return nil, err
+	}
 	cache, err := testenv.CacheDir()
 	if err != nil {
 		return nil, err
@@ -217,6 +229,14 @@ func (b *builds) addGuest(t *testing.T, m *machine, programs ...string) {
 	}
 	m.env = append(m.env, testenv.EnvRuntime+"=/bin/pelagos-runc", "PELAGOS_VM_PROBE=/bin/probe",
 		"PELAGOS_VM_OCISUITE=/ocisuite")
+}
+
+// addEngine puts into m the pelagos CLI and its monitor, and the
+// environment the engine's guest tests find them by.
+func (b *builds) addEngine(m *machine) {
+	m.files["bin/pelagos"] = b.pelagos
+	m.files["bin/pelagos-monitor"] = b.monitor
+	m.env = append(m.env, "PELAGOS_VM_PELAGOS=/bin/pelagos", "PELAGOS_VM_MONITOR=/bin/pelagos-monitor")
 }
 
 // buildTest builds the test binary of pkg statically (no libc in the VM).

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -13,7 +14,9 @@ import (
 // older kernels it falls back to mount(2) with Options.
 func Mount(s Spec, target string) error {
 	err := mountFS(s, target)
-	if err == unix.ENOSYS || err == unix.EINVAL {
+	// Kernels before 6.8 know no lowerdir+ (EINVAL, wrapped by fsmount's
+	// "create overlay"), before 5.2 no fsopen (ENOSYS).
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) {
 		err = unix.Mount("overlay", target, "overlay", 0, joinOpts(s.Options()))
 	}
 	if err != nil {
