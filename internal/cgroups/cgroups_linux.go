@@ -211,6 +211,12 @@ func (m *Manager) Path(controller string) (string, bool) {
 // loaded state (Destroy skips what does not exist, and rmdir never removes
 // a cgroup that has members or children).
 func (m *Manager) Planned() State {
+	if m.scope != nil {
+		// systemd makes the scope's directories (and the slices'), which
+		// are never ours to remove; what joinScope makes is recorded as
+		// it makes it.
+		return State{Mode: m.mode, Paths: m.paths, Mounts: m.mounts, Scope: m.scope}
+	}
 	var planned []string
 	for _, key := range sortedKeys(m.paths) {
 		var missing []string

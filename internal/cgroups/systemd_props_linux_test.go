@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -164,5 +165,27 @@ func TestAnnotationPropertiesBad(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%s: AnnotationProperties error = %v, want one containing %q", tt.name, err, tt.wantErr)
 		}
+	}
+}
+
+// TestUnstartedScopeIsNotOurs: a systemd manager plans to create nothing
+// (systemd makes the directories), and until it has started its unit,
+// Destroy neither stops a unit (the name may be another container's; no
+// systemd is even asked) nor removes a directory at its paths.
+func TestUnstartedScopeIsNotOurs(t *testing.T) {
+	existing := t.TempDir()
+	m := &Manager{
+		mode:  Unified,
+		paths: map[string]string{"": existing, "x": existing + "/missing/p-c.scope"},
+		scope: &Scope{Unit: "p-c.scope", Slice: "system.slice"},
+	}
+	if got := m.Planned(); len(got.Created) != 0 || got.Scope == nil || got.ScopeStarted {
+		t.Errorf("Planned() = %+v, want the scope, not started, and no directories of ours", got)
+	}
+	if err := Load(m.Planned()).Destroy(); err != nil {
+		t.Errorf("Destroy of an unstarted scope: %v", err)
+	}
+	if _, err := os.Stat(existing); err != nil {
+		t.Errorf("Destroy of an unstarted scope removed %s: %v", existing, err)
 	}
 }
