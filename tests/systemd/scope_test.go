@@ -24,6 +24,62 @@ func TestScopeWithRealSystemd(t *testing.T) {
 	t.Run("default path", func(t *testing.T) { testDefaultPath(t, s, r) })
 	t.Run("failure after the scope started", func(t *testing.T) { testRollback(t, s, r) })
 	t.Run("lingering unit name", func(t *testing.T) { testUnitExists(t, s, r) })
+	t.Run("limits and update", func(t *testing.T) { testLimits(t, s, r) })
+}
+
+// testLimits: where the sandbox's cgroup2 tree has the controllers (a
+// pure v2 host, as in tests/vm's TestCgroupV2InVM), systemd holds the
+// limits as unit properties, the files say the same, and update changes
+// both (SetUnitProperties).
+func testLimits(t *testing.T, s *sandbox, r *runc) {
+	have := " " + s.readInside(t, "/sys/fs/cgroup/cgroup.controllers") + " "
+	for _, c := range []string{"memory", "pids", "cpu"} {
+		if !strings.Contains(have, " "+c+" ") {
+			t.Skipf("the sandbox's cgroup2 tree has no %s controller (controllers: %s): on a hybrid host the controllers are on v1; TestCgroupV2InVM runs this", c, strings.TrimSpace(have))
+		}
+	}
+	const (
+		unit = "pt-lim.scope"
+		dir  = "/sys/fs/cgroup/system.slice/pt-lim.scope"
+	)
+	b := newBundle(t, s, "b-lim", withCgroupsPath("system.slice:pt:lim"), func(sp *specs.Spec) {
+		shares, period := uint64(1024), uint64(100000)
+		quota, mem, pids := int64(50000), int64(64<<20), int64(32)
+		sp.Linux.Resources = &specs.LinuxResources{
+			Memory: &specs.LinuxMemory{Limit: &mem},
+			CPU:    &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period},
+			Pids:   &specs.LinuxPids{Limit: &pids},
+		}
+	})
+	r.mustRun(t, "--systemd-cgroup", "create", "--bundle", b, "lim")
+	defer r.run("delete", "--force", "lim")
+	check := func(when string, wantProps, wantFiles map[string]string) {
+		t.Helper()
+		var names []string
+		for k := range wantProps {
+			names = append(names, k)
+		}
+		got := s.unitProps(unit, names...)
+		for k, v := range wantProps {
+			if got[k] != v {
+				t.Errorf("%s: systemctl show %s: %s=%q, want %q", when, unit, k, got[k], v)
+			}
+		}
+		for f, v := range wantFiles {
+			if got := s.readInside(t, dir+"/"+f); got != v {
+				t.Errorf("%s: %s = %q, want %q", when, f, got, v)
+			}
+		}
+	}
+	check("after create", map[string]string{
+		"MemoryMax": "67108864", "TasksMax": "32", "CPUWeight": "39",
+		"CPUQuotaPerSecUSec": "500ms", "CPUQuotaPeriodUSec": "100ms",
+	}, map[string]string{
+		"memory.max": "67108864", "pids.max": "32", "cpu.weight": "39", "cpu.max": "50000 100000",
+	})
+	r.mustRun(t, "update", "--memory", "33554432", "--pids-limit", "16", "lim")
+	check("after update", map[string]string{"MemoryMax": "33554432", "TasksMax": "16"},
+		map[string]string{"memory.max": "33554432", "pids.max": "16"})
 }
 
 // testLifecycle: create makes the scope, in the slice asked for, with the
