@@ -22,7 +22,7 @@ pkgs=(
 	libc6-dev        # static C library for the static pelagos-runc build
 	libseccomp-dev   # libseccomp, the reference the seccomp compiler is compared with
 	ca-certificates
-	systemd          # systemd-analyze verify checks contrib/systemd's unit files
+	systemd          # systemd-analyze verify checks contrib/systemd's unit files; tests/systemd boots it in a sandbox
 	qemu-system-x86    # tests/vm: boots the cgroup v2 VM (TCG)
 	linux-image-amd64  # tests/vm: Debian's kernel and modules for that VM
 )

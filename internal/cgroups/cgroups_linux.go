@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	sdbus "github.com/coreos/go-systemd/v22/dbus"
 )
 
 // ErrNotEmpty is returned by Create when the requested cgroup already exists
@@ -70,8 +72,12 @@ type Config struct {
 	Name string
 	// Systemd selects the systemd driver (runc's --systemd-cgroup): Path is
 	// "slice:prefix:name" and systemd creates the cgroup. Without systemd
-	// as PID 1, New fails with ErrNoSystemd.
+	// as the init, New fails with ErrNoSystemd. An empty Path is then
+	// DefaultSystemdPath(Name).
 	Systemd bool
+	// Annotations of the config: with the systemd driver, those named
+	// org.systemd.property.* set properties of the scope, as in runc.
+	Annotations map[string]string
 }
 
 // Manager owns one container's cgroup: the directory in every hierarchy.
@@ -87,6 +93,15 @@ type Manager struct {
 	// created lists the directories this manager made, outermost first,
 	// so that Destroy removes exactly those and nothing else.
 	created []string
+	// scope is the systemd unit that owns the cgroup, or nil when this
+	// manager creates the directories itself.
+	scope *Scope
+	// extra are the unit properties the annotations ask for.
+	extra []sdbus.Property
+	// started is set once systemd has started the scope for this
+	// manager: before that the unit of that name, if any, is someone
+	// else's, and Destroy must not stop it.
+	started bool
 }
 
 // State is what a Manager persists so that a later command can Load it.
@@ -95,6 +110,10 @@ type State struct {
 	Paths   map[string]string `json:"paths"`
 	Mounts  map[string]string `json:"mounts,omitempty"`
 	Created []string          `json:"created,omitempty"`
+	// Scope is the systemd unit, with the systemd driver.
+	Scope *Scope `json:"scope,omitempty"`
+	// ScopeStarted says that this manager's StartScope started the unit.
+	ScopeStarted bool `json:"scopeStarted,omitempty"`
 }
 
 // New resolves the cgroup directories for cfg without creating anything.
@@ -109,9 +128,12 @@ func New(cfg Config) (*Manager, error) {
 			return nil, errors.New("cgroup: neither a path nor a name given")
 		}
 		inner = cfg.Name
+		if cfg.Systemd {
+			inner = DefaultSystemdPath(cfg.Name)
+		}
 	}
 	if cfg.Systemd || IsSystemdPath(inner) {
-		return nil, systemdUnavailable(inner)
+		return newSystemd(cfg, mode, inner)
 	}
 	own, err := ownCgroups()
 	if err != nil {
@@ -149,28 +171,14 @@ func relativeBase(mode Mode, own string) string {
 	return filepath.Dir(own)
 }
 
-// systemdUnavailable explains why a systemd cgroup path cannot be used.
-// The systemd driver would create a transient scope over D-Bus; pelagos
-// has no D-Bus client yet, and these machines have no systemd to test one.
-func systemdUnavailable(p string) error {
-	unit, err := SystemdPath(p)
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat("/run/systemd/system"); err != nil {
-		return fmt.Errorf("cgroupsPath %q (%s): %w", p, unit, ErrNoSystemd)
-	}
-	return fmt.Errorf("cgroupsPath %q (%s): the systemd cgroup driver (transient scopes over D-Bus): %w", p, unit, ErrNotSupported)
-}
-
 // Load rebuilds a Manager from what State returned in an earlier process.
 func Load(s State) *Manager {
-	return &Manager{mode: s.Mode, paths: s.Paths, mounts: s.Mounts, created: s.Created}
+	return &Manager{mode: s.Mode, paths: s.Paths, mounts: s.Mounts, created: s.Created, scope: s.Scope, started: s.ScopeStarted}
 }
 
 // State returns what must be saved to Load this manager later.
 func (m *Manager) State() State {
-	return State{Mode: m.mode, Paths: m.paths, Mounts: m.mounts, Created: m.created}
+	return State{Mode: m.mode, Paths: m.paths, Mounts: m.mounts, Created: m.created, Scope: m.scope, ScopeStarted: m.started}
 }
 
 // Mode reports the layout this manager works on.
@@ -203,6 +211,12 @@ func (m *Manager) Path(controller string) (string, bool) {
 // loaded state (Destroy skips what does not exist, and rmdir never removes
 // a cgroup that has members or children).
 func (m *Manager) Planned() State {
+	if m.scope != nil {
+		// systemd makes the scope's directories (and the slices'), which
+		// are never ours to remove; what joinScope makes is recorded as
+		// it makes it.
+		return State{Mode: m.mode, Paths: m.paths, Mounts: m.mounts, Scope: m.scope}
+	}
 	var planned []string
 	for _, key := range sortedKeys(m.paths) {
 		var missing []string
@@ -216,7 +230,7 @@ func (m *Manager) Planned() State {
 			planned = append(planned, missing[i])
 		}
 	}
-	return State{Mode: m.mode, Paths: m.paths, Created: planned}
+	return State{Mode: m.mode, Paths: m.paths, Created: planned, Scope: m.scope}
 }
 
 // Create makes the cgroup directories. A directory that already exists is
@@ -227,6 +241,9 @@ func (m *Manager) Planned() State {
 // EEXIST: a fresh container's directories never exist, and checking first
 // would cost a stat per hierarchy for nothing.
 func (m *Manager) Create() error {
+	if m.scope != nil {
+		return fmt.Errorf("cgroup: the systemd scope %s is made by StartScope, with the init's pid", m.scope.Unit)
+	}
 	for _, key := range sortedKeys(m.paths) {
 		dir := m.paths[key]
 		made, existed, err := mkdirAll(dir)
@@ -378,6 +395,14 @@ func (m *Manager) Pids() ([]int, error) {
 // or child cgroup remains, so the first EBUSY is what starts the kill and
 // wait; nothing is listed or read before it.
 func (m *Manager) Destroy() error {
+	if m.scope != nil {
+		return m.destroyScope()
+	}
+	return m.removeCreated()
+}
+
+// removeCreated removes the directories Create made, as Destroy describes.
+func (m *Manager) removeCreated() error {
 	own := map[string]bool{}
 	for _, p := range m.paths {
 		own[p] = true

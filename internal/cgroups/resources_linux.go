@@ -61,7 +61,15 @@ func (m *Manager) Update(r *specs.LinuxResources) error {
 	if err := Validate(r); err != nil {
 		return err
 	}
-	return m.driver(true).set(r)
+	if err := m.driver(true).set(r); err != nil {
+		return err
+	}
+	if m.scope != nil {
+		// After the files, so that checkBeforeUpdate has refused a
+		// limit below usage before systemd could write it.
+		return m.updateScope(r)
+	}
+	return nil
 }
 
 type driver interface {

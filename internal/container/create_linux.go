@@ -52,6 +52,9 @@ type CreateOpts struct {
 	// Empty means this process's own binary. A small one (pelagos-runc)
 	// is faster to start for a large caller.
 	InitBinary string
+	// SystemdCgroup asks for the systemd cgroup driver (runc's
+	// --systemd-cgroup): the cgroup is a transient scope systemd makes.
+	SystemdCgroup bool
 	// Spec, when set, is the bundle's config.json already decoded, and
 	// RawSpec its exact bytes: a caller that has just generated and
 	// written the config (the engine) spares Create reading and decoding
@@ -292,6 +295,9 @@ func (cr *creation) makeCgroupV2() error {
 	if mode, err := cgroups.DetectMode(); err != nil || mode != cgroups.Unified {
 		return err
 	}
+	if cr.systemd() {
+		return nil // the scope needs the init's pid: makeCgroupV1 then placeInit
+	}
 	return cr.makeCgroup()
 }
 
@@ -313,9 +319,15 @@ func (cr *creation) makeCgroupV1() error {
 
 func (cr *creation) makeCgroup() error {
 	l := cr.spec.Linux
-	cg, err := cgroups.New(cgroups.Config{Path: l.CgroupsPath, Name: cr.o.ID})
+	cg, err := cgroups.New(cgroups.Config{
+		Path: l.CgroupsPath, Name: cr.o.ID,
+		Systemd: cr.o.SystemdCgroup, Annotations: cr.spec.Annotations,
+	})
 	if err != nil {
 		return err
+	}
+	if cg.Systemd() {
+		return cr.planScope(cg)
 	}
 	// Record what is about to be made before making it: a create killed
 	// halfway through leaves a state that delete --force cleans up.
@@ -342,6 +354,33 @@ func (cr *creation) makeCgroup() error {
 	// Recorded at once: a create killed from here on leaves a cgroup that
 	// delete --force must find.
 	return cr.c.save()
+}
+
+// systemd reports whether the systemd driver makes the cgroup.
+func (cr *creation) systemd() bool {
+	return cr.o.SystemdCgroup || cgroups.IsSystemdPath(cr.spec.Linux.CgroupsPath)
+}
+
+// planScope records the scope about to be made; systemd makes it in
+// placeInit, since a scope is created with its first process in it.
+func (cr *creation) planScope(cg *cgroups.Manager) error {
+	planned := cg.Planned()
+	cr.c.rec.Cgroup = &planned
+	cr.cg = cg
+	cr.undo = append(cr.undo, func() { _ = cg.Destroy() })
+	return cr.c.save()
+}
+
+// startScope has systemd make the scope with the init in it, then applies
+// the limits, and records the result.
+func (cr *creation) startScope(pid int) error {
+	desc := "pelagos container " + cr.o.ID
+	if err := cr.cg.StartScope(context.Background(), desc, pid, withDeviceRules(cr.spec.Linux)); err != nil {
+		return err
+	}
+	st := cr.cg.State()
+	cr.c.rec.Cgroup = &st
+	return nil
 }
 
 // withoutCgroup lets a rootless container run without a cgroup of its own
@@ -618,7 +657,12 @@ func (cr *creation) placeInit() error {
 	pid := cr.proc.Pid
 	cr.c.rec.Pid = pid
 	_, cr.c.rec.PidStart, _ = procStat(pid)
-	if !cr.clonedIntoCgroup && cr.cg != nil {
+	switch {
+	case cr.cg != nil && cr.cg.Systemd():
+		if err := cr.startScope(pid); err != nil {
+			return err
+		}
+	case !cr.clonedIntoCgroup && cr.cg != nil:
 		if err := cr.cg.Apply(pid); err != nil {
 			return err
 		}

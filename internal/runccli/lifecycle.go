@@ -42,7 +42,7 @@ func (f *createFlags) opts(g *globals, id string) (container.CreateOpts, error) 
 	o := container.CreateOpts{
 		Root: g.root, ID: id, Bundle: bundle, PidFile: f.pidFile,
 		NoPivot: f.noPivot, NoNewKeyring: f.noNewKeyring, PreserveFds: f.preserveFds,
-		Warn: g.warn,
+		Warn: g.warn, SystemdCgroup: g.systemdCgroup,
 	}
 	if f.preserveFds < 0 {
 		return o, fmt.Errorf("--preserve-fds %d: must not be negative", f.preserveFds)

@@ -68,7 +68,7 @@ func run(g *globals, args []string) error {
 	fs.StringVar(&g.logPath, "log", "", "write errors and warnings to this file (default: stderr)")
 	fs.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&g.debug, "debug", false, "log debug messages")
-	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "accepted for compatibility; a slice:prefix:name cgroupsPath needs systemd")
+	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "make the cgroup a systemd scope: cgroupsPath is slice:prefix:name (default :pelagos:<id>)")
 	fs.StringVar(&g.rootless, "rootless", "auto", "accepted for compatibility (true, false, auto)")
 	fs.String("criu", "criu", "")
 	fs.BoolVarP(&version, "version", "v", false, "print the version")

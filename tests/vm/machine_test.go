@@ -264,3 +264,58 @@ func boot(t *testing.T, kernel string, m *machine) string {
 	}
 	return console
 }
+
+// addSystemd puts into m what tests/systemd's sandbox needs: Debian's
+// systemd and systemctl, util-linux's unshare, nsenter and mount (busybox's
+// have no cgroup namespace) in /usr/local/bin, which comes first on the
+// VM's PATH, every shared library they load, and os-release.
+func (m *machine) addSystemd(t *testing.T) {
+	t.Helper()
+	bins := map[string]string{
+		"lib/systemd/systemd":     "/lib/systemd/systemd",
+		"usr/local/bin/systemctl": "/bin/systemctl",
+		"usr/local/bin/unshare":   "/usr/bin/unshare",
+		"usr/local/bin/nsenter":   "/usr/bin/nsenter",
+		"usr/local/bin/mount":     "/bin/mount",
+		"etc/os-release":          "/usr/lib/os-release",
+	}
+	for dst, src := range bins {
+		real, err := filepath.EvalSymlinks(src)
+		if err != nil {
+			t.Fatalf("%s (scripts/install-test-deps.sh installs systemd): %v", src, err)
+		}
+		m.files[dst] = real
+		if strings.HasPrefix(dst, "etc/") {
+			continue
+		}
+		m.addLddLibs(t, real)
+	}
+}
+
+// addLddLibs adds every shared library ldd says exe loads, transitive
+// ones and those found through its RUNPATH included (systemd's own
+// libsystemd-shared), and the program interpreter.
+func (m *machine) addLddLibs(t *testing.T, exe string) {
+	t.Helper()
+	out, err := exec.Command("ldd", exe).Output()
+	if err != nil {
+		t.Fatalf("ldd %s: %v", exe, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		var p string
+		switch {
+		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+			p = f[2]
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			p = f[0] // the interpreter
+		default:
+			continue
+		}
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.files[strings.TrimPrefix(p, "/")] = real
+	}
+}

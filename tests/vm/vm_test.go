@@ -79,6 +79,14 @@ func TestCgroupV2InVM(t *testing.T) {
 		args: testArgs("-test.skip", "^TestValidationSuite")})
 	m.runs = append(m.runs, guestRun{name: "ocisuite", bin: "/guest.test", dir: "/tmp",
 		args: testArgs("-test.run", "^TestValidationSuiteCgroups$")})
+	// The systemd driver against a real systemd, with every controller:
+	// limits as unit properties and update through SetUnitProperties,
+	// which the development machines' hybrid cgroup2 tree cannot show.
+	m.addSystemd(t)
+	m.files["systemd.test"] = b.systemd
+	m.env = append(m.env, "PELAGOS_SYSD_LOG_TARGET=console")
+	m.runs = append(m.runs, guestRun{name: "systemd", bin: "/systemd.test", dir: "/tmp",
+		args: testArgs("-test.run", "^TestScopeWithRealSystemd$")})
 	report(t, boot(t, kernel, m), m.runs)
 }
 
@@ -137,6 +145,7 @@ type builds struct {
 	library map[string]string // test binaries of libraryPackages, by short name
 	guest   string            // the guest test binary
 	seccomp string            // internal/seccomp's test binary, for TestKernelInt80
+	systemd string            // tests/systemd's test binary, for the systemd driver
 	runtime string            // pelagos-runc, as scripts/build.sh builds it
 	probe   string
 	pelagos string // the pelagos CLI and its monitor, for the engine's guest tests
@@ -179,6 +188,10 @@ func build(t *testing.T) (*builds, error) {
 		}
 	}
 	if err := buildTest("tests/vm/guest", b.guest, "-tags", "vmguest"); err != nil {
+		return nil, err
+	}
+	b.systemd = filepath.Join(dir, "systemd.test")
+	if err := buildTest("tests/systemd", b.systemd); err != nil {
 		return nil, err
 	}
 	b.seccomp = filepath.Join(dir, "seccomp.test")
