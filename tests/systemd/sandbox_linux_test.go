@@ -26,7 +26,9 @@ import (
 // talks to that systemd over /run/systemd/private.
 //
 // The host is shared, so the sandbox is built to change nothing outside
-// itself: / is remounted read-only in its mount namespace, /run, /tmp,
+// itself: /, /sys and /proc/sys are read-only in its mount namespace
+// (TestSandboxLeavesHostSysctls checks the kernel settings systemd raises
+// at boot), /run, /tmp,
 // /var/tmp, /var/log, /var/lib/systemd and /var/cache are private tmpfs,
 // and the only unit started is pelagos-test.target, which pulls in
 // nothing; the units that touch the machine (tmpfiles, udev, sysctl,
@@ -98,6 +100,12 @@ mkdir -p ` + inside + ` /run/systemd/system
 mount --bind "$1" ` + inside + `
 for d in /tmp /var/tmp /var/log /var/lib/systemd /var/cache; do if [ -d $d ]; then mount -t tmpfs tmpfs $d; fi; done
 umount -l /sys/fs/cgroup
+# /proc/sys and /sys read-only, as in any container: systemd as PID 1
+# raises fs.file-max and friends at boot, which are not namespaced.
+mount --bind /proc/sys /proc/sys
+mount -o remount,bind,ro /proc/sys
+mount --bind /sys /sys
+mount -o remount,bind,ro /sys
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -o remount,bind,ro /
 printf '[Unit]\nDescription=pelagos systemd driver tests\nDefaultDependencies=no\n' >/run/systemd/system/pelagos-test.target

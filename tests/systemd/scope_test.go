@@ -299,3 +299,39 @@ func TestWithoutSystemd(t *testing.T) {
 		})
 	}
 }
+
+// hostSysctls are kernel settings that are not namespaced and that
+// systemd as PID 1 raises at boot.
+var hostSysctls = []string{"fs/file-max", "fs/nr_open", "kernel/pid_max"}
+
+// TestSandboxLeavesHostSysctls: booting the sandbox's systemd changes none
+// of the host's kernel settings. fs.file-max is moved one below the
+// maximum systemd sets for the duration (and restored), so the test fails
+// on a host where it is already at that maximum too.
+func TestSandboxLeavesHostSysctls(t *testing.T) {
+	read := func(k string) string {
+		b, err := os.ReadFile("/proc/sys/" + k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	const fileMax = "/proc/sys/fs/file-max"
+	if old := read("fs/file-max"); old == "9223372036854775807" {
+		if err := os.WriteFile(fileMax, []byte("9223372036854775806"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.WriteFile(fileMax, []byte(old), 0o644) })
+	}
+	before := map[string]string{}
+	for _, k := range hostSysctls {
+		before[k] = read(k)
+	}
+	s := newSandbox(t)
+	s.mustExec("true")
+	for _, k := range hostSysctls {
+		if got := read(k); got != before[k] {
+			t.Errorf("the sandbox's systemd changed the host's %s: %s -> %s", k, before[k], got)
+		}
+	}
+}
