@@ -112,6 +112,7 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 		Root: e.RuntimeRoot(), ID: c.ID, Bundle: c.dir,
 		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
 		ConsoleSocket: stdio.ConsoleSocket, Warn: e.Warn, InitBinary: initBinary(),
+		NoCgroup: e.Rootless,
 	})
 	if err != nil {
 		return nil, &StartError{Err: err}
@@ -210,8 +211,10 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	if parent == "" {
 		parent = e.CgroupParent
 	}
-	if err := e.ensureCgroupParent(parent); err != nil {
-		return nil, err
+	if !e.Rootless {
+		if err := e.ensureCgroupParent(parent); err != nil {
+			return nil, err
+		}
 	}
 	in := specInput{
 		user: u, rootfs: c.RootfsPath(), hostname: hostname, etcFiles: etc,

@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/userns"
 )
 
 // Mount mounts s on target. It uses the new mount API, adding each lower
@@ -71,6 +73,11 @@ func fsmount(s Spec) (int, error) {
 			return -1, err
 		}
 		if err := unix.FsconfigSetString(fd, "workdir", s.Work); err != nil {
+			return -1, err
+		}
+	}
+	if userns.Inside() {
+		if err := unix.FsconfigSetFlag(fd, "userxattr"); err != nil {
 			return -1, err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pelagos-go/pelagos/internal/image/store"
+	"github.com/pelagos-go/pelagos/internal/userns"
 )
 
 // Spec says how to mount one snapshot.
@@ -38,6 +39,12 @@ func (s Spec) Options() []string {
 	opts := []string{"lowerdir=" + strings.Join(s.Lower, ":")}
 	if s.Upper != "" {
 		opts = append(opts, "upperdir="+s.Upper, "workdir="+s.Work)
+	}
+	if userns.Inside() {
+		// A rootless engine's layers mark opaque directories with
+		// user.overlay.opaque (package unpack); overlayfs keeps its own
+		// metadata there too.
+		opts = append(opts, "userxattr")
 	}
 	return opts
 }
