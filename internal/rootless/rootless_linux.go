@@ -202,6 +202,7 @@ func startPause() (int, error) {
 		return 0, err
 	}
 	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = []string{"pelagos-pause"} // what ps shows
 	cmd.Env = []string{envPause + "=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS, Setsid: true}
