@@ -230,6 +230,9 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.Rootless {
+		rootlessSpec(c, s)
+	}
 	return s, e.hostSpec(ctx, c, s, root)
 }
 

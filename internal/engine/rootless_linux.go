@@ -96,3 +96,19 @@ func (e *Engine) teardownPasta(c *Container) error {
 	}
 	return network.StopPasta(netns, pidFile)
 }
+
+// rootlessSpec adapts s to a rootless container: one in the host's
+// network namespace cannot mount a sysfs (the kernel wants privilege
+// over the network namespace, which belongs to the host), so it gets the
+// host's /sys bound read-only, as runc and podman do.
+func rootlessSpec(c *Container, s *specs.Spec) {
+	if c.HostConfig.NetworkMode != modeHost {
+		return
+	}
+	for i, m := range s.Mounts {
+		if m.Destination == "/sys" && m.Type == "sysfs" {
+			s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys",
+				Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+		}
+	}
+}

@@ -311,3 +311,43 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// A container on the host's network namespace gets the host's /sys
+// bound (it may not mount a sysfs there: a sysfs shows one network
+// namespace, and this one belongs to the host) and sees the host's
+// addresses.
+func TestRootlessHostNetwork(t *testing.T) {
+	uplink(t)
+	c := newCLI(t)
+	out := c.ok("run", "--rm", "--network", "host", "busybox:test", "sh", "-c", "ip -4 addr show plr0; test -d /sys/class/net && echo sys-ok")
+	if !strings.Contains(out, strings.Split(uplinkAddr, "/")[0]) || !strings.Contains(out, "sys-ok") {
+		t.Errorf("host network container sees:\n%s\nwant %s and the host's /sys", out, uplinkAddr)
+	}
+}
+
+// After SIGKILL of a published container's monitor, rm -f still stops
+// its pasta and leaves nothing behind.
+func TestRootlessMonitorKilled(t *testing.T) {
+	uplink(t)
+	c := newCLI(t)
+	port := freePort(t)
+	c.ok("run", "-d", "--name", "k1", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox:test", "sleep", "100")
+	var monitor int
+	for _, p := range c.namespaceProcs() {
+		if pid, comm, _ := strings.Cut(p, " "); comm == "pelagos-monitor" {
+			monitor, _ = strconv.Atoi(pid)
+		}
+	}
+	if monitor == 0 {
+		t.Fatalf("no monitor among %v", c.namespaceProcs())
+	}
+	must(t, syscall.Kill(monitor, syscall.SIGKILL))
+	c.ok("rm", "-f", "k1")
+	c.waitNoProcs("SIGKILL of the monitor and rm -f")
+	if left, _ := os.ReadDir(filepath.Join(c.runDir(), "pasta")); len(left) != 0 {
+		t.Errorf("pasta files left: %v", left)
+	}
+	if ids := strings.Fields(c.ok("ps", "-aq")); len(ids) != 0 {
+		t.Errorf("containers left: %v", ids)
+	}
+}
