@@ -47,6 +47,10 @@ func TestRootlessRunRm(t *testing.T) {
 	if ids := strings.Fields(c.ok("ps", "-aq")); len(ids) != 0 {
 		t.Errorf("ps -aq after run --rm = %v, want none", ids)
 	}
+	info := strings.TrimSpace(c.ok("info", "-f", "{{.CgroupDriver}} {{json .SecurityOptions}} {{.DockerRootDir}}"))
+	if want := `none ["name=seccomp,profile=builtin","name=rootless"] ` + c.dataDir(); info != want {
+		t.Errorf("info = %q, want %q", info, want)
+	}
 }
 
 // Layers keep their owners inside the user namespace: a directory the
