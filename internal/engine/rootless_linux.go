@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -19,22 +20,40 @@ import (
 // nor any cgroup. So, as podman does for a user:
 //   - containers get no cgroup of their own (nothing is delegated on the
 //     v1 hosts it runs on), and flags that set limits are refused;
-//   - networking is pasta's: the container's namespace is connected to
-//     the caller's through a user-mode TCP/IP relay, and published ports
-//     are ports pasta binds; bridge networks need root.
+//   - networking is pasta's (slirp4netns's where pasta is not installed):
+//     the container's namespace is connected to the caller's through a
+//     user-mode TCP/IP relay, and published ports are ports that relay
+//     binds; bridge networks need root.
 
-// modePasta is a rootless container's network mode by default.
-const modePasta = "pasta"
+// User-mode network modes: pasta is a rootless container's default,
+// slirp4netns the fallback where pasta is not installed.
+const (
+	modePasta = "pasta"
+	modeSlirp = "slirp4netns"
+)
+
+// defaultUserNet is the network mode of a rootless container that names
+// none.
+func defaultUserNet() string {
+	if _, err := exec.LookPath(network.PastaBinary); err != nil {
+		if _, err := exec.LookPath(network.Slirp4netnsBinary); err == nil {
+			return modeSlirp
+		}
+	}
+	return modePasta
+}
+
+func isUserNet(mode string) bool { return mode == modePasta || mode == modeSlirp }
 
 // rootlessHostConfig applies a rootless engine's defaults to hc and
 // refuses what it cannot do, before the common validation.
 func rootlessHostConfig(hc *HostConfig, o NetworkOptions) error {
 	switch mode := hc.NetworkMode; {
 	case mode == "" || mode == "default":
-		hc.NetworkMode = modePasta
-	case mode == modePasta || mode == modeNone || mode == modeHost || strings.HasPrefix(mode, modeContainer):
+		hc.NetworkMode = defaultUserNet()
+	case isUserNet(mode) || mode == modeNone || mode == modeHost || strings.HasPrefix(mode, modeContainer):
 	default:
-		return invalid("rootless mode does not support network %s: bridge networks need root (use --network pasta, none, host or container:NAME)", mode)
+		return invalid("rootless mode does not support network %s: bridge networks need root (use --network pasta, slirp4netns, none, host or container:NAME)", mode)
 	}
 	if len(o.Extra) > 0 {
 		return invalid("rootless mode supports one network per container")
@@ -47,29 +66,34 @@ func rootlessHostConfig(hc *HostConfig, o NetworkOptions) error {
 	return nil
 }
 
-// pastaFiles are where c's network namespace is bound and pasta's pid
-// is written while it runs.
-func (e *Engine) pastaFiles(c *Container) (netns, pidFile string) {
-	dir := filepath.Join(e.runRoot, "pasta")
+// userNetFiles are where c's network namespace is bound and its
+// user-mode network program's pid is written while it runs.
+func (e *Engine) userNetFiles(c *Container) (netns, pidFile string) {
+	dir := filepath.Join(e.runRoot, "usernet")
 	return filepath.Join(dir, c.ID+".netns"), filepath.Join(dir, c.ID+".pid")
 }
 
-// setupPasta gives c its own network namespace connected by pasta and
-// records it (first, so that a start killed meanwhile is undone).
-func (e *Engine) setupPasta(ctx context.Context, c *Container) error {
-	netns, pidFile := e.pastaFiles(c)
+// setupUserNet gives c its own network namespace connected by pasta or
+// slirp4netns and records it (first, so that a start killed meanwhile is
+// undone).
+func (e *Engine) setupUserNet(ctx context.Context, c *Container) error {
+	netns, pidFile := e.userNetFiles(c)
 	c.NetworkSettings.SandboxKey = netns
 	if err := c.save(); err != nil {
 		return err
 	}
-	req := network.PastaRequest{
+	req := network.UserNetRequest{
 		NetNS: netns, PidFile: pidFile,
 		Bindings: c.HostConfig.PortBindings, PublishAll: c.HostConfig.PublishAllPorts,
 	}
 	for p := range c.Config.ExposedPorts {
 		req.Exposed = append(req.Exposed, p)
 	}
-	ports, err := network.StartPasta(ctx, req)
+	start := network.StartPasta
+	if c.HostConfig.NetworkMode == modeSlirp {
+		start = network.StartSlirp4netns
+	}
+	ports, err := start(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -85,16 +109,16 @@ func (e *Engine) setupPasta(ctx context.Context, c *Container) error {
 	return c.save()
 }
 
-// teardownPasta stops c's pasta and removes its namespace, if it has
-// them (idempotent).
-func (e *Engine) teardownPasta(c *Container) error {
-	netns, pidFile := e.pastaFiles(c)
+// teardownUserNet stops c's pasta or slirp4netns and removes its
+// namespace, if it has them (idempotent).
+func (e *Engine) teardownUserNet(c *Container) error {
+	netns, pidFile := e.userNetFiles(c)
 	if _, err := os.Lstat(netns); os.IsNotExist(err) {
 		if _, err := os.Lstat(pidFile); os.IsNotExist(err) {
 			return nil
 		}
 	}
-	return network.StopPasta(netns, pidFile)
+	return network.StopUserNet(netns, pidFile)
 }
 
 // rootlessSpec adapts s to a rootless container: one in the host's

@@ -20,15 +20,16 @@ import (
 // container (the passt project's pasta).
 const PastaBinary = "pasta"
 
-// PastaRequest is what a rootless container's network needs: a network
-// namespace of its own, connected to the caller's by pasta, which copies
-// the caller's addresses and routes into it, relays its traffic through
-// ordinary sockets (no privilege: the caller's namespace is not
-// touched), and forwards the published ports.
-type PastaRequest struct {
+// UserNetRequest is what a rootless container's network needs: a network
+// namespace of its own, connected to the caller's by a user-mode network
+// program (pasta, or slirp4netns), which relays its traffic through
+// ordinary sockets (no privilege: the caller's namespace is not touched)
+// and forwards the published ports.
+type UserNetRequest struct {
 	// NetNS is the file the namespace is bound on; PidFile receives
-	// pasta's pid. Both are the caller's to choose (under its runtime
-	// root) and go at StopPasta.
+	// the program's pid. Both are the caller's to choose (under its
+	// runtime root) and go at StopUserNet, with every other file named
+	// PidFile's name plus a suffix.
 	NetNS, PidFile string
 	Bindings       map[string][]PortBinding
 	PublishAll     bool
@@ -39,7 +40,7 @@ type PastaRequest struct {
 // published ports as bound. pasta runs detached (it daemonises once the
 // namespace is configured and its ports are bound, which is when this
 // returns) and quits by itself when the namespace file is removed.
-func StartPasta(ctx context.Context, r PastaRequest) (_ []Port, err error) {
+func StartPasta(ctx context.Context, r UserNetRequest) (_ []Port, err error) {
 	ws, err := wants(r.Bindings, r.PublishAll, r.Exposed, false)
 	if err != nil {
 		return nil, err
@@ -60,7 +61,7 @@ func StartPasta(ctx context.Context, r PastaRequest) (_ []Port, err error) {
 	h.Close()
 	defer func() {
 		if err != nil {
-			StopPasta(r.NetNS, r.PidFile)
+			StopUserNet(r.NetNS, r.PidFile)
 		}
 	}()
 	cmd := exec.CommandContext(ctx, bin, pastaArgs(r, ports)...)
@@ -69,7 +70,7 @@ func StartPasta(ctx context.Context, r PastaRequest) (_ []Port, err error) {
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("pasta: %v: %s", err, pastaMessage(out.String()))
 	}
-	if _, ok := PastaPid(r.PidFile); !ok {
+	if _, ok := UserNetPid(r.PidFile); !ok {
 		return nil, fmt.Errorf("pasta exited at start: %s", pastaMessage(out.String()))
 	}
 	return ports, nil
@@ -80,7 +81,7 @@ func StartPasta(ctx context.Context, r PastaRequest) (_ []Port, err error) {
 // the container binds, and the host's ports into the container), and the
 // gateway address is not mapped to the host's loopback, as podman does:
 // a container must not reach the host's local-only services.
-func pastaArgs(r PastaRequest, ports []Port) []string {
+func pastaArgs(r UserNetRequest, ports []Port) []string {
 	args := []string{
 		"--config-net", "--quiet",
 		"--netns", r.NetNS, "--pid", r.PidFile,
@@ -143,9 +144,9 @@ func pastaMessage(out string) string {
 	return strings.Join(keep, "; ")
 }
 
-// PastaPid reads pasta's pid file and reports whether that process is
-// still a pasta.
-func PastaPid(pidFile string) (int, bool) {
+// UserNetPid reads a pid file of StartPasta or StartSlirp4netns and
+// reports whether that process is still such a program.
+func UserNetPid(pidFile string) (int, bool) {
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		return 0, false
@@ -161,28 +162,32 @@ func PastaPid(pidFile string) (int, bool) {
 		return 0, false
 	}
 	argv0, _, _ := strings.Cut(string(cmdline), "\x00")
-	return pid, filepath.Base(argv0) == PastaBinary
+	base := filepath.Base(argv0)
+	return pid, base == PastaBinary || base == Slirp4netnsBinary
 }
 
-// StopPasta stops the pasta of a namespace and removes the namespace
-// and pid file. It is idempotent: a missing pasta or file is no error.
-func StopPasta(netNS, pidFile string) error {
-	if pid, ok := PastaPid(pidFile); ok {
+// StopUserNet stops the program of a namespace (pasta or slirp4netns)
+// and removes the namespace, the pid file and the files beside it. It is
+// idempotent: a missing process or file is no error.
+func StopUserNet(netNS, pidFile string) error {
+	if pid, ok := UserNetPid(pidFile); ok {
 		_ = unix.Kill(pid, unix.SIGTERM)
-		// pasta is not our child: poll until it is gone, briefly.
+		// It is not our child: poll until it is gone, briefly.
 		for i := 0; i < 100; i++ {
-			if _, ok := PastaPid(pidFile); !ok {
+			if _, ok := UserNetPid(pidFile); !ok {
 				break
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if _, ok := PastaPid(pidFile); ok {
+		if _, ok := UserNetPid(pidFile); ok {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
 	}
-	err := removeNetNS(netNS)
-	if rerr := os.Remove(pidFile); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-		err = errors.Join(err, rerr)
+	errs := []error{removeNetNS(netNS)}
+	for _, f := range []string{pidFile, pidFile + apiSuffix, pidFile + logSuffix} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
 	}
-	return err
+	return errors.Join(errs...)
 }

@@ -9,7 +9,7 @@ import (
 
 func TestPastaArgs(t *testing.T) {
 	base := []string{"--config-net", "--quiet", "--netns", "/r/n", "--pid", "/r/p", "--runas", "0:0", "--no-map-gw", "-T", "none", "-U", "none"}
-	r := PastaRequest{NetNS: "/r/n", PidFile: "/r/p"}
+	r := UserNetRequest{NetNS: "/r/n", PidFile: "/r/p"}
 	for _, tc := range []struct {
 		name  string
 		ports []Port
