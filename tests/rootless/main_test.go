@@ -280,8 +280,10 @@ func uplink(t testing.TB) {
 	if uplinkErr != nil {
 		t.Fatal(uplinkErr)
 	}
-	if _, err := exec.LookPath("pasta"); err != nil {
-		t.Skipf("pasta not installed (package passt, scripts/install-test-deps.sh): %v", err)
+	_, errPasta := exec.LookPath("pasta")
+	_, errSlirp := exec.LookPath("slirp4netns")
+	if errPasta != nil && errSlirp != nil {
+		t.Skipf("neither pasta nor slirp4netns is installed (packages passt, slirp4netns: scripts/install-test-deps.sh): %v", errPasta)
 	}
 }
 
