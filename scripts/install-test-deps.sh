@@ -17,6 +17,8 @@ pkgs=(
 	iproute2         # ip netns / veth in network tests
 	procps           # ps, pkill in test scripts
 	uidmap           # newuidmap/newgidmap for rootless containers
+	passt            # pasta: the rootless engine's container networking
+	slirp4netns      # its fallback, tested too
 	xz-utils
 	gcc              # cgo: pelagos-runc links internal/nsenter; the libseccomp benchmark helper
 	libc6-dev        # static C library for the static pelagos-runc build

@@ -11,13 +11,18 @@ import (
 	"github.com/pelagos-go/pelagos/internal/config"
 	"github.com/pelagos-go/pelagos/internal/engine"
 	"github.com/pelagos-go/pelagos/internal/image/registry"
+	"github.com/pelagos-go/pelagos/internal/rootless"
 )
 
 // loadConfig reads pelagos.json (config.DefaultPath) before any command
 // runs and applies the data and runtime roots it names, unless a flag or
 // the environment set them: flags and environment win over the file.
 func (g *globals) loadConfig(cmd *cobra.Command) error {
-	f, err := config.Load(config.DefaultPath())
+	path := config.DefaultPath()
+	if rootless.Active() {
+		path = rootless.Current().Config // DefaultPath sees root here
+	}
+	f, err := config.Load(path)
 	if err != nil {
 		return withStatus(125, err)
 	}

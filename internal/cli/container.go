@@ -11,6 +11,7 @@ import (
 
 	"github.com/pelagos-go/pelagos/internal/engine"
 	"github.com/pelagos-go/pelagos/internal/network"
+	"github.com/pelagos-go/pelagos/internal/rootless"
 )
 
 // addContainerCommands adds the container commands, both as
@@ -39,7 +40,10 @@ func (g *globals) engine() (*engine.Engine, error) {
 	run := g.runRoot
 	if run == "" {
 		run = engine.DefaultRunRoot
-		if filepath.Clean(g.root) != DefaultRoot {
+		if rootless.Active() {
+			run = rootless.Current().Run
+		}
+		if filepath.Clean(g.root) != defaultRoot() {
 			run = filepath.Join(g.root, "run")
 		}
 	}
@@ -50,6 +54,7 @@ func (g *globals) engine() (*engine.Engine, error) {
 	if p := g.cgroupParent(); p != "" {
 		e.CgroupParent = p
 	}
+	e.Rootless = rootless.Active()
 	e.Warn = func(msg string) { fmt.Fprintln(g.err, "WARNING:", msg) }
 	e.Net.DNSServer = dnsServerPath()
 	for _, p := range g.config().DefaultAddressPools {

@@ -49,6 +49,9 @@ func newNetworkCreateCmd(g *globals) *cobra.Command {
 		Short: "Create a network",
 		Args:  cobra.ExactArgs(1),
 		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
+			if e.Rootless {
+				return errors.New("rootless mode does not support bridge networks: they need root (containers use --network pasta)")
+			}
 			o.Name = args[0]
 			var err error
 			if o.Labels, err = keyValues(labels, "label"); err != nil {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/pelagos-go/pelagos/internal/rootless"
 )
 
 // DefaultRoot is where pelagos keeps its data unless --root or
@@ -25,6 +27,12 @@ const DefaultRoot = "/var/lib/pelagos"
 
 // Main runs the CLI with args and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// An unprivileged user's command runs in the user's rootless
+	// namespaces: this re-executes it there (or returns at once).
+	if err := rootless.Enter(); err != nil {
+		fmt.Fprintln(stderr, "Error: rootless mode:", err)
+		return 125
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g := &globals{in: stdin, out: stdout, err: stderr}
@@ -50,7 +58,7 @@ func newRoot(g *globals) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.root, "root", envOr("PELAGOS_ROOT", DefaultRoot), "data directory (env PELAGOS_ROOT)")
+	root.PersistentFlags().StringVar(&g.root, "root", envOr("PELAGOS_ROOT", defaultRoot()), "data directory (env PELAGOS_ROOT)")
 	root.PersistentFlags().StringVar(&g.registriesConfig, "registries-config", envOr("PELAGOS_REGISTRIES_CONFIG", ""), "registries config file: mirrors and insecure registries (env PELAGOS_REGISTRIES_CONFIG)")
 	root.PersistentFlags().StringVar(&g.runRoot, "runroot", os.Getenv("PELAGOS_RUNROOT"), "runtime state directory (env PELAGOS_RUNROOT; default /run/pelagos, or <root>/run with another --root)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.loadConfig(cmd) }
@@ -62,6 +70,14 @@ func newRoot(g *globals) *cobra.Command {
 	addNetworkCommands(root, g)
 	addVolumeCommands(root, g)
 	return root
+}
+
+// defaultRoot is DefaultRoot, or the rootless engine's data directory.
+func defaultRoot() string {
+	if rootless.Active() {
+		return rootless.Current().Data
+	}
+	return DefaultRoot
 }
 
 func envOr(k, def string) string {

@@ -198,6 +198,11 @@ func systemInfo(ctx context.Context, e *engine.Engine) (Info, error) {
 		ServerVersion: Version, DockerRootDir: e.Root(), DefaultRuntime: "pelagos",
 		SecurityOptions: []string{"name=seccomp,profile=builtin"},
 	}
+	if e.Rootless {
+		// As rootless docker shows itself: no cgroups of its own.
+		info.CgroupDriver = "none"
+		info.SecurityOptions = append(info.SecurityOptions, "name=rootless")
+	}
 	for _, c := range cs {
 		switch {
 		case e.Paused(c):

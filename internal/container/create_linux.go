@@ -61,6 +61,11 @@ type CreateOpts struct {
 	// it again. It is validated as a config read from the bundle is.
 	Spec    *specs.Spec
 	RawSpec []byte
+	// NoCgroup runs the container without a cgroup of its own, as a
+	// rootless engine does where no cgroup is delegated to its user (it
+	// is root in its user namespace, so the runtime cannot tell). The
+	// config must set no resource limits.
+	NoCgroup bool
 }
 
 // creation is one Create in progress: its steps share this, and undo
@@ -318,6 +323,9 @@ func (cr *creation) makeCgroupV1() error {
 }
 
 func (cr *creation) makeCgroup() error {
+	if cr.o.NoCgroup {
+		return cr.withoutCgroup(nil)
+	}
 	l := cr.spec.Linux
 	cg, err := cgroups.New(cgroups.Config{
 		Path: l.CgroupsPath, Name: cr.o.ID,
@@ -390,11 +398,16 @@ func (cr *creation) withoutCgroup(cause error) error {
 	if r := cr.spec.Linux.Resources; r != nil {
 		limits := *r
 		limits.Devices = nil // device rules mean nothing without mknod rights
+		if !reflect.DeepEqual(limits, specs.LinuxResources{}) && cause == nil {
+			return errors.New("linux.resources sets limits, but the container runs without a cgroup to enforce them")
+		}
 		if !reflect.DeepEqual(limits, specs.LinuxResources{}) {
 			return fmt.Errorf("linux.resources sets limits, but no cgroup is delegated to this user to enforce them: %w", cause)
 		}
 	}
-	cr.warn(fmt.Sprintf("running without a cgroup of its own (none is delegated to this user): %v", cause))
+	if cause != nil {
+		cr.warn(fmt.Sprintf("running without a cgroup of its own (none is delegated to this user): %v", cause))
+	}
 	cr.noCgroup = true
 	cr.c.rec.Cgroup = nil
 	return cr.c.save()

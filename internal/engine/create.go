@@ -42,6 +42,11 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 		}
 		o.Name = strings.TrimPrefix(o.Name, "/")
 	}
+	if e.Rootless {
+		if err := rootlessHostConfig(&o.HostConfig, o.Network); err != nil {
+			return nil, err
+		}
+	}
 	if err := validateHostConfig(&o.HostConfig); err != nil {
 		return nil, err
 	}

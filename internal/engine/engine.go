@@ -29,6 +29,10 @@ type Engine struct {
 	// CgroupParent is the cgroup under which containers get their own
 	// (absolute, from each hierarchy's root), unless --cgroup-parent.
 	CgroupParent string
+	// Rootless: this engine runs for an unprivileged user, as root of its
+	// user namespace (package rootless): containers get no cgroup of
+	// their own and no bridge networks (see rootless_linux.go).
+	Rootless bool
 	// Warn receives warnings; may be nil.
 	Warn func(string)
 

@@ -114,6 +114,7 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
 		ConsoleSocket: stdio.ConsoleSocket, Warn: e.Warn, InitBinary: initBinary(),
 		Spec: s, RawSpec: b,
+		NoCgroup: e.Rootless,
 	})
 	if err != nil {
 		return nil, &StartError{Err: err}
@@ -213,8 +214,10 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	if parent == "" {
 		parent = e.CgroupParent
 	}
-	if err := e.ensureCgroupParent(parent); err != nil {
-		return nil, err
+	if !e.Rootless {
+		if err := e.ensureCgroupParent(parent); err != nil {
+			return nil, err
+		}
 	}
 	in := specInput{
 		user: u, rootfs: c.RootfsPath(), hostname: hostname, etcFiles: etc,
@@ -229,6 +232,9 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 	s, err := generateSpec(c, in)
 	if err != nil {
 		return nil, err
+	}
+	if e.Rootless {
+		rootlessSpec(c, s)
 	}
 	return s, e.hostSpec(ctx, c, s, root)
 }

@@ -49,7 +49,7 @@ func (e *Engine) attachNetworks(ctx context.Context, c *Container, o NetworkOpti
 	mode := hc.NetworkMode
 	published := len(hc.PortBindings) > 0 || hc.PublishAllPorts
 	switch {
-	case mode == modeNone || mode == modeHost || strings.HasPrefix(mode, modeContainer):
+	case mode == modeNone || mode == modeHost || isUserNet(mode) || strings.HasPrefix(mode, modeContainer):
 		if len(o.Extra) > 0 {
 			return invalid("conflicting options: cannot attach both user-defined and non-user-defined network-modes")
 		}
@@ -118,6 +118,9 @@ func attachOf(name string, es *EndpointSettings) network.Attach {
 // ports, for c's monitor to hold. Containers without a bridge network
 // need nothing.
 func (e *Engine) setupNetwork(ctx context.Context, c *Container) ([]*os.File, error) {
+	if isUserNet(c.HostConfig.NetworkMode) {
+		return nil, e.setupUserNet(ctx, c)
+	}
 	ns := &c.NetworkSettings
 	if len(ns.Order) == 0 {
 		return nil, nil
@@ -191,6 +194,9 @@ func clearSandbox(c *Container) bool {
 // teardownNetwork undoes c's networking (idempotent) and clears it from
 // the record.
 func (e *Engine) teardownNetwork(ctx context.Context, c *Container) error {
+	if err := e.teardownUserNet(c); err != nil {
+		return fmt.Errorf("network teardown: %w", err)
+	}
 	if err := e.Net.Teardown(ctx, c.ID); err != nil {
 		return fmt.Errorf("network teardown: %w", err)
 	}

@@ -317,11 +317,17 @@ func fileMode(m uint32) os.FileMode {
 func IsNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
 
 // opaque reports whether an overlayfs upper directory hides everything
-// beneath it in the lower layers (the trusted.overlay.opaque xattr).
+// beneath it in the lower layers (the trusted.overlay.opaque xattr, or
+// user.overlay.opaque in a rootless engine's overlays).
 func opaque(d *os.File) bool {
-	buf := make([]byte, 8)
-	n, err := unix.Fgetxattr(int(d.Fd()), "trusted.overlay.opaque", buf)
-	return err == nil && n == 1 && buf[0] == 'y'
+	for _, name := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
+		buf := make([]byte, 8)
+		n, err := unix.Fgetxattr(int(d.Fd()), name, buf)
+		if err == nil && n == 1 && buf[0] == 'y' {
+			return true
+		}
+	}
+	return false
 }
 
 // maxLinks bounds the symlinks ResolveLast follows, as the kernel bounds

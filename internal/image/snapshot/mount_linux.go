@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/userns"
 )
 
 // Mount mounts s on target. It uses the new mount API, adding each lower
@@ -80,6 +82,11 @@ func fsmount(s Spec) (int, error) {
 			// Kernels before 5.10 lack it: the mount is then merely slower
 			// to take down.
 			_ = unix.FsconfigSetFlag(fd, "volatile")
+		}
+	}
+	if userns.Inside() {
+		if err := unix.FsconfigSetFlag(fd, "userxattr"); err != nil {
+			return -1, err
 		}
 	}
 	if err := unix.FsconfigCreate(fd); err != nil {

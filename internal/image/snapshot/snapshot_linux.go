@@ -20,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pelagos-go/pelagos/internal/image/store"
+	"github.com/pelagos-go/pelagos/internal/userns"
 )
 
 // Spec says how to mount one snapshot.
@@ -47,6 +48,12 @@ func (s Spec) Options() []string {
 		if s.Volatile {
 			opts = append(opts, "volatile")
 		}
+	}
+	if userns.Inside() {
+		// A rootless engine's layers mark opaque directories with
+		// user.overlay.opaque (package unpack); overlayfs keeps its own
+		// metadata there too.
+		opts = append(opts, "userxattr")
 	}
 	return opts
 }

@@ -1,7 +1,8 @@
 // Package unpack extracts one image layer (an uncompressed tar stream) into
 // an empty directory, in the form overlayfs reads: whiteout files become
 // 0/0 character devices and opaque-directory markers become the
-// trusted.overlay.opaque xattr.
+// trusted.overlay.opaque xattr (user.overlay.opaque inside a user
+// namespace, for a rootless engine's overlays mounted with userxattr).
 //
 // The tar stream is untrusted. Every path is resolved through a handle on
 // the layer directory with openat2(RESOLVE_IN_ROOT), the last component is
@@ -19,6 +20,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/userns"
 )
 
 // ErrUnsafe is wrapped by errors about entries that try to leave the
@@ -33,6 +36,8 @@ const (
 	whiteoutPrefix = ".wh."
 	opaqueMarker   = ".wh..wh..opq"
 	opaqueXattr    = "trusted.overlay.opaque"
+	// opaqueXattrUser is the name overlayfs reads with userxattr.
+	opaqueXattrUser = "user.overlay.opaque"
 
 	// DefaultMaxBytes bounds the file content one layer may write.
 	DefaultMaxBytes = 64 << 30
@@ -209,7 +214,11 @@ func (x *extractor) whiteout(dir, base string) error {
 			return pathErr("open", dir, err)
 		}
 		defer unix.Close(fd)
-		if err := unix.Fsetxattr(fd, opaqueXattr, []byte("y"), 0); err != nil {
+		name := opaqueXattr
+		if userns.Inside() {
+			name = opaqueXattrUser
+		}
+		if err := unix.Fsetxattr(fd, name, []byte("y"), 0); err != nil {
 			return pathErr("set opaque xattr", dir, err)
 		}
 		return nil
