@@ -290,14 +290,8 @@ func (b *bench) ps(k, n int) (map[string][]float64, error) {
 	if k == 0 {
 		return out, nil
 	}
-	for i := 0; i < k; i++ {
-		if _, err := b.cmd(b.pelagos, "run", "-d", "--network", "none", "bench:busybox", "sleep", "1000"); err != nil {
-			return nil, err
-		}
-		if _, err := b.cmd(b.podman[0], append(b.podman[1:], "run", "-d", "--network", "none", "--ulimit", "nofile=1024:1024",
-			"--ulimit", "nproc=1024:1024", "localhost/bench:busybox", "sleep", "1000")...); err != nil {
-			return nil, err
-		}
+	if err := b.startSleeps(k); err != nil {
+		return nil, err
 	}
 	list := [][]string{{b.pelagos, "ps"}, append(append([]string{}, b.podman...), "ps")}
 	names := []string{"pelagos", "podman"}
@@ -316,18 +310,26 @@ func (b *bench) ps(k, n int) (map[string][]float64, error) {
 	return out, nil
 }
 
+// startSleeps starts k detached sleeps under each engine.
+func (b *bench) startSleeps(k int) error {
+	for i := 0; i < k; i++ {
+		if _, err := b.cmd(b.pelagos, "run", "-d", "--network", "none", "bench:busybox", "sleep", "1000"); err != nil {
+			return err
+		}
+		if _, err := b.cmd(b.podman[0], append(b.podman[1:], "run", "-d", "--network", "none", "--ulimit", "nofile=1024:1024",
+			"--ulimit", "nproc=1024:1024", "localhost/bench:busybox", "sleep", "1000")...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // memory starts k detached sleeps under each engine and reads the RSS and
 // PSS of each monitor (pelagos-monitor, conmon).
 func (b *bench) memory(k int) (map[string][]float64, error) {
 	out := map[string][]float64{}
-	for i := 0; i < k; i++ {
-		if _, err := b.cmd(b.pelagos, "run", "-d", "--network", "none", "bench:busybox", "sleep", "1000"); err != nil {
-			return nil, err
-		}
-		if _, err := b.cmd(b.podman[0], append(b.podman[1:], "run", "-d", "--network", "none", "--ulimit", "nofile=1024:1024",
-			"--ulimit", "nproc=1024:1024", "localhost/bench:busybox", "sleep", "1000")...); err != nil {
-			return nil, err
-		}
+	if err := b.startSleeps(k); err != nil {
+		return nil, err
 	}
 	time.Sleep(500 * time.Millisecond)
 	for _, pid := range procs(func(args []string) bool { return args[0] == b.monitor }) {

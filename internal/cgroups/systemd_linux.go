@@ -111,6 +111,27 @@ func (m *Manager) StartScope(ctx context.Context, desc string, pid int, r *specs
 // unit of the same name left failed by an earlier container is reset and
 // the start tried once more, as runc does; an active one is refused.
 func (m *Manager) startUnit(ctx context.Context, props []sdbus.Property) error {
+	return withSystemd(ctx, func(ctx context.Context, conn *sdbus.Conn) error {
+		unit := m.scope.Unit
+		start := func(ch chan<- string) error {
+			_, err := conn.StartTransientUnitContext(ctx, unit, "replace", props, ch)
+			return err
+		}
+		err := runJob(ctx, unit, start)
+		if isDBusError(err, "org.freedesktop.systemd1.UnitExists") {
+			_ = conn.ResetFailedUnitContext(ctx, unit)
+			err = runJob(ctx, unit, start)
+		}
+		if err != nil {
+			return fmt.Errorf("start systemd unit %s: %w", unit, err)
+		}
+		return nil
+	})
+}
+
+// withSystemd runs f with a connection to systemd, both bounded by
+// systemdTimeout.
+func withSystemd(ctx context.Context, f func(context.Context, *sdbus.Conn) error) error {
 	ctx, cancel := context.WithTimeout(ctx, systemdTimeout)
 	defer cancel()
 	conn, err := dialSystemd(ctx)
@@ -118,22 +139,7 @@ func (m *Manager) startUnit(ctx context.Context, props []sdbus.Property) error {
 		return err
 	}
 	defer conn.Close()
-	unit := m.scope.Unit
-	err = runJob(ctx, unit, func(ch chan<- string) error {
-		_, err := conn.StartTransientUnitContext(ctx, unit, "replace", props, ch)
-		return err
-	})
-	if isDBusError(err, "org.freedesktop.systemd1.UnitExists") {
-		_ = conn.ResetFailedUnitContext(ctx, unit)
-		err = runJob(ctx, unit, func(ch chan<- string) error {
-			_, err := conn.StartTransientUnitContext(ctx, unit, "replace", props, ch)
-			return err
-		})
-	}
-	if err != nil {
-		return fmt.Errorf("start systemd unit %s: %w", unit, err)
-	}
-	return nil
+	return f(ctx, conn)
 }
 
 // joinScope makes the directories systemd did not (on v1, the hierarchies
@@ -185,23 +191,18 @@ func isDBusError(err error, name string) bool {
 // A unit that is already gone is not an error: an empty scope is stopped
 // and collected by systemd on its own as soon as its last process exits.
 func (m *Manager) stopScope() error {
-	ctx, cancel := context.WithTimeout(context.Background(), systemdTimeout)
-	defer cancel()
-	conn, err := dialSystemd(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	unit := m.scope.Unit
-	err = runJob(ctx, unit, func(ch chan<- string) error {
-		_, err := conn.StopUnitContext(ctx, unit, "replace", ch)
-		return err
+	return withSystemd(context.Background(), func(ctx context.Context, conn *sdbus.Conn) error {
+		unit := m.scope.Unit
+		err := runJob(ctx, unit, func(ch chan<- string) error {
+			_, err := conn.StopUnitContext(ctx, unit, "replace", ch)
+			return err
+		})
+		if err != nil && !isDBusError(err, "org.freedesktop.systemd1.NoSuchUnit") {
+			return fmt.Errorf("stop systemd unit %s: %w", unit, err)
+		}
+		_ = conn.ResetFailedUnitContext(ctx, unit)
+		return nil
 	})
-	if err != nil && !isDBusError(err, "org.freedesktop.systemd1.NoSuchUnit") {
-		return fmt.Errorf("stop systemd unit %s: %w", unit, err)
-	}
-	_ = conn.ResetFailedUnitContext(ctx, unit)
-	return nil
 }
 
 // updateScope gives systemd the new values of what it has properties for,
@@ -211,17 +212,12 @@ func (m *Manager) updateScope(r *specs.LinuxResources) error {
 	if err != nil || len(props) == 0 {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), systemdTimeout)
-	defer cancel()
-	conn, err := dialSystemd(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := conn.SetUnitPropertiesContext(ctx, m.scope.Unit, true, props...); err != nil {
-		return fmt.Errorf("set properties of systemd unit %s: %w", m.scope.Unit, err)
-	}
-	return nil
+	return withSystemd(context.Background(), func(ctx context.Context, conn *sdbus.Conn) error {
+		if err := conn.SetUnitPropertiesContext(ctx, m.scope.Unit, true, props...); err != nil {
+			return fmt.Errorf("set properties of systemd unit %s: %w", m.scope.Unit, err)
+		}
+		return nil
+	})
 }
 
 // destroyScope removes a systemd container's cgroup: what is still inside

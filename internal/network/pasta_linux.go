@@ -36,29 +36,38 @@ type UserNetRequest struct {
 	Exposed        []string
 }
 
+// prepareUserNet does what every user-mode network helper needs first:
+// it finds the helper's binary (needs names it for the error), chooses the
+// host ports to publish and creates r's network namespace.
+func prepareUserNet(r UserNetRequest, binary, needs string) (bin string, ports []Port, err error) {
+	ws, err := wants(r.Bindings, r.PublishAll, r.Exposed, false)
+	if err != nil {
+		return "", nil, err
+	}
+	if bin, err = exec.LookPath(binary); err != nil {
+		return "", nil, errorf(ErrInvalid, "rootless networking needs %s: %v", needs, err)
+	}
+	if ports, err = pickPorts(ws); err != nil {
+		return "", nil, err
+	}
+	ns, h, err := createNetNS(r.NetNS)
+	if err != nil {
+		return "", nil, err
+	}
+	ns.Close()
+	h.Close()
+	return bin, ports, nil
+}
+
 // StartPasta creates r's namespace and starts pasta on it; it returns the
 // published ports as bound. pasta runs detached (it daemonises once the
 // namespace is configured and its ports are bound, which is when this
 // returns) and quits by itself when the namespace file is removed.
 func StartPasta(ctx context.Context, r UserNetRequest) (_ []Port, err error) {
-	ws, err := wants(r.Bindings, r.PublishAll, r.Exposed, false)
+	bin, ports, err := prepareUserNet(r, PastaBinary, "pasta (Debian package passt)")
 	if err != nil {
 		return nil, err
 	}
-	bin, err := exec.LookPath(PastaBinary)
-	if err != nil {
-		return nil, errorf(ErrInvalid, "rootless networking needs pasta (Debian package passt): %v", err)
-	}
-	ports, err := pickPorts(ws)
-	if err != nil {
-		return nil, err
-	}
-	ns, h, err := createNetNS(r.NetNS)
-	if err != nil {
-		return nil, err
-	}
-	ns.Close()
-	h.Close()
 	defer func() {
 		if err != nil {
 			StopUserNet(r.NetNS, r.PidFile)

@@ -37,24 +37,10 @@ const slirpReadyTimeout = 10 * time.Second
 // socket. slirp4netns runs in its own session, not our child, until
 // StopUserNet.
 func StartSlirp4netns(ctx context.Context, r UserNetRequest) (_ []Port, err error) {
-	ws, err := wants(r.Bindings, r.PublishAll, r.Exposed, false)
+	bin, ports, err := prepareUserNet(r, Slirp4netnsBinary, "pasta (Debian package passt) or slirp4netns")
 	if err != nil {
 		return nil, err
 	}
-	bin, err := exec.LookPath(Slirp4netnsBinary)
-	if err != nil {
-		return nil, errorf(ErrInvalid, "rootless networking needs pasta (Debian package passt) or slirp4netns: %v", err)
-	}
-	ports, err := pickPorts(ws)
-	if err != nil {
-		return nil, err
-	}
-	ns, h, err := createNetNS(r.NetNS)
-	if err != nil {
-		return nil, err
-	}
-	ns.Close()
-	h.Close()
 	defer func() {
 		if err != nil {
 			StopUserNet(r.NetNS, r.PidFile)
