@@ -251,6 +251,25 @@ func inspectAny(ctx context.Context, g *globals, e *engine.Engine, refs []string
 	return errors.Join(errs...)
 }
 
+// inspectEach inspects every ref with get, prints what it found as
+// docker's inspect does, and then reports the refs it could not find.
+func inspectEach(g *globals, format string, refs []string, get func(string) (any, error)) error {
+	var out []any
+	var errs []error
+	for _, ref := range refs {
+		v, err := get(ref)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, v)
+	}
+	if err := printAnyInspect(g, format, out); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
 func printAnyInspect(g *globals, format string, out []any) error {
 	if format == "" {
 		if out == nil {

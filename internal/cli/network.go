@@ -206,20 +206,7 @@ func newNetworkInspectCmd(g *globals) *cobra.Command {
 		Short: "Display detailed information on one or more networks",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
-			var out []any
-			var errs []error
-			for _, ref := range args {
-				n, err := e.Net.Inspect(ctx, ref)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				out = append(out, n)
-			}
-			if err := printAnyInspect(g, format, out); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+			return inspectEach(g, format, args, func(ref string) (any, error) { return e.Net.Inspect(ctx, ref) })
 		}),
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output using the given Go template")

@@ -231,20 +231,13 @@ func newVolumeInspectCmd(g *globals) *cobra.Command {
 		Short: "Display detailed information on one or more volumes",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
-			var out []any
-			var errs []error
-			for _, name := range args {
+			return inspectEach(g, format, args, func(name string) (any, error) {
 				v, err := e.Volume(name)
 				if err != nil {
-					errs = append(errs, err)
-					continue
+					return nil, err
 				}
-				out = append(out, toInspectVolume(v))
-			}
-			if err := printAnyInspect(g, format, out); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+				return toInspectVolume(v), nil
+			})
 		}),
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format the output using the given Go template")
