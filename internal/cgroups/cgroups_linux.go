@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	sdbus "github.com/coreos/go-systemd/v22/dbus"
 )
 
 // ErrNotEmpty is returned by Create when the requested cgroup already exists
@@ -96,8 +94,8 @@ type Manager struct {
 	// scope is the systemd unit that owns the cgroup, or nil when this
 	// manager creates the directories itself.
 	scope *Scope
-	// extra are the unit properties the annotations ask for.
-	extra []sdbus.Property
+	// extra are the config's org.systemd.property.* annotations.
+	extra map[string]string
 	// started is set once systemd has started the scope for this
 	// manager: before that the unit of that name, if any, is someone
 	// else's, and Destroy must not stop it.

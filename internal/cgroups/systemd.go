@@ -12,6 +12,10 @@ import (
 // systemd to create the cgroup, and there is no one to ask.
 var ErrNoSystemd = errors.New("--systemd-cgroup needs a running systemd")
 
+// AnnotationPrefix marks annotations that set a property of the scope, as
+// runc reads them: "org.systemd.property.TimeoutStopSec": "30".
+const AnnotationPrefix = "org.systemd.property."
+
 // Scope names a container's transient systemd unit.
 type Scope struct {
 	// Unit is the scope's name, "prefix-name.scope".

@@ -1,16 +1,17 @@
 package cgroups
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
-	sdbus "github.com/coreos/go-systemd/v22/dbus"
-	"github.com/godbus/dbus/v5"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -23,6 +24,11 @@ import (
 // events, the container's /sys/fs/cgroup) is the filesystem driver's work
 // at that path. Delete stops the unit; update sets its properties, then
 // writes the files.
+//
+// The D-Bus conversations happen in a helper, pelagos-systemd (cmd/
+// pelagos-systemd, package internal/systemd): linking a D-Bus client (and
+// with it package net) made every process of pelagos-runc map ~650 KiB
+// more, whatever its cgroup driver.
 
 // systemdTimeout bounds each conversation with systemd, job included.
 const systemdTimeout = 30 * time.Second
@@ -36,17 +42,6 @@ func systemdRunning() error {
 	return nil
 }
 
-// dialSystemd connects to systemd: over the system bus, or, as root,
-// straight to systemd's private socket /run/systemd/private, which works
-// without a D-Bus daemon (go-systemd tries them in that order, as runc).
-func dialSystemd(ctx context.Context) (*sdbus.Conn, error) {
-	c, err := sdbus.NewWithContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoSystemd, err)
-	}
-	return c, nil
-}
-
 // newSystemd resolves a systemd cgroup path: the scope, and its directory
 // in every hierarchy. Nothing is created until StartScope.
 func newSystemd(cfg Config, mode Mode, inner string) (*Manager, error) {
@@ -57,9 +52,11 @@ func newSystemd(cfg Config, mode Mode, inner string) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	extra, err := AnnotationProperties(cfg.Annotations)
-	if err != nil {
-		return nil, err
+	extra := map[string]string{}
+	for k, v := range cfg.Annotations {
+		if strings.HasPrefix(k, AnnotationPrefix) {
+			extra[k] = v
+		}
 	}
 	if err := systemdRunning(); err != nil {
 		return nil, fmt.Errorf("cgroupsPath %q: %w", inner, err)
@@ -92,11 +89,9 @@ func (m *Manager) StartScope(ctx context.Context, desc string, pid int, r *specs
 	if m.scope == nil {
 		return errors.New("cgroup: StartScope without a systemd scope")
 	}
-	props, err := scopeProperties(*m.scope, desc, pid, m.mode, r, m.extra)
-	if err != nil {
-		return err
-	}
-	if err := m.startUnit(ctx, props); err != nil {
+	if err := m.callHelper(ctx, SystemdRequest{
+		Op: "start", Scope: *m.scope, Description: desc, Pid: pid, Mode: m.mode, Resources: r, Annotations: m.extra,
+	}); err != nil {
 		return err
 	}
 	m.started = true
@@ -107,39 +102,71 @@ func (m *Manager) StartScope(ctx context.Context, desc string, pid int, r *specs
 	return nil
 }
 
-// startUnit asks systemd for the scope and waits for the job's result. A
-// unit of the same name left failed by an earlier container is reset and
-// the start tried once more, as runc does; an active one is refused.
-func (m *Manager) startUnit(ctx context.Context, props []sdbus.Property) error {
-	return withSystemd(ctx, func(ctx context.Context, conn *sdbus.Conn) error {
-		unit := m.scope.Unit
-		start := func(ch chan<- string) error {
-			_, err := conn.StartTransientUnitContext(ctx, unit, "replace", props, ch)
-			return err
-		}
-		err := runJob(ctx, unit, start)
-		if isDBusError(err, "org.freedesktop.systemd1.UnitExists") {
-			_ = conn.ResetFailedUnitContext(ctx, unit)
-			err = runJob(ctx, unit, start)
-		}
-		if err != nil {
-			return fmt.Errorf("start systemd unit %s: %w", unit, err)
-		}
-		return nil
-	})
+// SystemdRequest is what the runtime asks of pelagos-systemd, as JSON on
+// its stdin: start the scope (Op "start"), stop it ("stop"), or set the
+// properties for Resources ("update").
+type SystemdRequest struct {
+	Op          string                `json:"op"`
+	Scope       Scope                 `json:"scope"`
+	Description string                `json:"description,omitempty"`
+	Pid         int                   `json:"pid,omitempty"`
+	Mode        Mode                  `json:"mode"`
+	Resources   *specs.LinuxResources `json:"resources,omitempty"`
+	Annotations map[string]string     `json:"annotations,omitempty"`
 }
 
-// withSystemd runs f with a connection to systemd, both bounded by
-// systemdTimeout.
-func withSystemd(ctx context.Context, f func(context.Context, *sdbus.Conn) error) error {
-	ctx, cancel := context.WithTimeout(ctx, systemdTimeout)
-	defer cancel()
-	conn, err := dialSystemd(ctx)
+// SystemdUnreachable is pelagos-systemd's exit status when it cannot talk
+// to systemd at all (the caller reports ErrNoSystemd).
+const SystemdUnreachable = 3
+
+// SystemdHelper finds pelagos-systemd: $PELAGOS_SYSTEMD_HELPER, else
+// beside the running binary (as scripts/build.sh installs them), else on
+// PATH.
+func SystemdHelper() (string, error) {
+	if p := os.Getenv("PELAGOS_SYSTEMD_HELPER"); p != "" {
+		return p, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "pelagos-systemd")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("pelagos-systemd")
+	if err != nil {
+		return "", fmt.Errorf("the systemd cgroup driver needs pelagos-systemd beside this binary or on PATH: %w", err)
+	}
+	return p, nil
+}
+
+// callHelper runs one request through pelagos-systemd, bounded by
+// systemdTimeout; its error message comes back as the error.
+func (m *Manager) callHelper(ctx context.Context, req SystemdRequest) error {
+	bin, err := SystemdHelper()
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	return f(ctx, conn)
+	in, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, systemdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	var stderr bytes.Buffer
+	cmd.Stdin, cmd.Stderr = bytes.NewReader(in), &stderr
+	err = cmd.Run()
+	msg := strings.TrimSpace(stderr.String())
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ee) && ee.ExitCode() == SystemdUnreachable:
+		return fmt.Errorf("%w: %s", ErrNoSystemd, msg)
+	case msg != "":
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s: %w", bin, err)
 }
 
 // joinScope makes the directories systemd did not (on v1, the hierarchies
@@ -163,61 +190,17 @@ func (m *Manager) joinScope(pid int, r *specs.LinuxResources) error {
 	return m.Set(r)
 }
 
-// runJob starts a systemd job with start and waits until systemd reports
-// it removed. A job that ends in anything but "done" is an error.
-func runJob(ctx context.Context, unit string, start func(chan<- string) error) error {
-	ch := make(chan string, 1)
-	if err := start(ch); err != nil {
-		return err
-	}
-	select {
-	case res := <-ch:
-		if res != "done" {
-			return fmt.Errorf("job for %s ended %q", unit, res)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("job for %s: %w", unit, ctx.Err())
-	}
-}
-
-func isDBusError(err error, name string) bool {
-	var e dbus.Error
-	return errors.As(err, &e) && e.Name == name
-}
-
 // stopScope stops the unit (systemd kills what is left in it and removes
 // its cgroup) and clears a failed state so that the name can be reused.
-// A unit that is already gone is not an error: an empty scope is stopped
-// and collected by systemd on its own as soon as its last process exits.
+// A unit that is already gone is not an error.
 func (m *Manager) stopScope() error {
-	return withSystemd(context.Background(), func(ctx context.Context, conn *sdbus.Conn) error {
-		unit := m.scope.Unit
-		err := runJob(ctx, unit, func(ch chan<- string) error {
-			_, err := conn.StopUnitContext(ctx, unit, "replace", ch)
-			return err
-		})
-		if err != nil && !isDBusError(err, "org.freedesktop.systemd1.NoSuchUnit") {
-			return fmt.Errorf("stop systemd unit %s: %w", unit, err)
-		}
-		_ = conn.ResetFailedUnitContext(ctx, unit)
-		return nil
-	})
+	return m.callHelper(context.Background(), SystemdRequest{Op: "stop", Scope: *m.scope, Mode: m.mode})
 }
 
 // updateScope gives systemd the new values of what it has properties for,
 // so that systemd (on a reload, say) never puts old limits back.
 func (m *Manager) updateScope(r *specs.LinuxResources) error {
-	props, err := resourceProperties(m.mode, r)
-	if err != nil || len(props) == 0 {
-		return err
-	}
-	return withSystemd(context.Background(), func(ctx context.Context, conn *sdbus.Conn) error {
-		if err := conn.SetUnitPropertiesContext(ctx, m.scope.Unit, true, props...); err != nil {
-			return fmt.Errorf("set properties of systemd unit %s: %w", m.scope.Unit, err)
-		}
-		return nil
-	})
+	return m.callHelper(context.Background(), SystemdRequest{Op: "update", Scope: *m.scope, Mode: m.mode, Resources: r})
 }
 
 // destroyScope removes a systemd container's cgroup: what is still inside

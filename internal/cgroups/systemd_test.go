@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -57,5 +58,27 @@ func TestIsSystemdPath(t *testing.T) {
 		if got := IsSystemdPath(in); got != want {
 			t.Errorf("IsSystemdPath(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestUnstartedScopeIsNotOurs: a systemd manager plans to create nothing
+// (systemd makes the directories), and until it has started its unit,
+// Destroy neither stops a unit (the name may be another container's; no
+// systemd is even asked) nor removes a directory at its paths.
+func TestUnstartedScopeIsNotOurs(t *testing.T) {
+	existing := t.TempDir()
+	m := &Manager{
+		mode:  Unified,
+		paths: map[string]string{"": existing, "x": existing + "/missing/p-c.scope"},
+		scope: &Scope{Unit: "p-c.scope", Slice: "system.slice"},
+	}
+	if got := m.Planned(); len(got.Created) != 0 || got.Scope == nil || got.ScopeStarted {
+		t.Errorf("Planned() = %+v, want the scope, not started, and no directories of ours", got)
+	}
+	if err := Load(m.Planned()).Destroy(); err != nil {
+		t.Errorf("Destroy of an unstarted scope: %v", err)
+	}
+	if _, err := os.Stat(existing); err != nil {
+		t.Errorf("Destroy of an unstarted scope removed %s: %v", existing, err)
 	}
 }

@@ -39,8 +39,11 @@ type runc struct {
 
 func newRunc(t *testing.T, s *sandbox) *runc {
 	t.Helper()
-	bin := testenv.Runtime(t)
-	if err := copyFile(bin, filepath.Join(s.dir, "pelagos-runc")); err != nil {
+	// pelagos-runc runs pelagos-systemd from its own directory.
+	if err := copyFile(testenv.Runtime(t), filepath.Join(s.dir, "pelagos-runc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(testenv.SystemdHelper(t), filepath.Join(s.dir, "pelagos-systemd")); err != nil {
 		t.Fatal(err)
 	}
 	return &runc{s: s}

@@ -32,6 +32,9 @@ const (
 	EnvRuntime   = "PELAGOS_TEST_RUNTIME"
 	EnvReference = "PELAGOS_TEST_REFERENCE"
 	EnvCache     = "PELAGOS_TEST_CACHE"
+	// EnvSystemdHelper names a built pelagos-systemd (the VM has no Go
+	// toolchain to build one).
+	EnvSystemdHelper = "PELAGOS_TEST_SYSTEMD_HELPER"
 )
 
 // DefaultCacheDir holds slow-to-build test tools between runs (CI keeps it).
@@ -39,8 +42,9 @@ const DefaultCacheDir = "/var/cache/pelagos-test"
 
 // Packages of this module that tests build and run.
 const (
-	PkgRuntime = "./cmd/pelagos-runc"
-	PkgProbe   = "./tests/probe/probe"
+	PkgRuntime       = "./cmd/pelagos-runc"
+	PkgProbe         = "./tests/probe/probe"
+	PkgSystemdHelper = "./cmd/pelagos-systemd"
 )
 
 // Main runs the tests of a package that uses Build and removes the built
@@ -232,6 +236,17 @@ func Runtime(t testing.TB) string {
 		return abs
 	}
 	return Build(t, PkgRuntime, BuildOptions{Release: true})
+}
+
+// SystemdHelper returns pelagos-systemd, the systemd cgroup driver's D-Bus
+// side, which pelagos-runc runs from its own directory:
+// $PELAGOS_TEST_SYSTEMD_HELPER, or a release build of ./cmd/pelagos-systemd.
+func SystemdHelper(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv(EnvSystemdHelper); p != "" {
+		return p
+	}
+	return Build(t, PkgSystemdHelper, BuildOptions{Release: true})
 }
 
 // Reference returns the reference runtime (runc): $PELAGOS_TEST_REFERENCE or

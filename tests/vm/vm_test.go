@@ -84,7 +84,8 @@ func TestCgroupV2InVM(t *testing.T) {
 	// which the development machines' hybrid cgroup2 tree cannot show.
 	m.addSystemd(t)
 	m.files["systemd.test"] = b.systemd
-	m.env = append(m.env, "PELAGOS_SYSD_LOG_TARGET=console")
+	m.files["bin/pelagos-systemd"] = b.sdhelper
+	m.env = append(m.env, "PELAGOS_SYSD_LOG_TARGET=console", testenv.EnvSystemdHelper+"=/bin/pelagos-systemd")
 	m.runs = append(m.runs, guestRun{name: "systemd", bin: "/systemd.test", dir: "/tmp",
 		args: testArgs("-test.run", "^TestScopeWithRealSystemd$")})
 	report(t, boot(t, kernel, m), m.runs)
@@ -142,15 +143,16 @@ func TestCgroupV1InVM(t *testing.T) {
 
 // builds are the binaries both VMs need, built once per test process.
 type builds struct {
-	library map[string]string // test binaries of libraryPackages, by short name
-	guest   string            // the guest test binary
-	seccomp string            // internal/seccomp's test binary, for TestKernelInt80
-	systemd string            // tests/systemd's test binary, for the systemd driver
-	runtime string            // pelagos-runc, as scripts/build.sh builds it
-	probe   string
-	pelagos string // the pelagos CLI and its monitor, for the engine's guest tests
-	monitor string
-	suite   *ocisuite.Suite
+	library  map[string]string // test binaries of libraryPackages, by short name
+	guest    string            // the guest test binary
+	seccomp  string            // internal/seccomp's test binary, for TestKernelInt80
+	systemd  string            // tests/systemd's test binary, for the systemd driver
+	sdhelper string            // pelagos-systemd, the driver's D-Bus side
+	runtime  string            // pelagos-runc, as scripts/build.sh builds it
+	probe    string
+	pelagos  string // the pelagos CLI and its monitor, for the engine's guest tests
+	monitor  string
+	suite    *ocisuite.Suite
 }
 
 var (
@@ -204,6 +206,10 @@ func build(t *testing.T) (*builds, error) {
 		return nil, err
 	}
 	if err := testenv.GoBuild(ctx, testenv.PkgProbe, b.probe, testenv.BuildOptions{Static: true}); err != nil {
+		return nil, err
+	}
+	b.sdhelper = filepath.Join(dir, "pelagos-systemd")
+	if err := testenv.GoBuild(ctx, testenv.PkgSystemdHelper, b.sdhelper, testenv.BuildOptions{Release: true}); err != nil {
 		return nil, err
 	}
 	b.pelagos, b.monitor = filepath.Join(dir, "pelagos"), filepath.Join(dir, "pelagos-monitor")

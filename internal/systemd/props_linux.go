@@ -1,4 +1,4 @@
-package cgroups
+package systemd
 
 import (
 	"fmt"
@@ -10,11 +10,9 @@ import (
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-)
 
-// AnnotationPrefix marks annotations that set a property of the scope, as
-// runc reads them: "org.systemd.property.TimeoutStopSec": "30".
-const AnnotationPrefix = "org.systemd.property."
+	"github.com/pelagos-go/pelagos/internal/cgroups"
+)
 
 func prop(name string, v any) sdbus.Property {
 	return sdbus.Property{Name: name, Value: dbus.MakeVariant(v)}
@@ -36,7 +34,7 @@ func limit(v int64) uint64 {
 // the resources systemd can express (the rest is written to the cgroup
 // files afterwards). extra (from annotations) come last and may not
 // repeat a name already set.
-func scopeProperties(s Scope, desc string, pid int, mode Mode, r *specs.LinuxResources, extra []sdbus.Property) ([]sdbus.Property, error) {
+func scopeProperties(s cgroups.Scope, desc string, pid int, mode cgroups.Mode, r *specs.LinuxResources, extra []sdbus.Property) ([]sdbus.Property, error) {
 	props := []sdbus.Property{
 		prop("Description", desc),
 		prop("Slice", s.Slice),
@@ -52,7 +50,7 @@ func scopeProperties(s Scope, desc string, pid int, mode Mode, r *specs.LinuxRes
 		prop("CPUAccounting", true),
 		prop("TasksAccounting", true),
 	}
-	if mode == Unified {
+	if mode == cgroups.Unified {
 		props = append(props, prop("IOAccounting", true))
 	} else {
 		props = append(props, prop("BlockIOAccounting", true))
@@ -68,7 +66,7 @@ func scopeProperties(s Scope, desc string, pid int, mode Mode, r *specs.LinuxRes
 	}
 	for _, p := range extra {
 		if seen[p.Name] {
-			return nil, fmt.Errorf("annotation %s%s: pelagos sets that property itself", AnnotationPrefix, p.Name)
+			return nil, fmt.Errorf("annotation %s%s: pelagos sets that property itself", cgroups.AnnotationPrefix, p.Name)
 		}
 		props = append(props, p)
 	}
@@ -79,7 +77,7 @@ func scopeProperties(s Scope, desc string, pid int, mode Mode, r *specs.LinuxRes
 // with the same conversions the cgroup files get (cpu.shares to weight,
 // the v2 swap arithmetic), so that systemd and the files agree. A nil r
 // gives none.
-func resourceProperties(mode Mode, r *specs.LinuxResources) ([]sdbus.Property, error) {
+func resourceProperties(mode cgroups.Mode, r *specs.LinuxResources) ([]sdbus.Property, error) {
 	if r == nil {
 		return nil, nil
 	}
@@ -103,8 +101,8 @@ func resourceProperties(mode Mode, r *specs.LinuxResources) ([]sdbus.Property, e
 		props = append(props, prop("TasksMax", limit(n)))
 	}
 	if b := r.BlockIO; b != nil && b.Weight != nil && *b.Weight != 0 {
-		if mode == Unified {
-			props = append(props, prop("IOWeight", IOWeight(*b.Weight)))
+		if mode == cgroups.Unified {
+			props = append(props, prop("IOWeight", cgroups.IOWeight(*b.Weight)))
 		} else {
 			props = append(props, prop("BlockIOWeight", uint64(*b.Weight)))
 		}
@@ -112,7 +110,7 @@ func resourceProperties(mode Mode, r *specs.LinuxResources) ([]sdbus.Property, e
 	return props, nil
 }
 
-func memoryProperties(mode Mode, m *specs.LinuxMemory) ([]sdbus.Property, error) {
+func memoryProperties(mode cgroups.Mode, m *specs.LinuxMemory) ([]sdbus.Property, error) {
 	if m == nil {
 		return nil, nil
 	}
@@ -121,7 +119,7 @@ func memoryProperties(mode Mode, m *specs.LinuxMemory) ([]sdbus.Property, error)
 	if m.Limit != nil {
 		lim = *m.Limit
 	}
-	if mode != Unified {
+	if mode != cgroups.Unified {
 		if lim != 0 {
 			props = append(props, prop("MemoryLimit", limit(lim)))
 		}
@@ -134,7 +132,7 @@ func memoryProperties(mode Mode, m *specs.LinuxMemory) ([]sdbus.Property, error)
 		props = append(props, prop("MemoryLow", limit(*m.Reservation)))
 	}
 	if m.Swap != nil {
-		swap, err := SwapV2(*m.Swap, lim)
+		swap, err := cgroups.SwapV2(*m.Swap, lim)
 		if err != nil {
 			return nil, err
 		}
@@ -145,14 +143,14 @@ func memoryProperties(mode Mode, m *specs.LinuxMemory) ([]sdbus.Property, error)
 	return props, nil
 }
 
-func cpuProperties(mode Mode, c *specs.LinuxCPU) ([]sdbus.Property, error) {
+func cpuProperties(mode cgroups.Mode, c *specs.LinuxCPU) ([]sdbus.Property, error) {
 	if c == nil {
 		return nil, nil
 	}
 	var props []sdbus.Property
 	if c.Shares != nil && *c.Shares != 0 {
-		if mode == Unified {
-			props = append(props, prop("CPUWeight", CPUWeight(*c.Shares)))
+		if mode == cgroups.Unified {
+			props = append(props, prop("CPUWeight", cgroups.CPUWeight(*c.Shares)))
 		} else {
 			props = append(props, prop("CPUShares", *c.Shares))
 		}
@@ -167,7 +165,7 @@ func cpuProperties(mode Mode, c *specs.LinuxCPU) ([]sdbus.Property, error) {
 	if c.Quota != nil && *c.Quota != 0 {
 		props = append(props, prop("CPUQuotaPerSecUSec", quotaPerSec(*c.Quota, period)))
 	}
-	if mode == Unified {
+	if mode == cgroups.Unified {
 		for _, s := range []struct{ name, list string }{{"AllowedCPUs", c.Cpus}, {"AllowedMemoryNodes", c.Mems}} {
 			if s.list == "" {
 				continue
@@ -236,14 +234,14 @@ func rangeToBits(list string) ([]byte, error) {
 func AnnotationProperties(annotations map[string]string) ([]sdbus.Property, error) {
 	var names []string
 	for k := range annotations {
-		if strings.HasPrefix(k, AnnotationPrefix) {
+		if strings.HasPrefix(k, cgroups.AnnotationPrefix) {
 			names = append(names, k)
 		}
 	}
 	sort.Strings(names)
 	var props []sdbus.Property
 	for _, k := range names {
-		p, err := annotationProperty(strings.TrimPrefix(k, AnnotationPrefix), annotations[k])
+		p, err := annotationProperty(strings.TrimPrefix(k, cgroups.AnnotationPrefix), annotations[k])
 		if err != nil {
 			return nil, fmt.Errorf("annotation %s: %w", k, err)
 		}

@@ -1,14 +1,15 @@
-package cgroups
+package systemd
 
 import (
 	"math"
-	"os"
 	"strings"
 	"testing"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/pelagos-go/pelagos/internal/cgroups"
 )
 
 // propMap flattens properties to name -> Go value for comparison.
@@ -32,12 +33,12 @@ func TestResourceProperties(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name string
-		mode Mode
+		mode cgroups.Mode
 		r    *specs.LinuxResources
 		want map[string]any
 	}{
-		{"nil", Unified, nil, map[string]any{}},
-		{"v2 full", Unified, full, map[string]any{
+		{"nil", cgroups.Unified, nil, map[string]any{}},
+		{"v2 full", cgroups.Unified, full, map[string]any{
 			"MemoryMax":          uint64(64 << 20),
 			"MemoryLow":          uint64(32 << 20),
 			"MemorySwapMax":      uint64(32 << 20), // swap - limit
@@ -49,7 +50,7 @@ func TestResourceProperties(t *testing.T) {
 			"TasksMax":           uint64(64),
 			"IOWeight":           uint64(4950), // IOWeight(500), as io.weight
 		}},
-		{"v1 full", Legacy, full, map[string]any{
+		{"v1 full", cgroups.Legacy, full, map[string]any{
 			"MemoryLimit":        uint64(64 << 20),
 			"CPUShares":          uint64(1024),
 			"CPUQuotaPeriodUSec": uint64(100000),
@@ -57,7 +58,7 @@ func TestResourceProperties(t *testing.T) {
 			"TasksMax":           uint64(64),
 			"BlockIOWeight":      uint64(500),
 		}},
-		{"unlimited", Unified, &specs.LinuxResources{
+		{"unlimited", cgroups.Unified, &specs.LinuxResources{
 			Memory: &specs.LinuxMemory{Limit: i64(-1), Swap: i64(-1)},
 			CPU:    &specs.LinuxCPU{Quota: i64(-1)},
 			Pids:   &specs.LinuxPids{Limit: i64(0)},
@@ -67,16 +68,16 @@ func TestResourceProperties(t *testing.T) {
 			"CPUQuotaPerSecUSec": uint64(math.MaxUint64),
 			"TasksMax":           uint64(math.MaxUint64),
 		}},
-		{"quota rounds up to 10ms per second", Unified, &specs.LinuxResources{
+		{"quota rounds up to 10ms per second", cgroups.Unified, &specs.LinuxResources{
 			CPU: &specs.LinuxCPU{Quota: i64(12345), Period: u64(100000)},
 		}, map[string]any{
 			"CPUQuotaPeriodUSec": uint64(100000),
 			"CPUQuotaPerSecUSec": uint64(130000),
 		}},
-		{"quota with the default period", Unified, &specs.LinuxResources{
+		{"quota with the default period", cgroups.Unified, &specs.LinuxResources{
 			CPU: &specs.LinuxCPU{Quota: i64(20000)},
 		}, map[string]any{"CPUQuotaPerSecUSec": uint64(200000)}},
-		{"big cpu list", Unified, &specs.LinuxResources{
+		{"big cpu list", cgroups.Unified, &specs.LinuxResources{
 			CPU: &specs.LinuxCPU{Cpus: "9,16"},
 		}, map[string]any{"AllowedCPUs": []byte{0x00, 0x02, 0x01}}},
 	} {
@@ -103,7 +104,7 @@ func TestResourcePropertiesBad(t *testing.T) {
 		{"reversed cpus", &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "3-1"}}, "bad range"},
 		{"bad mems", &specs.LinuxResources{CPU: &specs.LinuxCPU{Mems: "a"}}, "bad entry"},
 	} {
-		_, err := resourceProperties(Unified, tt.r)
+		_, err := resourceProperties(cgroups.Unified, tt.r)
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%s: resourceProperties error = %v, want one containing %q", tt.name, err, tt.wantErr)
 		}
@@ -112,14 +113,14 @@ func TestResourcePropertiesBad(t *testing.T) {
 
 func TestScopeProperties(t *testing.T) {
 	extra, err := AnnotationProperties(map[string]string{
-		AnnotationPrefix + "TimeoutStopSec": "30",
-		AnnotationPrefix + "CollectMode":    "'inactive-or-failed'",
-		"org.other":                         "ignored",
+		cgroups.AnnotationPrefix + "TimeoutStopSec": "30",
+		cgroups.AnnotationPrefix + "CollectMode":    "'inactive-or-failed'",
+		"org.other":                                 "ignored",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	props, err := scopeProperties(Scope{"p-c.scope", "a-b.slice"}, "pelagos container c", 42, Unified,
+	props, err := scopeProperties(cgroups.Scope{Unit: "p-c.scope", Slice: "a-b.slice"}, "pelagos container c", 42, cgroups.Unified,
 		&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(10)}}, extra)
 	if err != nil {
 		t.Fatal(err)
@@ -142,11 +143,11 @@ func TestScopeProperties(t *testing.T) {
 		t.Errorf("scopeProperties (-want +got):\n%s", diff)
 	}
 	// An annotation may not override what pelagos sets.
-	dup, err := AnnotationProperties(map[string]string{AnnotationPrefix + "Delegate": "false"})
+	dup, err := AnnotationProperties(map[string]string{cgroups.AnnotationPrefix + "Delegate": "false"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := scopeProperties(Scope{"p-c.scope", "system.slice"}, "d", 1, Unified, nil, dup); err == nil || !strings.Contains(err.Error(), "sets that property itself") {
+	if _, err := scopeProperties(cgroups.Scope{Unit: "p-c.scope", Slice: "system.slice"}, "d", 1, cgroups.Unified, nil, dup); err == nil || !strings.Contains(err.Error(), "sets that property itself") {
 		t.Errorf("scopeProperties with an annotation Delegate: error = %v, want a refusal", err)
 	}
 }
@@ -161,31 +162,13 @@ func TestAnnotationPropertiesBad(t *testing.T) {
 		{"seconds not a number", "TimeoutStopSec", "'soon'", "number of seconds"},
 		{"negative seconds", "TimeoutStopSec", "-1", "out of range"},
 	} {
-		_, err := AnnotationProperties(map[string]string{AnnotationPrefix + tt.key: tt.value})
+		_, err := AnnotationProperties(map[string]string{cgroups.AnnotationPrefix + tt.key: tt.value})
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%s: AnnotationProperties error = %v, want one containing %q", tt.name, err, tt.wantErr)
 		}
 	}
 }
 
-// TestUnstartedScopeIsNotOurs: a systemd manager plans to create nothing
-// (systemd makes the directories), and until it has started its unit,
-// Destroy neither stops a unit (the name may be another container's; no
-// systemd is even asked) nor removes a directory at its paths.
-func TestUnstartedScopeIsNotOurs(t *testing.T) {
-	existing := t.TempDir()
-	m := &Manager{
-		mode:  Unified,
-		paths: map[string]string{"": existing, "x": existing + "/missing/p-c.scope"},
-		scope: &Scope{Unit: "p-c.scope", Slice: "system.slice"},
-	}
-	if got := m.Planned(); len(got.Created) != 0 || got.Scope == nil || got.ScopeStarted {
-		t.Errorf("Planned() = %+v, want the scope, not started, and no directories of ours", got)
-	}
-	if err := Load(m.Planned()).Destroy(); err != nil {
-		t.Errorf("Destroy of an unstarted scope: %v", err)
-	}
-	if _, err := os.Stat(existing); err != nil {
-		t.Errorf("Destroy of an unstarted scope removed %s: %v", existing, err)
-	}
-}
+func i64(v int64) *int64   { return &v }
+func u64(v uint64) *uint64 { return &v }
+func u16(v uint16) *uint16 { return &v }
