@@ -149,15 +149,7 @@ func inLower(lower *os.File, rel string) bool {
 // mountLower mounts c's image layers read-only, detached: the filesystem
 // the container started from.
 func (e *Engine) mountLower(ctx context.Context, c *Container) (*os.File, error) {
-	st, err := e.Images()
-	if err != nil {
-		return nil, err
-	}
-	img, err := parseHash(c.Image)
-	if err != nil {
-		return nil, err
-	}
-	sp, err := snapshot.Prepare(ctx, st, img, c.ID)
+	sp, err := e.snapshotOf(ctx, c)
 	if err != nil {
 		return nil, err
 	}

@@ -178,15 +178,7 @@ func openProcRoot(pid int) (*os.File, error) {
 
 // mountDetached mounts c's overlay with no mount point.
 func (e *Engine) mountDetached(ctx context.Context, c *Container) (*os.File, error) {
-	st, err := e.Images()
-	if err != nil {
-		return nil, err
-	}
-	img, err := parseHash(c.Image)
-	if err != nil {
-		return nil, err
-	}
-	sp, err := snapshot.Prepare(ctx, st, img, c.ID)
+	sp, err := e.snapshotOf(ctx, c)
 	if err != nil {
 		return nil, err
 	}

@@ -154,17 +154,22 @@ func (e *Engine) failStart(ctx context.Context, c *Container, err error) error {
 	return err
 }
 
-// mountRootfs mounts the container's overlay on rootfs/.
-func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
+// snapshotOf makes (or finds) c's writable snapshot of its image.
+func (e *Engine) snapshotOf(ctx context.Context, c *Container) (snapshot.Spec, error) {
 	st, err := e.Images()
 	if err != nil {
-		return err
+		return snapshot.Spec{}, err
 	}
 	img, err := parseHash(c.Image)
 	if err != nil {
-		return err
+		return snapshot.Spec{}, err
 	}
-	sp, err := snapshot.Prepare(ctx, st, img, c.ID)
+	return snapshot.Prepare(ctx, st, img, c.ID)
+}
+
+// mountRootfs mounts the container's overlay on rootfs/.
+func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
+	sp, err := e.snapshotOf(ctx, c)
 	if err != nil {
 		return err
 	}
