@@ -134,6 +134,10 @@ func TestFreezeStopsBusyLoop(t *testing.T) {
 	if st, err := m.FreezerState(); err != nil || st != cgroups.Frozen {
 		t.Fatalf("FreezerState after Freeze = %v, %v; want FROZEN", st, err)
 	}
+	// The last slice the loop ran before it froze can reach cpu.stat a
+	// tick late (seen once in the v2 VM: +4 ms): the baseline is taken
+	// after that has settled.
+	time.Sleep(50 * time.Millisecond)
 	frozen := cpuUsage(t, m)
 	time.Sleep(300 * time.Millisecond) // a spinning loop would use ~300ms here
 	if got := cpuUsage(t, m); got != frozen {
