@@ -23,6 +23,7 @@ import (
 	"github.com/pelagos-go/pelagos/internal/cgroups"
 	"github.com/pelagos-go/pelagos/internal/hooks"
 	"github.com/pelagos-go/pelagos/internal/initproc"
+	"github.com/pelagos-go/pelagos/internal/nsenter"
 	"github.com/pelagos-go/pelagos/internal/seccomp"
 	"github.com/pelagos-go/pelagos/internal/spec"
 )
@@ -110,6 +111,9 @@ type creation struct {
 	// destroyOnFail makes a failure after the runtime hooks started run
 	// the poststop hooks too (the lifecycle continues at "destroy").
 	destroyOnFail bool
+	// cInit: the init runs a plan in C instead of starting the Go
+	// runtime (see initproc.CompilePlan).
+	cInit bool
 }
 
 type createStep struct {
@@ -480,6 +484,14 @@ func (cr *creation) sendBootstrap() error {
 	if cr.seccomp != nil {
 		b.Seccomp, b.SeccompFlags = cr.seccomp.Encode(), cr.seccomp.Flags
 	}
+	if cr.cInit {
+		b.Spec = cr.spec
+		plan, err := initproc.CompilePlan(b)
+		if err != nil {
+			return err
+		}
+		return cr.conn.SendRaw(plan)
+	}
 	if err := cr.conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b}); err != nil {
 		return err
 	}
@@ -638,6 +650,11 @@ func (cr *creation) startInit() error {
 	opened, err := ch.setupNamespaces(cr.spec)
 	if err != nil {
 		return err
+	}
+	notify := cr.seccomp != nil && cr.seccomp.Notify()
+	if initproc.PlanUnsupported(cr.spec, initproc.ModeCreate, notify, cr.needsPrepared()) == "" {
+		cr.cInit = true
+		ch.env = append(ch.env, nsenter.EnvPlan+"=1")
 	}
 	cr.childFiles = append(cr.childFiles, opened...)
 	if cr.cg != nil && cr.cg.Mode() == cgroups.Unified {

@@ -183,3 +183,17 @@ func holdUserNamespace(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	return os.Open(fmt.Sprintf("/proc/%d/ns/user", cmd.Process.Pid))
 }
+
+// needsPrepared reports whether prepareMounts will make any mount for
+// this config (which only the Go init takes).
+func (cr *creation) needsPrepared() bool {
+	if on, err := rootfsIDMap(cr.spec); err != nil || on {
+		return true
+	}
+	for _, m := range cr.spec.Mounts {
+		if mountopt.Parse(m.Options).IDMap || len(m.UIDMappings) > 0 {
+			return true
+		}
+	}
+	return false
+}

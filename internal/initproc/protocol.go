@@ -231,6 +231,26 @@ func (c *Conn) SendFd(m Message, fd *os.File) error {
 	}
 }
 
+// SendRaw writes b as one message of raw packets, framed as Send frames
+// JSON: the plan for the C init (see plan_linux.go).
+func (c *Conn) SendRaw(b []byte) error {
+	for {
+		n := min(len(b), maxPacket)
+		flag := byte('m')
+		if n == len(b) {
+			flag = 'e'
+		}
+		pkt := append([]byte{flag}, b[:n]...)
+		if err := unix.Sendmsg(int(c.f.Fd()), pkt, nil, nil, 0); err != nil {
+			return os.NewSyscallError("sendmsg", err)
+		}
+		b = b[n:]
+		if flag == 'e' {
+			return nil
+		}
+	}
+}
+
 // Recv reads one message. io.EOF means the peer closed the socket (for
 // the parent after a bootstrap: the child executed the container process).
 func (c *Conn) Recv() (Message, error) {

@@ -33,6 +33,10 @@
  * _PELAGOS_INITPIPE  fd of the sync socket (SOCK_SEQPACKET). Messages are
  *                    one packet each, 'e' + JSON (see
  *                    internal/initproc/protocol.go).
+ * _PELAGOS_PLAN      set: the process that carries on in the namespaces
+ *                    does not return to the Go runtime; it runs the plan
+ *                    the runtime sends (cinit.c) and executes the
+ *                    container process.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,6 +51,8 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "cinit.h"
 
 static int syncfd = 2;
 
@@ -167,4 +173,6 @@ __attribute__((constructor)) static void pelagos_nsenter(void)
 		newpid();
 	else if (joinedpid)
 		forkinto();
+	if (getenv("_PELAGOS_PLAN") != NULL)
+		pelagos_cinit(syncfd);
 }

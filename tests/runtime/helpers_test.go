@@ -54,6 +54,15 @@ func newRuntime(t *testing.T) *runtime {
 	return r
 }
 
+// newGoInitRuntime is a runtime that starts every container with the Go
+// init (PELAGOS_INIT=go): configs the C init takes are tested through
+// both inits.
+func newGoInitRuntime(t *testing.T) *runtime {
+	r := newRuntime(t)
+	r.env = append(os.Environ(), "PELAGOS_INIT=go")
+	return r
+}
+
 // run runs the runtime with args and returns stdout, stderr and the error.
 // Output goes through files, not pipes: a container created by the
 // command inherits them and may outlive it, so nothing can wait for EOF.
@@ -73,6 +82,8 @@ func (r *runtime) run(args ...string) (string, string, error) {
 	cmd.Stdout, cmd.Stderr = outf, errf
 	if r.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
+		cmd.Env = r.env
+	} else if r.env != nil {
 		cmd.Env = r.env
 	}
 	err = cmd.Run()
@@ -296,12 +307,14 @@ func openUp(t *testing.T, dir string) {
 // bundleMaker makes a test bundle (newBundle or a user-namespaced one).
 type bundleMaker func(t *testing.T, mods ...bundle.Modifier) *bundle.Bundle
 
-// bothModes runs a test against a container without a user namespace,
-// one whose root is host uid 100000 in a user namespace (rootfs owned by
-// that uid, as a real user-namespaced container's is), and a rootless one:
-// the runtime itself run by an unprivileged user.
+// bothModes runs a test against a container without a user namespace
+// (started by the C init, and again by the Go init), one whose root is
+// host uid 100000 in a user namespace (rootfs owned by that uid, as a real
+// user-namespaced container's is), and a rootless one: the runtime itself
+// run by an unprivileged user.
 func bothModes(t *testing.T, test func(*testing.T, *runtime, bundleMaker)) {
 	t.Run("root", func(t *testing.T) { test(t, newRuntime(t), newBundle) })
+	t.Run("root-goinit", func(t *testing.T) { test(t, newGoInitRuntime(t), newBundle) })
 	t.Run("userns", func(t *testing.T) { test(t, newRuntime(t), newUserNSBundle) })
 	t.Run("rootless", func(t *testing.T) {
 		rl := newRootless(t)

@@ -1,0 +1,574 @@
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/caps"
+	"github.com/pelagos-go/pelagos/internal/landlock"
+	"github.com/pelagos-go/pelagos/internal/mountopt"
+	"github.com/pelagos-go/pelagos/internal/nsenter"
+	"github.com/pelagos-go/pelagos/internal/spec"
+)
+
+// The C init (internal/nsenter/cinit.c) starts a container without a Go
+// runtime in the container: the runtime compiles the config into a plan of
+// operations here, step for step as the Go init's createSteps would carry
+// it out, and the init executes the plan and then the process. Every
+// decision that needs the config is made here; what needs the container's
+// own view (resolving paths inside its root, the type of a masked path, the
+// executable on its PATH) is an operation of the plan.
+//
+// Configs that need what only the Go init does (a user namespace, a
+// terminal, createContainer and startContainer hooks, AppArmor or SELinux
+// labels, personality, scheduler and I/O priority, tmpcopyup, idmapped
+// mounts, Landlock, a seccomp notify agent, a time namespace, no mount
+// namespace of their own) keep the Go init: PlanUnsupported says why.
+
+// EnvInit set to "go" in the runtime's environment makes every container
+// use the Go init (for comparison, and as a way out).
+const EnvInit = "PELAGOS_INIT"
+
+// PlanUnsupported returns why the C init cannot start a container of this
+// config in this mode ("" when it can). notify says the seccomp program
+// uses SCMP_ACT_NOTIFY; prepared says the runtime prepares mounts for it.
+func PlanUnsupported(sp *specs.Spec, mode Mode, notify, prepared bool) string {
+	p := sp.Process
+	l := sp.Linux
+	switch {
+	case os.Getenv(EnvInit) == "go":
+		return EnvInit + "=go"
+	case mode != ModeCreate:
+		return "not a create"
+	case os.Geteuid() != 0:
+		return "rootless"
+	case p == nil || l == nil:
+		return "no process"
+	case !hasNamespace(sp, specs.MountNamespace):
+		return "no mount namespace"
+	case hasNamespace(sp, specs.UserNamespace):
+		return "user namespace"
+	case hasNamespace(sp, specs.TimeNamespace):
+		return "time namespace"
+	case p.Terminal:
+		return "terminal"
+	case sp.Hooks != nil && (len(sp.Hooks.CreateContainer) > 0 || len(sp.Hooks.StartContainer) > 0):
+		return "createContainer or startContainer hooks"
+	case p.ApparmorProfile != "" || p.SelinuxLabel != "":
+		return "security labels"
+	case l.Personality != nil || p.Scheduler != nil || p.IOPriority != nil:
+		return "process attributes"
+	case notify:
+		return "seccomp notify"
+	case prepared:
+		return "prepared mounts"
+	}
+	if _, ok := sp.Annotations[landlock.Annotation]; ok {
+		return "landlock"
+	}
+	for _, m := range sp.Mounts {
+		o := mountopt.Parse(m.Options)
+		if o.TmpCopyUp || o.IDMap || o.RecursiveIDMap {
+			return "mount options"
+		}
+	}
+	return ""
+}
+
+// planner compiles one create.
+type planner struct {
+	p    *nsenter.Plan
+	b    *Bootstrap
+	sp   *specs.Spec
+	proc *specs.Process
+}
+
+// Slots the compiled steps use for their handles.
+const (
+	slotTarget = nsenter.SlotFree + iota
+	slotMount
+	slotSub
+	slotDir
+)
+
+// CompilePlan compiles the create of b (whose Spec is the decoded config)
+// for the C init. A config error the Go init would find while setting up
+// is returned as the *StepError it would have reported.
+func CompilePlan(b *Bootstrap) ([]byte, error) {
+	pl := &planner{p: nsenter.NewPlan(), b: b, sp: b.Spec, proc: b.Spec.Process}
+	for _, st := range []struct {
+		name string
+		fn   func() error
+	}{
+		{"open host handles", pl.hostHandles},
+		{"prepare root", pl.prepareRoot},
+		{"mounts", pl.mounts},
+		{"devices", pl.devices},
+		{"cwd", pl.createCwd},
+		{"hooks", pl.hooks},
+		{"masked and readonly paths", pl.masks},
+		{"pivot root", pl.pivot},
+		{"readonly root", pl.readonlyRoot},
+		{"hostname", pl.hostname},
+		{"sysctl", pl.sysctls},
+		{"oom score", pl.oomScore},
+		{"session keyring", pl.keyring},
+		{"find executable", pl.findExec},
+		{"home", pl.home},
+		{"ready", pl.ready},
+		{"wait for start", pl.waitStart},
+		{"cwd", pl.enterCwd},
+		{"close descriptors", pl.closeDescriptors},
+		{"rlimits", pl.rlimits},
+		{"seccomp", pl.seccompPrivileged},
+		{"user", pl.user},
+		{"capabilities", pl.caps},
+		{"no_new_privs", pl.noNewPrivs},
+		{"seccomp", pl.seccomp},
+		{"exec", pl.exec},
+	} {
+		pl.p.Context(st.name, "")
+		if err := st.fn(); err != nil {
+			return nil, &StepError{Step: st.name, Err: err}
+		}
+	}
+	return pl.p.Bytes(), nil
+}
+
+func (pl *planner) hostHandles() error {
+	pl.p.OpenHost()
+	if pl.b.UnshareCgroupNS {
+		pl.p.Context("cgroup namespace", "")
+		pl.p.Unshare(unix.CLONE_NEWCGROUP)
+	}
+	return nil
+}
+
+func (pl *planner) prepareRoot() error {
+	pl.p.SlaveRoot()
+	pl.p.BindRootfs(pl.b.Rootfs)
+	return nil
+}
+
+func (pl *planner) mounts() error {
+	for i, m := range pl.sp.Mounts {
+		what := fmt.Sprintf("mounts[%d] %s on %s", i, mountSource(m), m.Destination)
+		pl.p.Context("mounts", what)
+		if err := pl.mount(m); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+func (pl *planner) mount(m specs.Mount) error {
+	dest := filepath.Clean("/" + m.Destination)
+	o := mountopt.Parse(m.Options)
+	bind := o.IsBind() || m.Type == "bind"
+	if dest == "/proc" || dest == "/sys" {
+		pl.p.NotSymlink(dest)
+	}
+	if strings.HasPrefix(dest, "/proc/") && bind && !procAllowed[dest] {
+		if src, err := bindSourceOf(m, pl.b.Bundle); err != nil || !isProcfs(src) {
+			return fmt.Errorf("mounting over %s is not allowed", dest)
+		}
+	}
+	switch {
+	case bind:
+		src, err := bindSourceOf(m, pl.b.Bundle)
+		if err != nil {
+			return err
+		}
+		return pl.bind(src, dest, o)
+	case m.Type == "cgroup" || m.Type == "cgroup2":
+		return pl.cgroup(dest, o)
+	default:
+		return pl.newFS(m, dest, o)
+	}
+}
+
+// bindSourceOf is bindSource for the planner: a relative source is
+// relative to the bundle.
+func bindSourceOf(m specs.Mount, bundle string) (string, error) {
+	src := m.Source
+	if src == "" {
+		return "", errors.New("bind mount without a source")
+	}
+	if !filepath.IsAbs(src) {
+		src = filepath.Join(bundle, src)
+	}
+	return src, nil
+}
+
+// bind is mountBind: the source is the host's, looked at here (the init's
+// mount namespace is a copy of ours), the target is made inside the root
+// by the init.
+func (pl *planner) bind(src, dest string, o mountopt.Options) error {
+	st, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	pl.target(dest, st.IsDir())
+	pl.p.ClonePath(slotMount, src, o.Flags&unix.MS_REC != 0)
+	var clr uint64
+	if atimeChange(o.Flags) {
+		clr = unix.MOUNT_ATTR__ATIME
+	}
+	pl.p.SetAttr(slotMount, mountAttrs(o.Flags), clr, false)
+	pl.p.SetAttr(slotMount, o.AttrSet, o.AttrClr, true)
+	pl.attach(o)
+	return nil
+}
+
+// target makes the mount point (mkTarget) in slotTarget.
+func (pl *planner) target(dest string, dir bool) {
+	if dir {
+		pl.p.Mkdir(slotTarget, dest, 0o755)
+	} else {
+		pl.p.Mkfile(slotTarget, dest, 0o644)
+	}
+}
+
+// attach attaches slotMount on slotTarget, applies the propagation and
+// closes both.
+func (pl *planner) attach(o mountopt.Options) {
+	pl.p.Attach(slotMount, slotTarget)
+	for _, prop := range o.Propagation {
+		pl.p.Propagate(slotMount, prop&^unix.MS_REC, prop&unix.MS_REC != 0)
+	}
+	pl.p.Close(slotMount)
+	pl.p.Close(slotTarget)
+}
+
+func (pl *planner) newFS(m specs.Mount, dest string, o mountopt.Options) error {
+	pl.target(dest, true)
+	pl.fsMount(slotMount, m.Type, m.Source, o)
+	pl.p.SetAttr(slotMount, o.AttrSet, o.AttrClr, true)
+	pl.attach(o)
+	return nil
+}
+
+// fsMount is newFS: the filesystem's options split as fsconfig takes them.
+func (pl *planner) fsMount(slot int, fstype, source string, o mountopt.Options) {
+	var data []nsenter.FSOption
+	if o.Data != "" {
+		for _, opt := range strings.Split(o.Data, ",") {
+			k, v, has := strings.Cut(opt, "=")
+			data = append(data, nsenter.FSOption{Text: opt, Key: k, Value: v, HasValue: has})
+		}
+	}
+	pl.p.FSMount(slot, fstype, source, sbFlagOptions(o.Flags), data, mountAttrs(o.Flags))
+}
+
+// cgroup is mountCgroup.
+func (pl *planner) cgroup(dest string, o mountopt.Options) error {
+	ns := hasNamespace(pl.sp, specs.CgroupNamespace)
+	if len(pl.b.Cgroups) == 0 {
+		bind := o
+		bind.Flags |= unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY
+		return pl.bind(hostCgroupRoot, dest, bind)
+	}
+	if len(pl.b.Cgroups) == 1 && pl.b.Cgroups[0].Name == "" {
+		pl.p.Mkdir(slotTarget, dest, 0o755)
+		pl.hierarchy(pl.b.Cgroups[0], slotTarget, o, ns)
+		pl.p.Close(slotTarget)
+		return nil
+	}
+	pl.p.Mkdir(slotDir, dest, 0o755)
+	tmpOpts := o
+	tmpOpts.Flags &^= unix.MS_RDONLY
+	tmpOpts.Data = "mode=755"
+	pl.fsMount(slotTarget, "tmpfs", "tmpfs", tmpOpts)
+	pl.p.Attach(slotTarget, slotDir)
+	pl.p.Close(slotDir)
+	for _, h := range pl.b.Cgroups {
+		pl.p.Mkdir(slotSub, filepath.Join(dest, h.Name), 0o755)
+		pl.hierarchy(h, slotSub, o, ns)
+		pl.p.Close(slotSub)
+		if strings.Contains(h.Name, ",") {
+			for _, c := range strings.Split(h.Name, ",") {
+				pl.p.Symlink(slotTarget, h.Name, c, true)
+			}
+		}
+	}
+	if o.Flags&unix.MS_RDONLY != 0 {
+		pl.p.SetAttr(slotTarget, unix.MOUNT_ATTR_RDONLY, 0, false)
+	}
+	pl.p.Close(slotTarget)
+	return nil
+}
+
+// hierarchy is mountHierarchy onto the directory in slot target.
+func (pl *planner) hierarchy(h CgroupHierarchy, target int, o mountopt.Options, ns bool) {
+	if ns {
+		opts := o
+		opts.Data = h.Options
+		pl.fsMount(slotMount, h.Type, h.Type, opts)
+	} else {
+		pl.p.ClonePath(slotMount, h.Dir, false)
+		pl.p.SetAttr(slotMount, mountAttrs(o.Flags), 0, false)
+	}
+	pl.p.Attach(slotMount, target)
+	pl.p.Close(slotMount)
+}
+
+// devices is setupDevices.
+func (pl *planner) devices() error {
+	for _, m := range pl.sp.Mounts {
+		if filepath.Clean(m.Destination) == "/dev" && (m.Type == "bind" || containsBind(m.Options)) {
+			return nil
+		}
+	}
+	add := func(d specs.LinuxDevice, isDefault bool) error {
+		mode := uint32(0o666)
+		if d.FileMode != nil {
+			mode = uint32(*d.FileMode) & 0o7777
+		}
+		var typ uint32
+		switch d.Type {
+		case "c", "u":
+			typ = unix.S_IFCHR
+		case "b":
+			typ = unix.S_IFBLK
+		case "p":
+			typ = unix.S_IFIFO
+		default:
+			return fmt.Errorf("device %s: unknown type %q", d.Path, d.Type)
+		}
+		var uid, gid uint32
+		if d.UID != nil {
+			uid = *d.UID
+		}
+		if d.GID != nil {
+			gid = *d.GID
+		}
+		pl.p.Mknod(d.Path, typ|mode, unix.Mkdev(uint32(d.Major), uint32(d.Minor)), uid, gid, isDefault)
+		return nil
+	}
+	for _, d := range defaultDevices {
+		if err := add(d, true); err != nil {
+			return err
+		}
+	}
+	for _, d := range pl.sp.Linux.Devices {
+		if err := add(d, false); err != nil {
+			return err
+		}
+	}
+	pl.p.Mkdir(slotDir, "/dev", 0o755)
+	links := devSymlinks
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		links = append(links, [2]string{"/proc/kcore", "core"})
+	}
+	for _, m := range pl.sp.Mounts {
+		if filepath.Clean(m.Destination) == "/dev/pts" {
+			links = append(links, [2]string{"pts/ptmx", "ptmx"})
+			break
+		}
+	}
+	for _, l := range links {
+		pl.p.Symlink(slotDir, l[0], l[1], true)
+	}
+	pl.p.Close(slotDir)
+	return nil
+}
+
+func (pl *planner) createCwd() error {
+	pl.p.Context("cwd", "process.cwd "+pl.proc.Cwd)
+	pl.p.Mkdir(slotDir, pl.proc.Cwd, 0o755)
+	pl.p.Close(slotDir)
+	return nil
+}
+
+func (pl *planner) hooks() error {
+	pl.p.Hooks()
+	return nil
+}
+
+func (pl *planner) masks() error {
+	for _, p := range pl.sp.Linux.MaskedPaths {
+		pl.p.Context("masked and readonly paths", "mask "+p)
+		pl.p.Mask(p)
+	}
+	for _, p := range pl.sp.Linux.ReadonlyPaths {
+		pl.p.Context("masked and readonly paths", "readonly "+p)
+		pl.p.Readonly(p)
+	}
+	return nil
+}
+
+func (pl *planner) pivot() error {
+	var prop uintptr
+	if p := pl.sp.Linux.RootfsPropagation; p != "" {
+		prop, _ = mountopt.Propagation(p)
+	}
+	if pl.b.NoPivot {
+		pl.p.MoveRoot(prop)
+	} else {
+		pl.p.Pivot(prop)
+	}
+	return nil
+}
+
+func (pl *planner) readonlyRoot() error {
+	if pl.sp.Root.Readonly {
+		pl.p.ReadonlyRoot()
+	}
+	return nil
+}
+
+func (pl *planner) hostname() error {
+	if pl.sp.Hostname != "" {
+		pl.p.Hostname(pl.sp.Hostname)
+	}
+	if pl.sp.Domainname != "" {
+		pl.p.Domainname(pl.sp.Domainname)
+	}
+	return nil
+}
+
+func (pl *planner) sysctls() error {
+	for key, value := range pl.sp.Linux.Sysctl {
+		pl.p.Context("sysctl", "sysctl "+key)
+		pl.p.WriteProc("sys/"+strings.ReplaceAll(key, ".", "/"), value)
+	}
+	return nil
+}
+
+func (pl *planner) oomScore() error {
+	if pl.proc.OOMScoreAdj != nil {
+		pl.p.WriteProc("self/oom_score_adj", strconv.Itoa(*pl.proc.OOMScoreAdj))
+	}
+	return nil
+}
+
+func (pl *planner) keyring() error {
+	if !pl.b.NoNewKeyring {
+		pl.p.Keyring("_ses." + pl.b.ID)
+	}
+	return nil
+}
+
+func (pl *planner) findExec() error {
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range pl.proc.Env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	pl.p.FindExec(pl.proc.Args[0], pl.proc.Cwd, pathEnv)
+	return nil
+}
+
+func (pl *planner) home() error {
+	for _, e := range pl.proc.Env {
+		if strings.HasPrefix(e, "HOME=") {
+			return nil
+		}
+	}
+	pl.p.SetHome(pl.proc.User.UID)
+	return nil
+}
+
+func (pl *planner) ready() error {
+	pl.p.Ready()
+	return nil
+}
+
+func (pl *planner) waitStart() error {
+	pl.p.WaitStart(pl.b.Fds.Start)
+	return nil
+}
+
+func (pl *planner) enterCwd() error {
+	pl.p.EnterCwd(pl.proc.Cwd)
+	return nil
+}
+
+func (pl *planner) closeDescriptors() error {
+	pl.p.CloseRange(3 + pl.b.PreserveFds)
+	return nil
+}
+
+func (pl *planner) rlimits() error {
+	for _, r := range pl.proc.Rlimits {
+		res, _ := spec.RlimitResource(r.Type)
+		pl.p.Rlimit(res, r.Soft, r.Hard, r.Type)
+	}
+	return nil
+}
+
+// seccompPrivileged and seccomp load the runtime's program at the points
+// loadSeccompPrivileged and loadSeccomp do.
+func (pl *planner) seccompPrivileged() error {
+	if len(pl.b.Seccomp) > 0 && !pl.proc.NoNewPrivileges {
+		pl.p.Seccomp(pl.b.SeccompFlags, pl.b.Seccomp)
+	}
+	return nil
+}
+
+func (pl *planner) seccomp() error {
+	if len(pl.b.Seccomp) > 0 && pl.proc.NoNewPrivileges {
+		pl.p.Seccomp(pl.b.SeccompFlags, pl.b.Seccomp)
+	}
+	return nil
+}
+
+// user is setUser (the user namespace case never gets here).
+func (pl *planner) user() error {
+	set, _, err := caps.Parse(pl.proc.Capabilities)
+	if err != nil {
+		return err
+	}
+	if pl.proc.Capabilities != nil {
+		pl.p.DropBounding(uint64(set.Bounding), caps.LastCap(), caps.Names())
+	}
+	pl.p.KeepCaps(true)
+	u := pl.proc.User
+	pl.p.Setgroups(u.AdditionalGids)
+	pl.p.Setresgid(u.GID)
+	pl.p.Setresuid(u.UID)
+	pl.p.KeepCaps(false)
+	pl.p.CwdPending(pl.proc.Cwd)
+	return nil
+}
+
+func (pl *planner) caps() error {
+	if pl.proc.Capabilities == nil {
+		return nil
+	}
+	set, warnings, err := caps.Parse(pl.proc.Capabilities)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		pl.p.Warn(w)
+	}
+	pl.p.Caps(uint64(set.Effective), uint64(set.Permitted), uint64(set.Inheritable), uint64(set.Ambient),
+		caps.LastCap(), caps.Names())
+	return nil
+}
+
+func (pl *planner) noNewPrivs() error {
+	if pl.proc.NoNewPrivileges {
+		pl.p.NoNewPrivs()
+	}
+	return nil
+}
+
+func (pl *planner) exec() error {
+	umask := uint32(0o022)
+	if pl.proc.User.Umask != nil {
+		umask = *pl.proc.User.Umask
+	}
+	pl.p.Context("exec", "")
+	pl.p.Exec(umask, pl.proc.Args, pl.proc.Env)
+	return nil
+}
