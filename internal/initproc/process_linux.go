@@ -564,8 +564,35 @@ func execProcess(s *initState) error {
 		umask = int(*s.proc.User.Umask)
 	}
 	unix.Umask(umask)
+	resetSignals()
 	err := unix.Exec(s.execPath, s.proc.Args, s.proc.Env)
 	return fmt.Errorf("exec %s: %w", s.execPath, err)
+}
+
+// kernelSigaction is the kernel's struct sigaction (rt_sigaction(2)).
+type kernelSigaction struct {
+	handler, flags, restorer uintptr
+	mask                     uint64
+}
+
+// resetSignals gives the container process what a fresh process has, as
+// the C init does: signals ignored by whoever started the runtime (the
+// Go runtime keeps an inherited SIG_IGN of SIGHUP and SIGINT) go back to
+// the default, and nothing stays blocked; execve keeps both otherwise.
+func resetSignals() {
+	const sigIgn = 1
+	for sig := uintptr(1); sig <= 64; sig++ {
+		var old kernelSigaction
+		if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 {
+			continue
+		}
+		if old.handler == sigIgn {
+			dfl := kernelSigaction{}
+			unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+		}
+	}
+	var none unix.Sigset_t
+	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &none, nil)
 }
 
 // Execution domains from <linux/personality.h>.

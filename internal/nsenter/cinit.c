@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1125,10 +1126,36 @@ static void op_exec(void)
 
 /* ---- the interpreter ---------------------------------------------------- */
 
+struct pl_kernel_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
+/* reset_signals gives the container process what a fresh process has: no
+ * signal blocked, every disposition the default. The runtime that started
+ * us (and whatever started it) may block or ignore signals, and a mask and
+ * ignored signals survive execve: a container whose SIGTERM stays blocked
+ * cannot be stopped. */
+static void reset_signals(void)
+{
+	uint64_t none = 0;
+	struct pl_kernel_sigaction dfl = {SIG_DFL, 0, NULL, 0};
+	int sig;
+	for (sig = 1; sig <= 64; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+	}
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(uint64_t));
+}
+
 void pelagos_cinit(int syncfd)
 {
 	int i;
 	conn = syncfd;
+	reset_signals();
 	for (i = 0; i < NSLOTS; i++)
 		slots[i] = -1;
 	recv_plan();

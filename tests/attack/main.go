@@ -10,13 +10,20 @@
 //	attack writefile PATH DATA write DATA to PATH
 //	attack syscall NR [ARG...]  make raw syscall NR (decimal args) and print
 //	                           "ok <ret>" or the errno name
+//	attack sigexec PROG [ARG...] execute PROG with SIGTERM, SIGINT and
+//	                           SIGUSR1 blocked and SIGHUP, SIGINT, SIGQUIT
+//	                           and SIGUSR1 ignored (on the host: a hostile
+//	                           environment for the runtime itself)
 package main
 
 import (
 	"fmt"
 	"os"
+	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
+	"unsafe"
 )
 
 func main() {
@@ -48,6 +55,8 @@ func main() {
 	case "syscall":
 		rawSyscall(os.Args[2:])
 		return
+	case "sigexec":
+		err = sigExec(os.Args[2:])
 	case "writefile":
 		if len(os.Args) < 4 {
 			os.Exit(2)
@@ -62,6 +71,19 @@ func main() {
 		return
 	}
 	fmt.Println("ok")
+}
+
+// sigExec blocks and ignores signals on this thread and executes args;
+// execve keeps both.
+func sigExec(args []string) error {
+	runtime.LockOSThread()
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1)
+	mask := uint64(1)<<(syscall.SIGTERM-1) | uint64(1)<<(syscall.SIGINT-1) | uint64(1)<<(syscall.SIGUSR1-1)
+	const sigBlock = 0
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigBlock, uintptr(unsafe.Pointer(&mask)), 0, 8, 0, 0); e != 0 {
+		return e
+	}
+	return syscall.Exec(args[0], args, os.Environ())
 }
 
 func rawSyscall(args []string) {

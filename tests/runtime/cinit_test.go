@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,6 +62,40 @@ func TestInitKind(t *testing.T) {
 			n := initThreads(t, r, b, fmt.Sprintf("kind%d", i))
 			if got := n == 1; got != c.wantOne {
 				t.Errorf("the waiting init has %d threads; want the C init: %v", n, c.wantOne)
+			}
+		})
+	}
+}
+
+// A runtime started with signals blocked or ignored (a monitor ignores
+// SIGHUP and SIGINT, nohup, a caller's signal mask) must not pass that on:
+// the container process starts with nothing blocked and every disposition
+// the default, or stop's SIGTERM would not reach a process that installs
+// no handler.
+func TestContainerSignalsStartDefault(t *testing.T) {
+	for _, mk := range []struct {
+		name string
+		rt   func(*testing.T) *runtime
+	}{{"C init", newRuntime}, {"Go init", newGoInitRuntime}} {
+		t.Run(mk.name, func(t *testing.T) {
+			r := mk.rt(t)
+			b := newBundle(t, bundle.Args("grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"))
+			_, attack := tools(t)
+			cmd := exec.Command(attack, "sigexec", r.bin, "--root", r.root, "run", "--bundle", b.Dir, "sigs")
+			if r.env != nil {
+				cmd.Env = r.env
+			}
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				if f := strings.Fields(line); len(f) != 2 || strings.Trim(f[1], "0") != "" {
+					t.Errorf("container process: %q, want no signal ignored or blocked", line)
+				}
+			}
+			if !strings.Contains(string(out), "SigIgn") {
+				t.Fatalf("no SigIgn line in %q", out)
 			}
 		})
 	}
