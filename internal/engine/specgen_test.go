@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"os"
 	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/pelagos-go/pelagos/internal/initproc"
 )
 
 func testContainer(hc HostConfig) *Container {
@@ -106,5 +109,21 @@ func TestMergeEnv(t *testing.T) {
 	want := []string{"PATH=/bin", "A=5", "B=3", "C=4"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("mergeEnv (-want +got):\n%s", diff)
+	}
+}
+
+// The container a plain `pelagos run` makes is one the runtime starts with
+// its C init (no Go runtime in the init), and one with a terminal is not.
+func TestGenerateSpecTakesTheCInit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the C init is for a root runtime; this test runs as root in CI")
+	}
+	s := gen(t, HostConfig{}, execUser{home: "/root"})
+	if why := initproc.PlanUnsupported(s, initproc.ModeCreate, false, false); why != "" {
+		t.Errorf("the default container needs the Go init: %s", why)
+	}
+	s.Process.Terminal = true
+	if why := initproc.PlanUnsupported(s, initproc.ModeCreate, false, false); why != "terminal" {
+		t.Errorf("a terminal container: %q, want the Go init for the terminal", why)
 	}
 }
