@@ -113,7 +113,8 @@ func TestMergeEnv(t *testing.T) {
 }
 
 // The container a plain `pelagos run` makes is one the runtime starts with
-// its C init (no Go runtime in the init), and one with a terminal is not.
+// its C init (no Go runtime in the init), with a terminal too; --init's
+// reaper (a bind of our binary) changes nothing, a user namespace does.
 func TestGenerateSpecTakesTheCInit(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the C init is for a root runtime; this test runs as root in CI")
@@ -123,7 +124,11 @@ func TestGenerateSpecTakesTheCInit(t *testing.T) {
 		t.Errorf("the default container needs the Go init: %s", why)
 	}
 	s.Process.Terminal = true
-	if why := initproc.PlanUnsupported(s, initproc.ModeCreate, false, false); why != "terminal" {
-		t.Errorf("a terminal container: %q, want the Go init for the terminal", why)
+	if why := initproc.PlanUnsupported(s, initproc.ModeCreate, false, false); why != "" {
+		t.Errorf("a terminal container needs the Go init: %s", why)
+	}
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	if why := initproc.PlanUnsupported(s, initproc.ModeCreate, false, false); why != "user namespace" {
+		t.Errorf("a user-namespaced container: %q, want the Go init for the user namespace", why)
 	}
 }

@@ -26,8 +26,8 @@ import (
 // own view (resolving paths inside its root, the type of a masked path, the
 // executable on its PATH) is an operation of the plan.
 //
-// Configs that need what only the Go init does (a user namespace, a
-// terminal, createContainer and startContainer hooks, AppArmor or SELinux
+// Configs that need what only the Go init does (a user namespace,
+// createContainer and startContainer hooks, AppArmor or SELinux
 // labels, personality, scheduler and I/O priority, tmpcopyup, idmapped
 // mounts, Landlock, a seccomp notify agent, a time namespace, no mount
 // namespace of their own) keep the Go init: PlanUnsupported says why.
@@ -57,8 +57,6 @@ func PlanUnsupported(sp *specs.Spec, mode Mode, notify, prepared bool) string {
 		return "user namespace"
 	case hasNamespace(sp, specs.TimeNamespace):
 		return "time namespace"
-	case p.Terminal:
-		return "terminal"
 	case sp.Hooks != nil && (len(sp.Hooks.CreateContainer) > 0 || len(sp.Hooks.StartContainer) > 0):
 		return "createContainer or startContainer hooks"
 	case p.ApparmorProfile != "" || p.SelinuxLabel != "":
@@ -115,6 +113,7 @@ func CompilePlan(b *Bootstrap) ([]byte, error) {
 		{"hooks", pl.hooks},
 		{"masked and readonly paths", pl.masks},
 		{"pivot root", pl.pivot},
+		{"console", pl.console},
 		{"readonly root", pl.readonlyRoot},
 		{"hostname", pl.hostname},
 		{"sysctl", pl.sysctls},
@@ -414,6 +413,22 @@ func (pl *planner) pivot() error {
 	} else {
 		pl.p.Pivot(prop)
 	}
+	return nil
+}
+
+// console is setupConsole for a create.
+func (pl *planner) console() error {
+	if !pl.proc.Terminal {
+		return nil
+	}
+	if pl.b.Fds.Console == 0 {
+		return errors.New("process.terminal is set but no console socket was given (use --console-socket)")
+	}
+	var rows, cols uint32
+	if cs := pl.proc.ConsoleSize; cs != nil {
+		rows, cols = uint32(cs.Height), uint32(cs.Width)
+	}
+	pl.p.Console(pl.b.Fds.Console, pl.proc.ConsoleSize != nil, rows, cols)
 	return nil
 }
 

@@ -30,12 +30,14 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cinit.h"
@@ -1124,6 +1126,93 @@ static void op_exec(void)
 	die("exec %s: %s", execpath, errstr(errno));
 }
 
+/* ---- the console (internal/initproc/console_linux.go) ------------------ */
+
+/* bind_console makes /dev/console the pty slave; a symlink planted there
+ * is refused and the target must be a file or character device
+ * (CVE-2025-52565). */
+static void bind_console(int slave)
+{
+	struct stat st;
+	int target, mnt, link = is_symlink("/dev/console");
+	if (link == 1)
+		die("/dev/console is a symlink in the rootfs: refusing to follow it");
+	target = mkfile("/dev/console", 0666);
+	if (target < 0)
+		die("/dev/console: %s", errstr(errno));
+	if (fstat(target, &st) < 0)
+		die("fstat /dev/console: %s", errstr(errno));
+	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+		die("/dev/console is not a file or character device (mode %#o)", st.st_mode);
+	mnt = clone_tree(slave, "", 0);
+	if (mnt < 0)
+		die("open_tree: %s", errstr(errno));
+	attach(mnt, target);
+	close(mnt);
+	close(target);
+}
+
+static void op_console(void)
+{
+	int sock = (int)rd_u32(), master, slave, n, zero = 0, fd;
+	unsigned hassize = rd_u8();
+	uint32_t rows = rd_u32(), cols = rd_u32();
+	struct stat st;
+	char name[64];
+	struct msghdr msg = {0};
+	struct iovec iov;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct cmsghdr *c;
+	master = in_root("/dev/ptmx", O_RDWR | O_NOCTTY);
+	if (master < 0)
+		die("open the container's /dev/ptmx (is /dev/pts mounted?): openat2 /dev/ptmx: %s", errstr(errno));
+	if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 || minor(st.st_rdev) != 2)
+		die("/dev/ptmx: not the character device 5:2");
+	if (ioctl(master, TIOCSPTLCK, &zero) < 0)
+		die("unlockpt: %s", errstr(errno));
+	if (ioctl(master, TIOCGPTN, &n) < 0)
+		die("ptsname: %s", errstr(errno));
+	/* TIOCGPTPEER opens the slave through the master: no path lookup. */
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		die("TIOCGPTPEER: %s", errstr(errno));
+	if (fchmod(slave, 0620) < 0)
+		die("fchmod: %s", errstr(errno));
+	if (hassize) {
+		struct winsize ws = {(unsigned short)rows, (unsigned short)cols, 0, 0};
+		if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
+			die("TIOCSWINSZ: %s", errstr(errno));
+	}
+	bind_console(slave);
+	snprintf(name, sizeof(name), "/dev/pts/%d", n);
+	iov.iov_base = name;
+	iov.iov_len = strlen(name);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	if (sendmsg(sock, &msg, 0) < 0)
+		die("send the pty master to the console socket: %s", errstr(errno));
+	close(sock);
+	close(master);
+	if (setsid() < 0)
+		die("setsid: %s", errstr(errno));
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		die("TIOCSCTTY: %s", errstr(errno));
+	for (fd = 0; fd < 3; fd++)
+		if (dup3(slave, fd, 0) < 0)
+			die("dup3: %s", errstr(errno));
+	close(slave);
+}
+
 /* ---- the interpreter ---------------------------------------------------- */
 
 struct pl_kernel_sigaction {
@@ -1382,6 +1471,9 @@ void pelagos_cinit(int syncfd)
 			break;
 		case PLAN_WARN:
 			warn(rd_str());
+			break;
+		case PLAN_CONSOLE:
+			op_console();
 			break;
 		default:
 			die("plan: unknown operation %u", op);

@@ -242,3 +242,10 @@ func (p *Plan) Exec(umask uint32, args, env []string) {
 
 // Warn passes a warning to the runtime at this point.
 func (p *Plan) Warn(text string) { p.op(C.PLAN_WARN).str(text) }
+
+// Console creates the pty from the container's devpts, binds its slave at
+// /dev/console, sends the master to the console socket sock and makes
+// the slave the process's terminal and stdio.
+func (p *Plan) Console(sock int, size bool, rows, cols uint32) {
+	p.op(C.PLAN_CONSOLE).u32(uint32(sock)).flag(size).u32(rows).u32(cols)
+}
