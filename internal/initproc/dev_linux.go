@@ -104,20 +104,9 @@ func (s *initState) makeDevice(d specs.LinuxDevice, isDefault bool) error {
 	}
 	defer parent.Close()
 	name := filepath.Base(d.Path)
-	mode := uint32(0o666)
-	if d.FileMode != nil {
-		mode = uint32(*d.FileMode) & 0o7777
-	}
-	var typ uint32
-	switch d.Type {
-	case "c", "u":
-		typ = unix.S_IFCHR
-	case "b":
-		typ = unix.S_IFBLK
-	case "p":
-		typ = unix.S_IFIFO
-	default:
-		return fmt.Errorf("device %s: unknown type %q", d.Path, d.Type)
+	mode, err := deviceMode(d)
+	if err != nil {
+		return err
 	}
 	if s.userNS {
 		return s.bindDevice(d)
@@ -126,7 +115,7 @@ func (s *initState) makeDevice(d specs.LinuxDevice, isDefault bool) error {
 	// device node must be exactly what the config says.
 	_ = unix.Unlinkat(int(parent.Fd()), name, 0)
 	rdev := int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
-	if err := unix.Mknodat(int(parent.Fd()), name, typ|mode, rdev); err != nil {
+	if err := unix.Mknodat(int(parent.Fd()), name, mode, rdev); err != nil {
 		if isDefault && errors.Is(err, unix.EPERM) {
 			return s.bindDevice(d)
 		}
@@ -143,6 +132,23 @@ func (s *initState) makeDevice(d specs.LinuxDevice, isDefault bool) error {
 		return fmt.Errorf("chown %s: %w", d.Path, err)
 	}
 	return nil
+}
+
+// deviceMode is the file type and permissions of a device node.
+func deviceMode(d specs.LinuxDevice) (uint32, error) {
+	perm := uint32(0o666)
+	if d.FileMode != nil {
+		perm = uint32(*d.FileMode) & 0o7777
+	}
+	switch d.Type {
+	case "c", "u":
+		return unix.S_IFCHR | perm, nil
+	case "b":
+		return unix.S_IFBLK | perm, nil
+	case "p":
+		return unix.S_IFIFO | perm, nil
+	}
+	return 0, fmt.Errorf("device %s: unknown type %q", d.Path, d.Type)
 }
 
 func (s *initState) bindDevice(d specs.LinuxDevice) error {

@@ -326,20 +326,9 @@ func (pl *planner) devices() error {
 		}
 	}
 	add := func(d specs.LinuxDevice, isDefault bool) error {
-		mode := uint32(0o666)
-		if d.FileMode != nil {
-			mode = uint32(*d.FileMode) & 0o7777
-		}
-		var typ uint32
-		switch d.Type {
-		case "c", "u":
-			typ = unix.S_IFCHR
-		case "b":
-			typ = unix.S_IFBLK
-		case "p":
-			typ = unix.S_IFIFO
-		default:
-			return fmt.Errorf("device %s: unknown type %q", d.Path, d.Type)
+		mode, err := deviceMode(d)
+		if err != nil {
+			return err
 		}
 		var uid, gid uint32
 		if d.UID != nil {
@@ -348,7 +337,7 @@ func (pl *planner) devices() error {
 		if d.GID != nil {
 			gid = *d.GID
 		}
-		pl.p.Mknod(d.Path, typ|mode, unix.Mkdev(uint32(d.Major), uint32(d.Minor)), uid, gid, isDefault)
+		pl.p.Mknod(d.Path, mode, unix.Mkdev(uint32(d.Major), uint32(d.Minor)), uid, gid, isDefault)
 		return nil
 	}
 	for _, d := range defaultDevices {

@@ -211,6 +211,15 @@ func (c *Conn) SendFd(m Message, fd *os.File) error {
 	if err != nil {
 		return err
 	}
+	return c.send(b, fd)
+}
+
+// SendRaw writes b as one message of raw packets, framed as Send frames
+// JSON: the plan for the C init (see plan_linux.go).
+func (c *Conn) SendRaw(b []byte) error { return c.send(b, nil) }
+
+// send frames b into packets, fd riding on the last.
+func (c *Conn) send(b []byte, fd *os.File) error {
 	for {
 		n := min(len(b), maxPacket)
 		flag, oob := byte('m'), []byte(nil)
@@ -222,26 +231,6 @@ func (c *Conn) SendFd(m Message, fd *os.File) error {
 		}
 		pkt := append([]byte{flag}, b[:n]...)
 		if err := unix.Sendmsg(int(c.f.Fd()), pkt, oob, nil, 0); err != nil {
-			return os.NewSyscallError("sendmsg", err)
-		}
-		b = b[n:]
-		if flag == 'e' {
-			return nil
-		}
-	}
-}
-
-// SendRaw writes b as one message of raw packets, framed as Send frames
-// JSON: the plan for the C init (see plan_linux.go).
-func (c *Conn) SendRaw(b []byte) error {
-	for {
-		n := min(len(b), maxPacket)
-		flag := byte('m')
-		if n == len(b) {
-			flag = 'e'
-		}
-		pkt := append([]byte{flag}, b[:n]...)
-		if err := unix.Sendmsg(int(c.f.Fd()), pkt, nil, nil, 0); err != nil {
 			return os.NewSyscallError("sendmsg", err)
 		}
 		b = b[n:]
