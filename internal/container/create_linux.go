@@ -652,7 +652,7 @@ func (cr *creation) startInit() error {
 		return err
 	}
 	notify := cr.seccomp != nil && cr.seccomp.Notify()
-	if initproc.PlanUnsupported(cr.spec, initproc.ModeCreate, notify, cr.needsPrepared()) == "" {
+	if initproc.PlanUnsupported(cr.spec, cr.spec.Process, initproc.ModeCreate, notify, cr.needsPrepared()) == "" {
 		cr.cInit = true
 		ch.env = append(ch.env, nsenter.EnvPlan+"=1")
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/pelagos-go/pelagos/internal/cgroups"
 	"github.com/pelagos-go/pelagos/internal/initproc"
+	"github.com/pelagos-go/pelagos/internal/nsenter"
+	"github.com/pelagos-go/pelagos/internal/seccomp"
 	"github.com/pelagos-go/pelagos/internal/spec"
 )
 
@@ -87,6 +89,14 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Process, error) {
 		childEnd.Close()
 		return nil, err
 	}
+	prog, err := c.execPlan(o.Process)
+	if err != nil {
+		childEnd.Close()
+		return nil, err
+	}
+	if prog != nil {
+		ch.env = append(ch.env, nsenter.EnvPlan+"=1")
+	}
 	cmd, err := ch.start(syncFd)
 	childEnd.Close()
 	if err != nil {
@@ -100,7 +110,7 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Process, error) {
 			return nil, err
 		}
 	}
-	if err := c.execBootstrap(p.Pid(), conn, o, fds); err != nil {
+	if err := c.execBootstrap(p.Pid(), conn, o, fds, prog); err != nil {
 		if p.forked != nil {
 			killProcess(p.forked)
 		} else {
@@ -183,7 +193,32 @@ func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
-func (c *Container) execBootstrap(pid int, conn *initproc.Conn, o ExecOpts, fds initproc.FdSlots) error {
+// execSeccomp is how an exec's process gets its filter: the program the
+// parent compiled, or nil for none.
+type execSeccomp struct {
+	prog *seccomp.Program
+}
+
+// execPlan says whether the C init can start process p in this container
+// (nil: the Go init must), with the seccomp program it would load.
+func (c *Container) execPlan(p *specs.Process) (*execSeccomp, error) {
+	cfg, err := c.Config()
+	if err != nil {
+		return nil, err
+	}
+	var prog *seccomp.Program
+	if cfg.Linux.Seccomp != nil && initproc.PlanUnsupported(cfg, p, initproc.ModeExec, false, false) == "" {
+		if prog, err = seccomp.Compile(cfg.Linux.Seccomp); err != nil {
+			return nil, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
+	if initproc.PlanUnsupported(cfg, p, initproc.ModeExec, prog != nil && prog.Notify(), false) != "" {
+		return nil, nil
+	}
+	return &execSeccomp{prog: prog}, nil
+}
+
+func (c *Container) execBootstrap(pid int, conn *initproc.Conn, o ExecOpts, fds initproc.FdSlots, plan *execSeccomp) error {
 	if c.rec.Cgroup != nil {
 		if err := cgroups.Load(*c.rec.Cgroup).Apply(pid); err != nil {
 			return err
@@ -198,7 +233,19 @@ func (c *Container) execBootstrap(pid int, conn *initproc.Conn, o ExecOpts, fds 
 		Fds:         fds,
 		PreserveFds: o.PreserveFds,
 	}
-	if err := conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b}); err != nil {
+	if plan != nil {
+		b.Spec = c.config
+		if plan.prog != nil {
+			b.Seccomp, b.SeccompFlags = plan.prog.Encode(), plan.prog.Flags
+		}
+		prog, err := initproc.CompileExecPlan(b)
+		if err != nil {
+			return fmt.Errorf("exec: %w", err)
+		}
+		if err := conn.SendRaw(prog); err != nil {
+			return err
+		}
+	} else if err := conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b}); err != nil {
 		return err
 	}
 	if err := c.awaitExec(context.Background(), conn, pid, o.Warn); err != nil {

@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -22,6 +25,29 @@ func applyInit(s *specs.Spec, binary string) {
 		Destination: reaper.Path, Type: "bind", Source: binary,
 		Options: []string{"bind", "ro", "nosuid", "nodev"},
 	})
+}
+
+// awaitReaper waits, for a container under the reaper, until the reaper
+// at pid is ready to forward signals: it starts the command only once it
+// catches every signal, so a child means ready. A signal sent earlier
+// would be lost (pid 1 of a namespace drops one it has no handler for) or
+// end the reaper alone (the Go runtime's default handler, before the
+// reaper's own, exits with status 2). Bounded: a reaper whose command
+// already exited has no child either.
+func awaitReaper(c *Container, pid int) {
+	if !wantsInit(&c.HostConfig) || pid <= 0 {
+		return
+	}
+	path := fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)
+	delay := 100 * time.Microsecond
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		b, err := os.ReadFile(path)
+		if err != nil || len(bytes.TrimSpace(b)) > 0 {
+			return
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 20*time.Millisecond)
+	}
 }
 
 // initBinaryPath finds pelagos-monitor, whose pelagos-init mode is the

@@ -58,6 +58,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, sig unix.Signal, timeout 
 		e.event(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 		pid, start := rc.Pid(), uint64(0)
 		start, _ = procStart(pid)
+		awaitReaper(c, pid)
 		if err := rc.Kill(sig, false); err == nil && waitExit(pid, start, int(timeout/time.Millisecond)) {
 			return e.awaitExit(ctx, c.ID)
 		}
@@ -145,6 +146,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig unix.Signal) error {
 		return err
 	}
 	e.event(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
+	awaitReaper(c, rc.Pid())
 	return rc.Kill(sig, false)
 }
 

@@ -120,15 +120,15 @@ func TestGenerateSpecTakesTheCInit(t *testing.T) {
 		t.Skip("the C init is for a root runtime; this test runs as root in CI")
 	}
 	s := gen(t, HostConfig{}, execUser{home: "/root"})
-	if why := initproc.PlanUnsupported(s, initproc.ModeCreate, false, false); why != "" {
+	if why := initproc.PlanUnsupported(s, s.Process, initproc.ModeCreate, false, false); why != "" {
 		t.Errorf("the default container needs the Go init: %s", why)
 	}
 	s.Process.Terminal = true
-	if why := initproc.PlanUnsupported(s, initproc.ModeCreate, false, false); why != "" {
+	if why := initproc.PlanUnsupported(s, s.Process, initproc.ModeCreate, false, false); why != "" {
 		t.Errorf("a terminal container needs the Go init: %s", why)
 	}
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-	if why := initproc.PlanUnsupported(s, initproc.ModeCreate, false, false); why != "user namespace" {
+	if why := initproc.PlanUnsupported(s, s.Process, initproc.ModeCreate, false, false); why != "user namespace" {
 		t.Errorf("a user-namespaced container: %q, want the Go init for the user namespace", why)
 	}
 }

@@ -31,22 +31,22 @@ import (
 // labels, personality, scheduler and I/O priority, tmpcopyup, idmapped
 // mounts, Landlock, a seccomp notify agent, a time namespace, no mount
 // namespace of their own) keep the Go init: PlanUnsupported says why.
+// The same holds for exec (CompileExecPlan), whose process joins the
+// namespaces of a running container.
 
 // EnvInit set to "go" in the runtime's environment makes every container
 // use the Go init (for comparison, and as a way out).
 const EnvInit = "PELAGOS_INIT"
 
-// PlanUnsupported returns why the C init cannot start a container of this
-// config in this mode ("" when it can). notify says the seccomp program
-// uses SCMP_ACT_NOTIFY; prepared says the runtime prepares mounts for it.
-func PlanUnsupported(sp *specs.Spec, mode Mode, notify, prepared bool) string {
-	p := sp.Process
+// PlanUnsupported returns why the C init cannot start process p (the
+// config's own for a create) of a container with this config in this mode
+// ("" when it can). notify says the seccomp program uses SCMP_ACT_NOTIFY;
+// prepared says the runtime prepares mounts for it.
+func PlanUnsupported(sp *specs.Spec, p *specs.Process, mode Mode, notify, prepared bool) string {
 	l := sp.Linux
 	switch {
 	case os.Getenv(EnvInit) == "go":
 		return EnvInit + "=go"
-	case mode != ModeCreate:
-		return "not a create"
 	case os.Geteuid() != 0:
 		return "rootless"
 	case p == nil || l == nil:
@@ -57,7 +57,7 @@ func PlanUnsupported(sp *specs.Spec, mode Mode, notify, prepared bool) string {
 		return "user namespace"
 	case hasNamespace(sp, specs.TimeNamespace):
 		return "time namespace"
-	case sp.Hooks != nil && (len(sp.Hooks.CreateContainer) > 0 || len(sp.Hooks.StartContainer) > 0):
+	case mode == ModeCreate && sp.Hooks != nil && (len(sp.Hooks.CreateContainer) > 0 || len(sp.Hooks.StartContainer) > 0):
 		return "createContainer or startContainer hooks"
 	case p.ApparmorProfile != "" || p.SelinuxLabel != "":
 		return "security labels"
@@ -134,6 +134,38 @@ func CompilePlan(b *Bootstrap) ([]byte, error) {
 		{"exec", pl.exec},
 	} {
 		pl.p.Context(st.name, "")
+		if err := st.fn(); err != nil {
+			return nil, &StepError{Step: st.name, Err: err}
+		}
+	}
+	return pl.p.Bytes(), nil
+}
+
+// CompileExecPlan compiles an exec of b.Process into a container whose
+// config is b.Spec, as the Go init's execSteps would carry it out.
+func CompileExecPlan(b *Bootstrap) ([]byte, error) {
+	pl := &planner{p: nsenter.NewPlan(), b: b, sp: b.Spec, proc: b.Process}
+	for _, st := range []struct {
+		name string
+		fn   func() error
+	}{
+		{"cwd", pl.enterCwd},
+		{"console", pl.console},
+		{"find executable", pl.findExec},
+		{"home", pl.home},
+		{"close descriptors", pl.closeDescriptors},
+		{"rlimits", pl.rlimits},
+		{"seccomp", pl.seccompPrivileged},
+		{"user", pl.user},
+		{"capabilities", pl.caps},
+		{"no_new_privs", pl.noNewPrivs},
+		{"seccomp", pl.seccomp},
+		{"exec", pl.exec},
+	} {
+		pl.p.Context(st.name, "")
+		if st.name == "cwd" {
+			pl.p.OpenRoot()
+		}
 		if err := st.fn(); err != nil {
 			return nil, &StepError{Step: st.name, Err: err}
 		}
@@ -417,7 +449,7 @@ func (pl *planner) console() error {
 	if cs := pl.proc.ConsoleSize; cs != nil {
 		rows, cols = uint32(cs.Height), uint32(cs.Width)
 	}
-	pl.p.Console(pl.b.Fds.Console, pl.proc.ConsoleSize != nil, rows, cols)
+	pl.p.Console(pl.b.Fds.Console, pl.proc.ConsoleSize != nil, rows, cols, pl.b.Mode == ModeCreate)
 	return nil
 }
 

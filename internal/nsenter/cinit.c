@@ -1157,6 +1157,7 @@ static void op_console(void)
 	int sock = (int)rd_u32(), master, slave, n, zero = 0, fd;
 	unsigned hassize = rd_u8();
 	uint32_t rows = rd_u32(), cols = rd_u32();
+	unsigned bind = rd_u8();
 	struct stat st;
 	char name[64];
 	struct msghdr msg = {0};
@@ -1186,7 +1187,8 @@ static void op_console(void)
 		if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
 			die("TIOCSWINSZ: %s", errstr(errno));
 	}
-	bind_console(slave);
+	if (bind)
+		bind_console(slave);
 	snprintf(name, sizeof(name), "/dev/pts/%d", n);
 	iov.iov_base = name;
 	iov.iov_len = strlen(name);
@@ -1475,6 +1477,13 @@ void pelagos_cinit(int syncfd)
 		case PLAN_CONSOLE:
 			op_console();
 			break;
+		case PLAN_OPEN_ROOT: {
+			int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (fd < 0)
+				die("open /: %s", errstr(errno));
+			setslot(PLAN_SLOT_ROOT, fd);
+			break;
+		}
 		default:
 			die("plan: unknown operation %u", op);
 		}

@@ -67,7 +67,8 @@ enum {
 	PLAN_EXEC,	     /* u32 umask, u32 argc, argc*str, u32 envc, envc*str */
 	PLAN_WARN,	     /* str: a warning for the runtime to log */
 	PLAN_CONSOLE,	     /* u32 console socket fd, u8 has size, u32 rows,
-			      * u32 cols: the pty, /dev/console, stdio */
+			      * u32 cols, u8 bind /dev/console: the pty, stdio */
+	PLAN_OPEN_ROOT,	     /* the root slot: "/" (exec, after setns) */
 };
 
 /* pelagos_cinit runs the plan read from syncfd; it does not return. */

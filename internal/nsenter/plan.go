@@ -244,8 +244,12 @@ func (p *Plan) Exec(umask uint32, args, env []string) {
 func (p *Plan) Warn(text string) { p.op(C.PLAN_WARN).str(text) }
 
 // Console creates the pty from the container's devpts, binds its slave at
-// /dev/console, sends the master to the console socket sock and makes
-// the slave the process's terminal and stdio.
-func (p *Plan) Console(sock int, size bool, rows, cols uint32) {
-	p.op(C.PLAN_CONSOLE).u32(uint32(sock)).flag(size).u32(rows).u32(cols)
+// /dev/console (create), sends the master to the console socket sock and
+// makes the slave the process's terminal and stdio.
+func (p *Plan) Console(sock int, size bool, rows, cols uint32, bindConsole bool) {
+	p.op(C.PLAN_CONSOLE).u32(uint32(sock)).flag(size).u32(rows).u32(cols).flag(bindConsole)
 }
+
+// OpenRoot opens "/" as the root slot (exec: the joined mount namespace's
+// root).
+func (p *Plan) OpenRoot() { p.op(C.PLAN_OPEN_ROOT) }
