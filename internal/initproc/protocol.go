@@ -95,9 +95,15 @@ const (
 	MsgMount = "mount"
 )
 
-// RootfsIndex is the MsgMount index of a prepared (idmapped) rootfs, which
-// takes the place of the rootfs bind.
-const RootfsIndex = -1
+// RootfsIndex is the MsgMount index of a prepared rootfs (idmapped, or
+// cloned for a user-namespaced init that cannot reach it by path), which
+// takes the place of the rootfs bind; RootfsTargetIndex carries a handle
+// on the rootfs directory inside the init's mount namespace, where the
+// prepared rootfs is attached.
+const (
+	RootfsIndex       = -1
+	RootfsTargetIndex = -2
+)
 
 // Message is one line of the protocol.
 type Message struct {
