@@ -229,6 +229,9 @@ type Container struct {
 	NetworkSettings NetworkSettings `json:"NetworkSettings"`
 	// MountPoints are the container's volumes (volume_mount_linux.go).
 	MountPoints []MountPoint `json:"MountPoints,omitempty"`
+	// Userns is the user namespace mapping of --userns auto
+	// (userns_linux.go); nil: the host's user namespace.
+	Userns *Userns `json:"Userns,omitempty"`
 
 	dir string
 }
