@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/pelagos-go/pelagos/internal/container"
+	"github.com/pelagos-go/pelagos/internal/engine/fsarchive"
 	"github.com/pelagos-go/pelagos/internal/image/snapshot"
 )
 
@@ -50,16 +52,27 @@ func (e *Engine) usernsSpec(_ context.Context, c *Container, s *specs.Spec, _ *o
 // container writes lands there with host IDs (HostUID+n), and its root
 // directory is given to the container's root.
 func mountIDMapped(s snapshot.Spec, target string, u *Userns) error {
-	if s.Upper != "" {
-		if err := os.Chown(s.Upper, int(u.HostUID), int(u.HostGID)); err != nil {
-			return err
-		}
-	}
-	ns, err := container.HoldUserNamespace(
-		[]specs.LinuxIDMapping{{ContainerID: 0, HostID: u.HostUID, Size: u.Size}},
-		[]specs.LinuxIDMapping{{ContainerID: 0, HostID: u.HostGID, Size: u.Size}})
+	mnt, err := mountIDMappedDetached(s, u)
 	if err != nil {
 		return err
+	}
+	defer mnt.Close()
+	if err := unix.MoveMount(int(mnt.Fd()), "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return &os.PathError{Op: "move_mount", Path: target, Err: err}
+	}
+	return nil
+}
+
+// mountIDMappedDetached is mountIDMapped's overlay, attached nowhere.
+func mountIDMappedDetached(s snapshot.Spec, u *Userns) (*os.File, error) {
+	if s.Upper != "" {
+		if err := os.Chown(s.Upper, int(u.HostUID), int(u.HostGID)); err != nil {
+			return nil, err
+		}
+	}
+	ns, err := u.hold()
+	if err != nil {
+		return nil, err
 	}
 	defer ns.Close()
 	var layers []*os.File
@@ -71,19 +84,56 @@ func mountIDMapped(s snapshot.Spec, target string, u *Userns) error {
 	for _, l := range s.Lower {
 		f, err := idmappedClone(l, ns)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		layers = append(layers, f)
 	}
 	mfd, err := idmappedOverlay(s, layers)
 	if err != nil {
-		return fmt.Errorf("mount snapshot %s (idmapped layers need Linux 6.15): %w", s.ID, err)
+		return nil, fmt.Errorf("mount snapshot %s (idmapped layers need Linux 6.15): %w", s.ID, err)
 	}
-	defer unix.Close(mfd)
-	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return &os.PathError{Op: "move_mount", Path: target, Err: err}
+	return os.NewFile(uintptr(mfd), "snapshot:"+s.ID), nil
+}
+
+// hold returns a handle on a user namespace with u's mapping, for
+// idmapped mounts made outside the container's own create.
+func (u *Userns) hold() (*os.File, error) {
+	return container.HoldUserNamespace(
+		[]specs.LinuxIDMapping{{ContainerID: 0, HostID: u.HostUID, Size: u.Size}},
+		[]specs.LinuxIDMapping{{ContainerID: 0, HostID: u.HostGID, Size: u.Size}})
+}
+
+// ContainerIDs shows host IDs of c's range as the IDs they are inside,
+// for what cp, export and commit read from its files; nil without a user
+// namespace. Other IDs are left as they are.
+func (c *Container) ContainerIDs() fsarchive.IDMap {
+	u := c.Userns
+	if u == nil {
+		return nil
 	}
-	return nil
+	return func(uid, gid int) (int, int) {
+		return shiftID(uid, int(u.HostUID), 0, u.Size), shiftID(gid, int(u.HostGID), 0, u.Size)
+	}
+}
+
+// HostIDs is ContainerIDs' reverse, for what cp writes into c.
+func (c *Container) HostIDs() fsarchive.IDMap {
+	u := c.Userns
+	if u == nil {
+		return nil
+	}
+	return func(uid, gid int) (int, int) {
+		return shiftID(uid, 0, int(u.HostUID), u.Size), shiftID(gid, 0, int(u.HostGID), u.Size)
+	}
+}
+
+// shiftID moves id from the range of size IDs at from to the one at to;
+// an ID outside it stays.
+func shiftID(id, from, to int, size uint32) int {
+	if id >= from && id-from < int(size) {
+		return id - from + to
+	}
+	return id
 }
 
 // idmappedOverlay creates the overlay of the idmapped layers and s's
@@ -138,4 +188,50 @@ func idmappedClone(dir string, ns *os.File) (*os.File, error) {
 		return nil, fmt.Errorf("idmap %s: %w", dir, os.NewSyscallError("mount_setattr", err))
 	}
 	return f, nil
+}
+
+// AsRoot runs fn with the filesystem IDs of c's root on the host (for a
+// --userns auto container; for any other it just runs fn), so that what
+// fn creates through the container's idmapped mounts (its volumes) can
+// be created at all: the kernel refuses (EOVERFLOW) a creator whose fsuid
+// the mount cannot map, as host root's cannot. The filesystem
+// capabilities are kept, so fn still writes anywhere and chowns.
+func (c *Container) AsRoot(fn func() error) error {
+	u := c.Userns
+	if u == nil {
+		return fn()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread dies with its changed IDs instead
+		// of returning to the pool.
+		runtime.LockOSThread()
+		if err := setFSIDs(int(u.HostUID), int(u.HostGID)); err != nil {
+			errc <- err
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// setFSIDs sets this thread's fsuid and fsgid, and raises again the
+// capabilities the kernel drops from the effective set when the fsuid
+// leaves 0 (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER ...).
+func setFSIDs(uid, gid int) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var caps [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &caps[0]); err != nil {
+		return os.NewSyscallError("capget", err)
+	}
+	_, _ = unix.SetfsgidRetGid(gid)
+	_, _ = unix.SetfsuidRetUid(uid)
+	// setfsuid reports no failure: read the IDs back.
+	if got, _ := unix.SetfsuidRetUid(-1); got != uid {
+		return fmt.Errorf("setfsuid %d: the thread's fsuid is %d", uid, got)
+	}
+	if got, _ := unix.SetfsgidRetGid(-1); got != gid {
+		return fmt.Errorf("setfsgid %d: the thread's fsgid is %d", gid, got)
+	}
+	return os.NewSyscallError("capset", unix.Capset(&hdr, &caps[0]))
 }

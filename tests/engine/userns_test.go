@@ -206,3 +206,71 @@ func TestUsernsAutoRefused(t *testing.T) {
 	}
 	c.assertClean()
 }
+
+// TestUsernsAutoFiles: cp, export and commit show a --userns auto
+// container's files with the owners they have inside, running or
+// stopped, though its layer holds them as host IDs; cp into it writes
+// files its root owns (with -a, the owners the archive names, inside).
+func TestUsernsAutoFiles(t *testing.T) {
+	c := newCLI(t)
+	c.withSubIDs(t, fmt.Sprintf("pelagos:%d:%d\n", usernsBase, usernsRanges*65536))
+	id := strings.TrimSpace(c.ok("run", "-d", "--network", "none", "--userns", "auto", "-v", "fvol:/vol", "busybox:test", "sh", "-c",
+		"touch /made /vol/v && chown 1000:50 /made && mkdir /d && touch /d/root && exec sleep 100"))
+	waitFor(t, "the container's files", func() bool {
+		out, _, _ := c.run(nil, "exec", id, "ls", "/d/root")
+		return strings.TrimSpace(out) == "/d/root"
+	})
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "in"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(host, "in"), 1000, 50); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("cp", filepath.Join(host, "in"), id+":/in")
+	c.ok("cp", "-a", filepath.Join(host, "in"), id+":/in-a")
+	c.ok("cp", filepath.Join(host, "in"), id+":/vol/in")
+	if got := c.ok("exec", id, "stat", "-c", "%n %u:%g", "/in", "/in-a", "/vol/in"); got != "/in 0:0\n/in-a 1000:50\n/vol/in 0:0\n" {
+		t.Errorf("owners inside of what cp wrote: %q, want root's, and 1000:50 with -a", got)
+	}
+	want := map[string]string{"made": "1000:50", "d/": "0:0", "d/root": "0:0", "bin/busybox": "0:0", "in": "0:0", "in-a": "1000:50"}
+	check := func(what string, owners map[string]string) {
+		t.Helper()
+		for name, w := range want {
+			if got := owners[name]; got != w {
+				t.Errorf("%s: %s owned by %q, want %s", what, name, got, w)
+			}
+		}
+	}
+	// cp of single paths (all of / would walk its /proc).
+	cpOwners := func() map[string]string {
+		t.Helper()
+		all := map[string]string{}
+		for _, p := range []string{"/made", "/d", "/bin/busybox", "/in", "/in-a"} {
+			for name, o := range readOwners(t, []byte(c.ok("cp", id+":"+p, "-"))) {
+				all[name] = o
+			}
+		}
+		all["bin/busybox"] = all["busybox"]
+		return all
+	}
+	check("cp of the running container", cpOwners())
+	check("export of the running container", readOwners(t, []byte(c.ok("export", id))))
+	if got := readOwners(t, []byte(c.ok("cp", id+":/vol", "-"))); got["vol/v"] != "0:0" || got["vol/in"] != "0:0" {
+		t.Errorf("cp of the running container's volume: owners %v, want root's", got)
+	}
+	c.ok("stop", "-t", "1", id)
+	check("cp of the stopped container", cpOwners())
+	check("export of the stopped container", readOwners(t, []byte(c.ok("export", id))))
+	if got := readOwners(t, []byte(c.ok("cp", id+":/vol", "-"))); got["vol/v"] != "0:0" || got["vol/in"] != "0:0" {
+		t.Errorf("cp of the stopped container's volume: owners %v, want root's", got)
+	}
+	c.ok("commit", id, "committed:userns")
+	if got := c.ok("run", "--rm", "--network", "none", "committed:userns", "stat", "-c", "%n %u:%g", "/made", "/d/root", "/in-a"); got != "/made 1000:50\n/d/root 0:0\n/in-a 1000:50\n" {
+		t.Errorf("committed image's owners: %q, want those inside the container", got)
+	}
+	c.ok("rm", "-f", id)
+	c.ok("rmi", "committed:userns")
+	c.ok("volume", "rm", "fvol")
+	c.assertClean()
+}
