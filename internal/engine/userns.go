@@ -73,6 +73,12 @@ func validateUserns(hc *HostConfig) error {
 		return invalid("privileged mode is incompatible with user namespaces (--userns %s): run a privileged container in the host's user namespace", hc.UsernsMode)
 	case hc.PidMode == modeHostNS:
 		return invalid("cannot share the host PID namespace when user namespaces are enabled (--userns %s)", hc.UsernsMode)
+	case hc.IpcMode == modeHostNS:
+		return invalid("cannot share the host's IPC namespace when user namespaces are enabled (--userns %s)", hc.UsernsMode)
+	case strings.HasPrefix(hc.PidMode, modeContainer), strings.HasPrefix(hc.IpcMode, modeContainer):
+		// Its proc and mqueue mounts need privilege over the joined
+		// namespace, which another user namespace owns.
+		return invalid("cannot join another container's PID or IPC namespace with --userns %s: the container has a user namespace of its own", hc.UsernsMode)
 	}
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -38,7 +40,23 @@ func (e *Engine) usernsSpec(_ context.Context, c *Container, s *specs.Spec, _ *o
 			s.Mounts[i].Options = append(s.Mounts[i].Options, "idmap")
 		}
 	}
+	devicesAsBinds(c, s)
 	return nil
+}
+
+// devicesAsBinds turns --device nodes into binds of the host's nodes, as
+// podman does in a user namespace: no one may mknod there, and the
+// runtime's own fallback binds the host node of the container's path,
+// which for --device /dev/x:/dev/y is not the one asked for. The device
+// cgroup rules stay.
+func devicesAsBinds(c *Container, s *specs.Spec) {
+	for _, d := range c.HostConfig.Devices {
+		dest := filepath.Clean(d.PathInContainer)
+		s.Linux.Devices = slices.DeleteFunc(s.Linux.Devices, func(dev specs.LinuxDevice) bool {
+			return dev.Path == dest || strings.HasPrefix(dev.Path, dest+"/")
+		})
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: dest, Type: "bind", Source: d.PathOnHost, Options: []string{"rbind", "nosuid", "noexec"}})
+	}
 }
 
 // mountIDMapped mounts snapshot s on target for a container in user

@@ -98,6 +98,13 @@ func TestUsernsAuto(t *testing.T) {
 		t.Errorf("volume file on disk: %d:%d, want 1000:50", sys.Uid, sys.Gid)
 	}
 
+	// No mknod in a user namespace: --device binds the host's node, at
+	// the path asked for.
+	if got := c.ok("run", "--rm", "--network", "none", "--userns", "auto", "--device", "/dev/zero:/dev/myzero", "busybox:test", "sh", "-c",
+		"stat -c %t,%T /dev/myzero && head -c 2 /dev/myzero | od -An -tx1"); got != "1,5\n 00 00\n" {
+		t.Errorf("--device /dev/zero:/dev/myzero: got %q, want the 1,5 node reading zeros", got)
+	}
+
 	id := strings.TrimSpace(c.ok("run", "-d", "--network", "none", "--userns", "auto", "busybox:test", "sh", "-c", "touch /made; exec sleep 100"))
 	m := c.initMap(t, id)
 	if m.host < usernsBase || m.host+m.size > usernsBase+usernsRanges*65536 || m.host == 0 {
@@ -191,6 +198,9 @@ func TestUsernsAutoRefused(t *testing.T) {
 		{"--userns autox", "invalid --userns mode"},
 		{"--userns auto --privileged", "privileged mode is incompatible with user namespaces"},
 		{"--userns auto --pid host", "cannot share the host PID namespace when user namespaces are enabled"},
+		{"--userns auto --ipc host", "cannot share the host's IPC namespace when user namespaces are enabled"},
+		{"--userns auto --pid container:other", "cannot join another container's PID or IPC namespace"},
+		{"--userns auto --ipc container:other", "cannot join another container's PID or IPC namespace"},
 		{"--userns auto", `no subordinate IDs for "pelagos" or "root"`},
 	} {
 		for _, cmd := range []string{"run", "create"} {
