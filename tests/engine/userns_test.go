@@ -225,7 +225,7 @@ func TestUsernsAutoFiles(t *testing.T) {
 	c := newCLI(t)
 	c.withSubIDs(t, fmt.Sprintf("pelagos:%d:%d\n", usernsBase, usernsRanges*65536))
 	id := strings.TrimSpace(c.ok("run", "-d", "--network", "none", "--userns", "auto", "-v", "fvol:/vol", "busybox:test", "sh", "-c",
-		"touch /made /vol/v && chown 1000:50 /made && mkdir /d && touch /d/root && exec sleep 100"))
+		"touch /made /vol/v && chown 1000:50 /made && mkdir -p /d && touch /d/root && exec sleep 100"))
 	waitFor(t, "the container's files", func() bool {
 		out, _, _ := c.run(nil, "exec", id, "ls", "/d/root")
 		return strings.TrimSpace(out) == "/d/root"
@@ -275,6 +275,14 @@ func TestUsernsAutoFiles(t *testing.T) {
 	if got := readOwners(t, []byte(c.ok("cp", id+":/vol", "-"))); got["vol/v"] != "0:0" || got["vol/in"] != "0:0" {
 		t.Errorf("cp of the stopped container's volume: owners %v, want root's", got)
 	}
+	// cp into the stopped container: its layer and its (idmapped) volume.
+	c.ok("cp", filepath.Join(host, "in"), id+":/in-stopped")
+	c.ok("cp", filepath.Join(host, "in"), id+":/vol/in-stopped")
+	c.ok("start", id)
+	if got := c.ok("exec", id, "stat", "-c", "%n %u:%g", "/in-stopped", "/vol/in-stopped"); got != "/in-stopped 0:0\n/vol/in-stopped 0:0\n" {
+		t.Errorf("owners inside of what cp wrote into the stopped container: %q, want root's", got)
+	}
+	c.ok("stop", "-t", "1", id)
 	c.ok("commit", id, "committed:userns")
 	if got := c.ok("run", "--rm", "--network", "none", "committed:userns", "stat", "-c", "%n %u:%g", "/made", "/d/root", "/in-a"); got != "/made 1000:50\n/d/root 0:0\n/in-a 1000:50\n" {
 		t.Errorf("committed image's owners: %q, want those inside the container", got)
