@@ -116,8 +116,9 @@ func (e *Engine) attachBinds(root *os.File, c *Container) error {
 		return strings.Count(filepath.Clean(binds[i].Target), "/") < strings.Count(filepath.Clean(binds[j].Target), "/")
 	})
 	var idmap *os.File
-	if c.Userns != nil && len(c.MountPoints) > 0 {
-		// Volumes are idmapped binds in the container: the same here.
+	if c.Userns != nil && len(binds) > 0 {
+		// Volumes (and binds with idmap) are idmapped binds in the
+		// container: the same here.
 		ns, err := c.Userns.hold()
 		if err != nil {
 			return err
@@ -127,7 +128,7 @@ func (e *Engine) attachBinds(root *os.File, c *Container) error {
 	}
 	for _, m := range binds {
 		var ns *os.File
-		if strings.HasPrefix(m.Source, e.volumesDir()+"/") {
+		if strings.HasPrefix(m.Source, e.volumesDir()+"/") || (m.BindOptions != nil && m.BindOptions.IDMap) {
 			ns = idmap
 		}
 		if err := attachBind(root, m, ns); err != nil {

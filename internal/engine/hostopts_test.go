@@ -103,6 +103,8 @@ func TestValidateHostOptions(t *testing.T) {
 		{"userns auto pid container", Config{}, HostConfig{HostOptions: HostOptions{UsernsMode: "auto", PidMode: "container:x"}}, false},
 		{"userns auto ipc container", Config{}, HostConfig{HostOptions: HostOptions{UsernsMode: "auto", IpcMode: "container:x"}}, false},
 		{"userns auto ipc host", Config{}, HostConfig{HostOptions: HostOptions{UsernsMode: "auto", IpcMode: "host"}}, false},
+		{"idmap bind without userns", Config{}, HostConfig{Mounts: []Mount{{Type: "bind", Source: "/h", Target: "/c", BindOptions: &BindOptions{IDMap: true}}}}, false},
+		{"idmap bind with userns auto", Config{}, HostConfig{Mounts: []Mount{{Type: "bind", Source: "/h", Target: "/c", BindOptions: &BindOptions{IDMap: true}}}, HostOptions: HostOptions{UsernsMode: "auto"}}, true},
 		{"userns auto network host", Config{}, HostConfig{NetworkMode: "host", HostOptions: HostOptions{UsernsMode: "auto"}}, true},
 		{"uts host and hostname", Config{Hostname: "h"}, HostConfig{HostOptions: HostOptions{UTSMode: "host"}}, false},
 		{"long hostname", Config{Hostname: string(make([]byte, 65))}, HostConfig{}, false},

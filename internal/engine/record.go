@@ -58,6 +58,9 @@ type BindOptions struct {
 	// CreateMountpoint: a missing source is created (-v does that,
 	// --mount does not).
 	CreateMountpoint bool `json:"CreateMountpoint,omitempty"`
+	// IDMap (podman's idmap option, with --userns auto) idmaps the bind
+	// with the container's mapping: host files keep their owners inside.
+	IDMap bool `json:"IDMap,omitempty"`
 }
 
 // TmpfsOptions of a tmpfs mount.

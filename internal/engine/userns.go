@@ -66,6 +66,11 @@ func parseUsernsAuto(mode string) (size uint32, ok bool, err error) {
 // docker's words (its daemon with userns-remap refuses the same).
 func validateUserns(hc *HostConfig) error {
 	if _, auto, _ := parseUsernsAuto(hc.UsernsMode); !auto {
+		for _, m := range hc.Mounts {
+			if m.BindOptions != nil && m.BindOptions.IDMap {
+				return invalid("invalid mount config for %s: idmap needs a user namespace of the container's own (--userns auto)", m.Target)
+			}
+		}
 		return nil
 	}
 	switch {

@@ -201,6 +201,8 @@ func TestUsernsAutoRefused(t *testing.T) {
 		{"--userns auto --ipc host", "cannot share the host's IPC namespace when user namespaces are enabled"},
 		{"--userns auto --pid container:other", "cannot join another container's PID or IPC namespace"},
 		{"--userns auto --ipc container:other", "cannot join another container's PID or IPC namespace"},
+		{"-v /tmp:/h:idmap", "idmap needs a user namespace of the container's own (--userns auto)"},
+		{"--userns auto --mount type=bind,src=/tmp,dst=/h,idmap=0:1:1", "invalid value for idmap"},
 		{"--userns auto", `no subordinate IDs for "pelagos" or "root"`},
 	} {
 		for _, cmd := range []string{"run", "create"} {
@@ -290,5 +292,38 @@ func TestUsernsAutoFiles(t *testing.T) {
 	c.ok("rm", "-f", id)
 	c.ok("rmi", "committed:userns")
 	c.ok("volume", "rm", "fvol")
+	c.assertClean()
+}
+
+// TestUsernsAutoIdmapBind: a host directory bound with idmap (podman's
+// option) shows its files with their host owners inside, and what the
+// container's root writes there is host root's; without idmap the same
+// files are nobody's.
+func TestUsernsAutoIdmapBind(t *testing.T) {
+	c := newCLI(t)
+	c.withSubIDs(t, fmt.Sprintf("pelagos:%d:%d\n", usernsBase, usernsRanges*65536))
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "host-file"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := "stat -c %u:%g /h/host-file; touch /h/made 2>/dev/null && chown 1000:50 /h/made && echo wrote || echo refused"
+	if got := c.ok("run", "--rm", "--network", "none", "--userns", "auto", "-v", dir+":/h:idmap", "busybox:test", "sh", "-c", script); got != "0:0\nwrote\n" {
+		t.Errorf("-v DIR:/h:idmap: got %q, want the host's owners and a write", got)
+	}
+	st, err := os.Stat(filepath.Join(dir, "made"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 1000 || sys.Gid != 50 {
+		t.Errorf("file the container made through the idmapped bind: %d:%d on the host, want 1000:50", sys.Uid, sys.Gid)
+	}
+	if got := c.ok("run", "--rm", "--network", "none", "--userns", "auto", "--mount", "type=bind,src="+dir+",dst=/h", "busybox:test", "sh", "-c", script); got != "65534:65534\nrefused\n" {
+		t.Errorf("plain bind: got %q, want nobody's files the container's root cannot write beside", got)
+	}
+	id := strings.TrimSpace(c.ok("create", "--network", "none", "--userns", "auto", "--mount", "type=bind,src="+dir+",dst=/h,idmap", "busybox:test", "true"))
+	if got := readOwners(t, []byte(c.ok("cp", id+":/h", "-"))); got["h/host-file"] != "0:0" || got["h/made"] != "1000:50" {
+		t.Errorf("cp of a created container's idmapped bind: owners %v, want the host's", got)
+	}
+	c.ok("rm", id)
 	c.assertClean()
 }
