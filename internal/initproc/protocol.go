@@ -90,8 +90,9 @@ const (
 	MsgUserNSDone = "userns-done"
 	MsgPid        = "pid"
 	// MsgMount (runtime → child, after the bootstrap) carries a detached
-	// mount the runtime prepared for mounts[Index] (an idmapped mount
-	// needs privileges in the runtime's user namespace).
+	// mount the runtime prepared for mounts[Index]: an idmapped mount
+	// needs privileges in the runtime's user namespace, and a
+	// user-namespaced init may not reach a bind source by path.
 	MsgMount = "mount"
 )
 
@@ -112,7 +113,7 @@ type Message struct {
 	Error     string     `json:"error,omitempty"`
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
 	Pid       int        `json:"pid,omitempty"`
-	Index     int        `json:"index,omitempty"` // RootfsIndex: the rootfs itself
+	Index     int        `json:"index,omitempty"` // RootfsIndex: the rootfs itself; RootfsTargetIndex: where it goes
 }
 
 // Mode says what the child is for.
