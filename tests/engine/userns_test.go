@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pelagos-go/pelagos/internal/engine"
 )
 
 // usernsBase is where the subordinate IDs given to the test's "pelagos"
@@ -326,4 +328,34 @@ func TestUsernsAutoIdmapBind(t *testing.T) {
 	}
 	c.ok("rm", id)
 	c.assertClean()
+}
+
+// TestUsernsAutoSIGKILL: a foreground run --userns auto killed at every
+// step leaves nothing that rm -f and prune do not clean, and no range
+// taken: the next container gets the first range again.
+func TestUsernsAutoSIGKILL(t *testing.T) {
+	c := newCLI(t)
+	c.withSubIDs(t, fmt.Sprintf("pelagos:%d:%d\n", usernsBase, usernsRanges*65536))
+	base := c.env
+	for _, step := range engine.DieSteps {
+		t.Run(step, func(t *testing.T) {
+			c.t = t
+			c.env = append(append([]string(nil), base...), engine.EnvDieAt+"="+step)
+			_, errs, code := c.run(nil, "run", "--rm", "--network", "none", "--userns", "auto", "-v", "kvol:/vol", "busybox:test", "sh", "-c", "touch /vol/x")
+			c.env = base
+			if code != -1 {
+				t.Errorf("run killed at %s: exit %d (%s), want killed", step, code, errs)
+			}
+			for _, id := range strings.Fields(c.ok("ps", "-aq")) {
+				c.ok("rm", "-f", id)
+			}
+			c.ok("container", "prune", "-f")
+			c.ok("volume", "rm", "-f", "kvol")
+			c.assertClean()
+			got := c.ok("run", "--rm", "--network", "none", "--userns", "auto", "busybox:test", "cat", "/proc/self/uid_map")
+			if m := parseIDMap(t, got); m.host != usernsBase {
+				t.Errorf("after a SIGKILL at %s and rm -f: the next container's map %+v, want the first range %d", step, m, usernsBase)
+			}
+		})
+	}
 }
