@@ -156,6 +156,7 @@ func copyFrom(ctx context.Context, g *globals, e *engine.Engine, ctr, p, dst str
 			as = ""
 		}
 		w := fsarchive.NewWriter(g.out)
+		w.MapIDs = fs.Container.ContainerIDs()
 		if err := w.Add(fs.Root, p, as, o.follow); err != nil {
 			return w.Bytes, err
 		}
@@ -178,7 +179,7 @@ func copyFrom(ctx context.Context, g *globals, e *engine.Engine, ctr, p, dst str
 	if o.archive {
 		owner = nil
 	}
-	return pipeTree(fs.Root, p, t.name, o.follow, root, owner)
+	return pipeTreeIn(tree{fs.Root, p, t.name, o.follow, fs.Container.ContainerIDs()}, root, "/", fsarchive.ExtractOptions{Owner: owner})
 }
 
 // copyTo copies the host path src (or a tar on stdin) to ctr:p.
@@ -204,7 +205,12 @@ func copyTo(ctx context.Context, g *globals, e *engine.Engine, src, ctr, p strin
 		if !exists || !dst.IsDir {
 			return 0, fmt.Errorf("destination \"%s:%s\" must be a directory", ctr, p)
 		}
-		return fsarchive.Extract(g.in, fs.Root, p, fsarchive.ExtractOptions{Owner: owner})
+		var n int64
+		err := fs.Container.AsRoot(func() (err error) {
+			n, err = fsarchive.Extract(g.in, fs.Root, p, fsarchive.ExtractOptions{Owner: owner, MapIDs: fs.Container.HostIDs()})
+			return err
+		})
+		return n, err
 	}
 	stat := os.Lstat
 	if o.follow {
@@ -251,29 +257,40 @@ func copyTo(ctx context.Context, g *globals, e *engine.Engine, src, ctr, p strin
 		return 0, err
 	}
 	defer hostRoot.Close()
-	return pipeTreeIn(hostRoot, hostName, t.name, false, fs.Root, t.dir, owner)
+	var n int64
+	err = fs.Container.AsRoot(func() (err error) {
+		n, err = pipeTreeIn(tree{hostRoot, hostName, t.name, false, nil}, fs.Root, t.dir, fsarchive.ExtractOptions{Owner: owner, MapIDs: fs.Container.HostIDs()})
+		return err
+	})
+	return n, err
 }
 
-// pipeTree streams the tree at p in from (named as) into the directory
-// to, through a tar pipe: the reader side never sees anything but the
-// archive, so nothing of from's symlinks reaches to's resolution.
-func pipeTree(from *os.File, p, as string, follow bool, to *os.File, owner *fsarchive.Owner) (int64, error) {
-	return pipeTreeIn(from, p, as, follow, to, "/", owner)
+// tree is what pipeTreeIn copies: p in root, named as, its last symlink
+// followed or not, its owners shown through ids.
+type tree struct {
+	root   *os.File
+	p, as  string
+	follow bool
+	ids    fsarchive.IDMap
 }
 
-func pipeTreeIn(from *os.File, p, as string, follow bool, to *os.File, base string, owner *fsarchive.Owner) (int64, error) {
+// pipeTreeIn streams a tree into the directory base in to, through a tar
+// pipe: the reader side never sees anything but the archive, so nothing
+// of from's symlinks reaches to's resolution.
+func pipeTreeIn(from tree, to *os.File, base string, o fsarchive.ExtractOptions) (int64, error) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
 		w := fsarchive.NewWriter(pw)
-		err := w.Add(from, p, as, follow)
+		w.MapIDs = from.ids
+		err := w.Add(from.root, from.p, from.as, from.follow)
 		if err == nil {
 			err = w.Close()
 		}
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	n, err := fsarchive.Extract(pr, to, base, fsarchive.ExtractOptions{Owner: owner})
+	n, err := fsarchive.Extract(pr, to, base, o)
 	pr.CloseWithError(errors.New("extraction stopped"))
 	if werr := <-done; err == nil && werr != nil {
 		err = werr

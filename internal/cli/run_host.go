@@ -26,7 +26,7 @@ func (h *hostFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&h.pid, "pid", "", "PID namespace to use (host, container:NAME)")
 	fl.StringVar(&h.ipc, "ipc", "", "IPC mode to use (private, shareable, host, none, container:NAME)")
 	fl.StringVar(&h.uts, "uts", "", "UTS namespace to use (host)")
-	fl.StringVar(&h.userns, "userns", "", "user namespace to use (host)")
+	fl.StringVar(&h.userns, "userns", "", "user namespace to use (host, or auto[:size=N]: a free range of the subordinate IDs of pelagos or root)")
 	fl.StringVar(&h.cgroupns, "cgroupns", "", "cgroup namespace to use (host, private)")
 	fl.Int64VarP(&h.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fl.StringVar(&h.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")

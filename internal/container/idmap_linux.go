@@ -51,6 +51,13 @@ func (cr *creation) prepareMounts() error {
 		}
 		cr.prepared = append(cr.prepared, preparedMount{index: i, mnt: mnt})
 	}
+	if err := cr.prepareUnreachable(); err != nil {
+		for _, p := range cr.prepared {
+			p.mnt.Close()
+		}
+		cr.prepared = nil
+		return err
+	}
 	return nil
 }
 

@@ -174,6 +174,7 @@ func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
 	}
 	defer fs.Close()
 	tw := fsarchive.NewWriter(w)
+	tw.MapIDs = fs.Container.ContainerIDs()
 	if err := tw.Add(fs.Root, "/", "", false); err != nil {
 		return err
 	}
@@ -200,6 +201,7 @@ func (e *Engine) writeUpperLayer(c *Container, w io.Writer) error {
 	defer root.Close()
 	tw := fsarchive.NewWriter(w)
 	tw.Overlay = true
+	tw.MapIDs = c.ContainerIDs()
 	tw.Skip = func(name string) bool { return isEngineMade("/" + name) }
 	if err := tw.Add(root, "/", "", false); err != nil {
 		return err

@@ -75,6 +75,13 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if err := e.attachNetworks(ctx, c, o.Network); err != nil {
 		return nil, err
 	}
+	if size, auto, _ := parseUsernsAuto(c.HostConfig.UsernsMode); auto {
+		ul, err := e.allocUserns(ctx, c, size)
+		if err != nil {
+			return nil, err
+		}
+		defer ul.unlock()
+	}
 	vl, err := e.mountPoints(ctx, c)
 	if err != nil {
 		return nil, err

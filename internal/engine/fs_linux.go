@@ -115,8 +115,23 @@ func (e *Engine) attachBinds(root *os.File, c *Container) error {
 	sort.SliceStable(binds, func(i, j int) bool {
 		return strings.Count(filepath.Clean(binds[i].Target), "/") < strings.Count(filepath.Clean(binds[j].Target), "/")
 	})
+	var idmap *os.File
+	if c.Userns != nil && len(binds) > 0 {
+		// Volumes (and binds with idmap) are idmapped binds in the
+		// container: the same here.
+		ns, err := c.Userns.hold()
+		if err != nil {
+			return err
+		}
+		defer ns.Close()
+		idmap = ns
+	}
 	for _, m := range binds {
-		if err := attachBind(root, m); err != nil {
+		var ns *os.File
+		if strings.HasPrefix(m.Source, e.volumesDir()+"/") || (m.BindOptions != nil && m.BindOptions.IDMap) {
+			ns = idmap
+		}
+		if err := attachBind(root, m, ns); err != nil {
 			if errors.Is(err, unix.EINVAL) {
 				e.warn(fmt.Sprintf("%s is not mounted for this copy (the kernel cannot mount on a detached tree): %v", m.Target, err))
 				continue
@@ -127,7 +142,9 @@ func (e *Engine) attachBinds(root *os.File, c *Container) error {
 	return nil
 }
 
-func attachBind(root *os.File, m Mount) error {
+// attachBind mounts m on its target in root, idmapped with the user
+// namespace idmap when that is not nil.
+func attachBind(root *os.File, m Mount, idmap *os.File) error {
 	fi, err := os.Stat(m.Source)
 	if err != nil {
 		return err
@@ -137,6 +154,12 @@ func attachBind(root *os.File, m Mount) error {
 		return err
 	}
 	defer unix.Close(bind)
+	if idmap != nil {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(idmap.Fd())}
+		if err := unix.MountSetattr(bind, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+			return os.NewSyscallError("mount_setattr idmap", err)
+		}
+	}
 	if m.ReadOnly {
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 		if err := unix.MountSetattr(bind, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
@@ -181,6 +204,10 @@ func (e *Engine) mountDetached(ctx context.Context, c *Container) (*os.File, err
 	sp, err := e.snapshotOf(ctx, c)
 	if err != nil {
 		return nil, err
+	}
+	if c.Userns != nil {
+		// The same view as the running container's rootfs mount.
+		return mountIDMappedDetached(sp, c.Userns)
 	}
 	return snapshot.MountDetached(sp)
 }

@@ -159,7 +159,7 @@ func validateHostOptions(cfg *Config, hc *HostConfig) error {
 	if hc.UTSMode == modeHostNS && cfg.Hostname != "" {
 		return invalid("Conflicting options: hostname and the UTS mode")
 	}
-	checks := []func(*HostConfig) error{validateModes, validateSysctls, validateCgroupKnobs, validateDevices}
+	checks := []func(*HostConfig) error{validateModes, validateUserns, validateSysctls, validateCgroupKnobs, validateDevices}
 	for _, check := range checks {
 		if err := check(hc); err != nil {
 			return err
@@ -183,6 +183,14 @@ func validateModes(hc *HostConfig) error {
 	for _, m := range modes {
 		if slices.Contains(m.allowed, m.val) {
 			continue
+		}
+		if m.flag == "--userns" {
+			if _, ok, err := parseUsernsAuto(m.val); ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		if ref, ok := strings.CutPrefix(m.val, modeContainer); ok && m.container {
 			if ref == "" {

@@ -19,7 +19,7 @@ import (
 // resolved in the image's /etc/group).
 func (e *Engine) hostSpec(ctx context.Context, c *Container, s *specs.Spec, root *os.File) error {
 	steps := []func(context.Context, *Container, *specs.Spec, *os.File) error{
-		e.namespaceModes, devicesSpec, cgroupKnobsSpec, groupAddSpec,
+		e.namespaceModes, devicesSpec, cgroupKnobsSpec, groupAddSpec, e.usernsSpec,
 	}
 	for _, step := range steps {
 		if err := step(ctx, c, s, root); err != nil {

@@ -181,6 +181,9 @@ func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
 	if err := c.save(); err != nil {
 		return err
 	}
+	if c.Userns != nil {
+		return mountIDMapped(sp, c.RootfsPath(), c.Userns)
+	}
 	return snapshot.Mount(sp, c.RootfsPath())
 }
 

@@ -208,6 +208,8 @@ func ParseVolume(s string) (Mount, error) {
 			case "rw", "z", "Z", "":
 			case "private", "rprivate", "shared", "rshared", "slave", "rslave":
 				m.BindOptions.Propagation = o
+			case "idmap":
+				m.BindOptions.IDMap = true
 			default:
 				return Mount{}, invalid("invalid mode: %s", o)
 			}
@@ -240,6 +242,14 @@ func ParseMount(s string) (Mount, error) {
 				m.BindOptions = &BindOptions{}
 			}
 			m.BindOptions.Propagation = v
+		case "idmap":
+			if hasV {
+				return Mount{}, invalid("invalid value for idmap: %s (podman's mappings are not supported: it takes the container's)", v)
+			}
+			if m.BindOptions == nil {
+				m.BindOptions = &BindOptions{}
+			}
+			m.BindOptions.IDMap = true
 		case "tmpfs-size":
 			n, err := ParseBytes(v)
 			if err != nil {
@@ -301,7 +311,7 @@ func ParseMount(s string) (Mount, error) {
 			}
 		}
 		if m.BindOptions != nil {
-			return Mount{}, invalid("invalid mount config for type \"volume\": bind-propagation is only for bind mounts")
+			return Mount{}, invalid("invalid mount config for type \"volume\": bind-propagation and idmap are only for bind mounts")
 		}
 	default:
 		return Mount{}, invalid("invalid mount type %q", m.Type)

@@ -77,6 +77,8 @@ func TestParseVolumeAndMount(t *testing.T) {
 		{"/h/../x:/c/:ro", true, Mount{Type: "bind", Source: "/x", Target: "/c", ReadOnly: true, BindOptions: &BindOptions{CreateMountpoint: true}}},
 		{"/h:/c:rw,rshared", true, Mount{Type: "bind", Source: "/h", Target: "/c", BindOptions: &BindOptions{CreateMountpoint: true, Propagation: "rshared"}}},
 		{"type=bind,source=/h,target=/c,readonly", false, Mount{Type: "bind", Source: "/h", Target: "/c", ReadOnly: true}},
+		{"/h:/c:ro,idmap", true, Mount{Type: "bind", Source: "/h", Target: "/c", ReadOnly: true, BindOptions: &BindOptions{CreateMountpoint: true, IDMap: true}}},
+		{"type=bind,source=/h,target=/c,idmap", false, Mount{Type: "bind", Source: "/h", Target: "/c", BindOptions: &BindOptions{IDMap: true}}},
 		{"type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770", false, Mount{Type: "tmpfs", Target: "/t", TmpfsOptions: &TmpfsOptions{SizeBytes: 1 << 20, Mode: 0o770 | fs.ModeSticky}}},
 		{"data:/c", true, Mount{Type: "volume", Source: "data", Target: "/c"}},
 		{"my.vol-1:/c/:ro,nocopy", true, Mount{Type: "volume", Source: "my.vol-1", Target: "/c", ReadOnly: true, VolumeOptions: &VolumeOptions{NoCopy: true}}},
@@ -100,12 +102,12 @@ func TestParseVolumeAndMount(t *testing.T) {
 			t.Errorf("parse %q (-want +got):\n%s", tc.in, diff)
 		}
 	}
-	for _, in := range []string{"b$d:/c", "x:/c", "-x:/c", "v:/c:rshared", "/h:rel", "/h:/", "/h:/c:bogus", "/", "rel"} {
+	for _, in := range []string{"b$d:/c", "x:/c", "-x:/c", "v:/c:rshared", "/h:rel", "/h:/", "/h:/c:bogus", "v:/c:idmap", "/", "rel"} {
 		if _, err := ParseVolume(in); !errors.Is(err, ErrInvalid) {
 			t.Errorf("ParseVolume(%q) error %v, want ErrInvalid", in, err)
 		}
 	}
-	for _, in := range []string{"type=bind,target=/c", "type=tmpfs,source=/x,target=/c", "type=volume,source=b$d,target=/c", "type=volume,target=/c,bind-propagation=rshared", "type=volume,target=/c,volume-nocopy=maybe", "target=rel", "type=bind,source=/h,target=/c,color=red", "type=weird,target=/c"} {
+	for _, in := range []string{"type=bind,target=/c", "type=tmpfs,source=/x,target=/c", "type=volume,source=b$d,target=/c", "type=volume,target=/c,bind-propagation=rshared", "type=volume,target=/c,idmap", "type=bind,source=/h,target=/c,idmap=0:1:1", "type=volume,target=/c,volume-nocopy=maybe", "target=rel", "type=bind,source=/h,target=/c,color=red", "type=weird,target=/c"} {
 		if _, err := ParseMount(in); !errors.Is(err, ErrInvalid) {
 			t.Errorf("ParseMount(%q) error %v, want ErrInvalid", in, err)
 		}

@@ -58,6 +58,9 @@ type BindOptions struct {
 	// CreateMountpoint: a missing source is created (-v does that,
 	// --mount does not).
 	CreateMountpoint bool `json:"CreateMountpoint,omitempty"`
+	// IDMap (podman's idmap option, with --userns auto) idmaps the bind
+	// with the container's mapping: host files keep their owners inside.
+	IDMap bool `json:"IDMap,omitempty"`
 }
 
 // TmpfsOptions of a tmpfs mount.
@@ -229,6 +232,9 @@ type Container struct {
 	NetworkSettings NetworkSettings `json:"NetworkSettings"`
 	// MountPoints are the container's volumes (volume_mount_linux.go).
 	MountPoints []MountPoint `json:"MountPoints,omitempty"`
+	// Userns is the user namespace mapping of --userns auto
+	// (userns_linux.go); nil: the host's user namespace.
+	Userns *Userns `json:"Userns,omitempty"`
 
 	dir string
 }

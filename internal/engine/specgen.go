@@ -410,6 +410,9 @@ func userMounts(hc *HostConfig) ([]specs.Mount, error) {
 			if m.ReadOnly {
 				opts = append(opts, "ro")
 			}
+			if m.BindOptions != nil && m.BindOptions.IDMap {
+				opts = append(opts, "idmap")
+			}
 			out = append(out, specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source, Options: opts})
 		case "tmpfs":
 			opts := []string{"nosuid", "nodev", "noexec"}

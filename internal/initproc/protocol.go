@@ -90,14 +90,21 @@ const (
 	MsgUserNSDone = "userns-done"
 	MsgPid        = "pid"
 	// MsgMount (runtime → child, after the bootstrap) carries a detached
-	// mount the runtime prepared for mounts[Index] (an idmapped mount
-	// needs privileges in the runtime's user namespace).
+	// mount the runtime prepared for mounts[Index]: an idmapped mount
+	// needs privileges in the runtime's user namespace, and a
+	// user-namespaced init may not reach a bind source by path.
 	MsgMount = "mount"
 )
 
-// RootfsIndex is the MsgMount index of a prepared (idmapped) rootfs, which
-// takes the place of the rootfs bind.
-const RootfsIndex = -1
+// RootfsIndex is the MsgMount index of a prepared rootfs (idmapped, or
+// cloned for a user-namespaced init that cannot reach it by path), which
+// takes the place of the rootfs bind; RootfsTargetIndex carries a handle
+// on the rootfs directory inside the init's mount namespace, where the
+// prepared rootfs is attached.
+const (
+	RootfsIndex       = -1
+	RootfsTargetIndex = -2
+)
 
 // Message is one line of the protocol.
 type Message struct {
@@ -106,7 +113,7 @@ type Message struct {
 	Error     string     `json:"error,omitempty"`
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
 	Pid       int        `json:"pid,omitempty"`
-	Index     int        `json:"index,omitempty"` // RootfsIndex: the rootfs itself
+	Index     int        `json:"index,omitempty"` // RootfsIndex: the rootfs itself; RootfsTargetIndex: where it goes
 }
 
 // Mode says what the child is for.

@@ -37,13 +37,8 @@ func prepareRoot(s *initState) error {
 		}
 	}
 	if mnt := s.prepared[RootfsIndex]; mnt != nil {
-		// The runtime's idmapped clone of the rootfs, attached where the
-		// bind would be.
-		err := unix.MoveMount(int(mnt.Fd()), "", unix.AT_FDCWD, s.b.Rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH)
-		mnt.Close()
-		delete(s.prepared, RootfsIndex)
-		if err != nil {
-			return fmt.Errorf("attach the idmapped rootfs at %s: %w", s.b.Rootfs, os.NewSyscallError("move_mount", err))
+		if err := s.attachRootfs(mnt); err != nil {
+			return err
 		}
 	} else if err := unix.Mount(s.b.Rootfs, s.b.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs %s: %w", s.b.Rootfs, err)
@@ -54,9 +49,34 @@ func prepareRoot(s *initState) error {
 			return fmt.Errorf("make rootfs private: %w", err)
 		}
 	}
+	if s.root != nil {
+		return nil
+	}
 	var err error
 	s.root, err = os.OpenFile(s.b.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	return err
+}
+
+// attachRootfs attaches the runtime's clone of the rootfs (idmapped, or
+// made because the init may not reach the rootfs by path) where the bind
+// would be: on the handle the runtime opened on the rootfs in our mount
+// namespace, else on the path. The clone's own handle is then the root.
+func (s *initState) attachRootfs(mnt *os.File) error {
+	delete(s.prepared, RootfsIndex)
+	target, flags := s.b.Rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH
+	tfd := unix.AT_FDCWD
+	if t := s.prepared[RootfsTargetIndex]; t != nil {
+		defer t.Close()
+		delete(s.prepared, RootfsTargetIndex)
+		target, tfd, flags = "", int(t.Fd()), flags|unix.MOVE_MOUNT_T_EMPTY_PATH
+	}
+	err := unix.MoveMount(int(mnt.Fd()), "", tfd, target, flags)
+	if err != nil {
+		mnt.Close()
+		return fmt.Errorf("attach the prepared rootfs at %s: %w", s.b.Rootfs, os.NewSyscallError("move_mount", err))
+	}
+	s.root = mnt
+	return nil
 }
 
 func mountAll(s *initState) error {
@@ -162,21 +182,11 @@ func (s *initState) mountBind(m specs.Mount, dest string, o mountopt.Options) er
 		return err
 	}
 	defer target.Close()
-	tree, err := cloneTree(unix.AT_FDCWD, src, o.Flags&unix.MS_REC != 0)
+	tree, err := CloneBind(src, o)
 	if err != nil {
 		return err
 	}
 	defer tree.Close()
-	var clr uint64
-	if atimeChange(o.Flags) {
-		clr = unix.MOUNT_ATTR__ATIME
-	}
-	if err := setAttr(tree, mountAttrs(o.Flags), clr, false); err != nil {
-		return err
-	}
-	if err := setAttr(tree, o.AttrSet, o.AttrClr, true); err != nil {
-		return err
-	}
 	if err := attach(tree, target); err != nil {
 		return err
 	}

@@ -157,7 +157,7 @@ func TestRunNamespaceModes(t *testing.T) {
 	for _, tc := range []struct{ args, msg string }{
 		{"--pid bogus", `invalid --pid mode: "bogus"`},
 		{"--ipc container:", "needs a container name"},
-		{"--userns auto", `invalid --userns mode: "auto"`},
+		{"--userns bogus", `invalid --userns mode: "bogus"`},
 		{"--uts host -h name", "Conflicting options: hostname and the UTS mode"},
 		{"--ipc host --shm-size 1m", "--shm-size applies to a private /dev/shm only"},
 		{"-h " + strings.Repeat("x", 65), "invalid hostname format"},

@@ -306,6 +306,7 @@ func TestRootlessBadInput(t *testing.T) {
 		{"sctp publish", []string{"run", "--rm", "-p", "80/sctp", "busybox:test", "true"}, 125, "tcp and udp only"},
 		{"port in use", []string{"run", "--rm", "-p", fmt.Sprintf("127.0.0.1:%d:80", busyPort), "busybox:test", "true"}, 125, "address already in use"},
 		{"network create", []string{"network", "create", "n1"}, 1, "rootless mode does not support bridge networks"},
+		{"userns auto", []string{"run", "--rm", "--userns", "auto", "busybox:test", "true"}, 125, "--userns auto needs root"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			errs := c.fails(tc.code, tc.args...)

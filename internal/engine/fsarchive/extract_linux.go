@@ -23,6 +23,10 @@ type ExtractOptions struct {
 	// Owner, when set, owns everything extracted; otherwise the owners
 	// the tar entries name do (docker cp -a).
 	Owner *Owner
+	// MapIDs, when set, translates the owner (Owner's or the entry's)
+	// into the IDs written on disk (a user-namespaced container's root
+	// is a host ID).
+	MapIDs IDMap
 }
 
 // Extract reads the tar stream r and writes its entries beneath base
@@ -238,10 +242,14 @@ func (x *extractor) attrs(parent *os.File, name string, hdr *tar.Header) error {
 }
 
 func (x *extractor) owner(hdr *tar.Header) (int, int) {
+	uid, gid := hdr.Uid, hdr.Gid
 	if x.o.Owner != nil {
-		return x.o.Owner.UID, x.o.Owner.GID
+		uid, gid = x.o.Owner.UID, x.o.Owner.GID
 	}
-	return hdr.Uid, hdr.Gid
+	if x.o.MapIDs != nil {
+		return x.o.MapIDs(uid, gid)
+	}
+	return uid, gid
 }
 
 func (x *extractor) own(f *os.File, hdr *tar.Header) error {

@@ -82,7 +82,14 @@ type Writer struct {
 	// Skip, when set, leaves out the entry named name (and what is
 	// beneath it).
 	Skip func(name string) bool
+	// MapIDs, when set, gives the owner each entry is written with (a
+	// user-namespaced container's files are shown with the IDs they have
+	// inside).
+	MapIDs IDMap
 }
+
+// IDMap translates a file's owner between two views of the same files.
+type IDMap func(uid, gid int) (int, int)
 
 // OCI layer whiteouts.
 const (
@@ -129,6 +136,9 @@ func (w *Writer) entry(dir *os.File, name, as string) error {
 		return nil
 	}
 	hdr := header(&st, as)
+	if w.MapIDs != nil {
+		hdr.Uid, hdr.Gid = w.MapIDs(hdr.Uid, hdr.Gid)
+	}
 	if w.Overlay && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
 		dir, base := path.Split(as)
 		return w.tw.WriteHeader(&tar.Header{Name: dir + whiteoutPrefix + base, Typeflag: tar.TypeReg, Mode: 0o600, ModTime: hdr.ModTime, Format: tar.FormatPAX})
