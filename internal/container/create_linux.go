@@ -296,7 +296,10 @@ func (cr *creation) makeStateDir() error {
 	cr.undo = append(cr.undo, func() { lock.Close() })
 	// The copy is the bytes read: nothing encodes the config again.
 	cr.c.config = cr.spec
-	return writeAtomic(filepath.Join(cr.c.dir, configFile), cr.rawSpec)
+	if err := writeAtomic(filepath.Join(cr.c.dir, configFile), cr.rawSpec); err != nil {
+		return err
+	}
+	return cr.saveSeccomp()
 }
 
 // makeCgroupV2 creates the cgroup before the init on a cgroup v2 host.

@@ -94,7 +94,7 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Process, error) {
 		childEnd.Close()
 		return nil, err
 	}
-	if prog != nil {
+	if !prog.goInit {
 		ch.env = append(ch.env, nsenter.EnvPlan+"=1")
 	}
 	cmd, err := ch.start(syncFd)
@@ -193,27 +193,28 @@ func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
-// execSeccomp is how an exec's process gets its filter: the program the
-// parent compiled, or nil for none.
+// execSeccomp is how an exec's process starts: the container's seccomp
+// program (nil for none), and whether the Go init must start it.
 type execSeccomp struct {
-	prog *seccomp.Program
+	prog   *seccomp.Program
+	goInit bool
 }
 
-// execPlan says whether the C init can start process p in this container
-// (nil: the Go init must), with the seccomp program it would load.
+// execPlan says whether the C init can start process p in this container,
+// with the seccomp program either init loads.
 func (c *Container) execPlan(p *specs.Process) (*execSeccomp, error) {
 	cfg, err := c.Config()
 	if err != nil {
 		return nil, err
 	}
 	var prog *seccomp.Program
-	if cfg.Linux.Seccomp != nil && initproc.PlanUnsupported(cfg, p, initproc.ModeExec, false, false) == "" {
-		if prog, err = seccomp.Compile(cfg.Linux.Seccomp); err != nil {
+	if cfg.Linux.Seccomp != nil {
+		if prog, err = c.seccompProgram(cfg.Linux.Seccomp); err != nil {
 			return nil, fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
 	if initproc.PlanUnsupported(cfg, p, initproc.ModeExec, prog != nil && prog.Notify(), false) != "" {
-		return nil, nil
+		return &execSeccomp{prog: prog, goInit: true}, nil
 	}
 	return &execSeccomp{prog: prog}, nil
 }
@@ -233,11 +234,11 @@ func (c *Container) execBootstrap(pid int, conn *initproc.Conn, o ExecOpts, fds 
 		Fds:         fds,
 		PreserveFds: o.PreserveFds,
 	}
-	if plan != nil {
+	if plan.prog != nil {
+		b.Seccomp, b.SeccompFlags = plan.prog.Encode(), plan.prog.Flags
+	}
+	if !plan.goInit {
 		b.Spec = c.config
-		if plan.prog != nil {
-			b.Seccomp, b.SeccompFlags = plan.prog.Encode(), plan.prog.Flags
-		}
 		prog, err := initproc.CompileExecPlan(b)
 		if err != nil {
 			return fmt.Errorf("exec: %w", err)
