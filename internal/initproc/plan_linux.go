@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -27,9 +28,8 @@ import (
 // executable on its PATH) is an operation of the plan.
 //
 // Configs that need what only the Go init does (a user namespace,
-// createContainer and startContainer hooks, AppArmor or SELinux
-// labels, personality, scheduler and I/O priority, tmpcopyup, idmapped
-// mounts, Landlock, a seccomp notify agent, a time namespace, no mount
+// createContainer and startContainer hooks, AppArmor or SELinux labels,
+// tmpcopyup, idmapped mounts, Landlock, a seccomp notify agent, no mount
 // namespace of their own) keep the Go init: PlanUnsupported says why.
 // The same holds for exec (CompileExecPlan), whose process joins the
 // namespaces of a running container.
@@ -55,14 +55,10 @@ func PlanUnsupported(sp *specs.Spec, p *specs.Process, mode Mode, notify, prepar
 		return "no mount namespace"
 	case hasNamespace(sp, specs.UserNamespace):
 		return "user namespace"
-	case hasNamespace(sp, specs.TimeNamespace):
-		return "time namespace"
 	case mode == ModeCreate && sp.Hooks != nil && (len(sp.Hooks.CreateContainer) > 0 || len(sp.Hooks.StartContainer) > 0):
 		return "createContainer or startContainer hooks"
 	case p.ApparmorProfile != "" || p.SelinuxLabel != "":
 		return "security labels"
-	case l.Personality != nil || p.Scheduler != nil || p.IOPriority != nil:
-		return "process attributes"
 	case notify:
 		return "seccomp notify"
 	case prepared:
@@ -119,6 +115,7 @@ func CompilePlan(b *Bootstrap) ([]byte, error) {
 		{"sysctl", pl.sysctls},
 		{"oom score", pl.oomScore},
 		{"session keyring", pl.keyring},
+		{"process attributes", pl.processAttrs},
 		{"find executable", pl.findExec},
 		{"home", pl.home},
 		{"ready", pl.ready},
@@ -151,6 +148,7 @@ func CompileExecPlan(b *Bootstrap) ([]byte, error) {
 	}{
 		{"cwd", pl.enterCwd},
 		{"console", pl.console},
+		{"process attributes", pl.processAttrs},
 		{"find executable", pl.findExec},
 		{"home", pl.home},
 		{"close descriptors", pl.closeDescriptors},
@@ -178,6 +176,18 @@ func (pl *planner) hostHandles() error {
 	if pl.b.UnshareCgroupNS {
 		pl.p.Context("cgroup namespace", "")
 		pl.p.Unshare(unix.CLONE_NEWCGROUP)
+	}
+	if pl.b.UnshareTimeNS {
+		// The init itself stays outside until execve enters it.
+		pl.p.Context("time namespace", "")
+		pl.p.Unshare(unix.CLONE_NEWTIME)
+		var text string
+		for clock, off := range pl.sp.Linux.TimeOffsets {
+			text += fmt.Sprintf("%s %d %d\n", clock, off.Secs, off.Nanosecs)
+		}
+		if text != "" {
+			pl.p.WriteProc("self/timens_offsets", text)
+		}
 	}
 	return nil
 }
@@ -488,6 +498,32 @@ func (pl *planner) oomScore() error {
 func (pl *planner) keyring() error {
 	if !pl.b.NoNewKeyring {
 		pl.p.Keyring("_ses." + pl.b.ID)
+	}
+	return nil
+}
+
+// processAttrs is setProcessAttrs.
+func (pl *planner) processAttrs() error {
+	if per := pl.sp.Linux.Personality; per != nil {
+		v, err := personality(per)
+		if err != nil {
+			return err
+		}
+		pl.p.Personality(uint64(v))
+	}
+	if sc := pl.proc.Scheduler; sc != nil {
+		attr, err := schedAttr(sc)
+		if err != nil {
+			return err
+		}
+		pl.p.Sched(unsafe.Slice((*byte)(unsafe.Pointer(&attr)), unsafe.Sizeof(attr)))
+	}
+	if io := pl.proc.IOPriority; io != nil {
+		prio, err := ioPriority(io)
+		if err != nil {
+			return err
+		}
+		pl.p.IOPrio(uint32(prio))
 	}
 	return nil
 }

@@ -84,7 +84,11 @@ func TestPlanUnsupported(t *testing.T) {
 		{"tmpcopyup", func(s *specs.Spec) {
 			s.Mounts = []specs.Mount{{Destination: "/t", Type: "tmpfs", Options: []string{"tmpcopyup"}}}
 		}, "mount options"},
-		{"scheduler", func(s *specs.Spec) { s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedOther} }, "process attributes"},
+		{"scheduler and time namespace", func(s *specs.Spec) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedOther}
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		}, ""},
+		{"apparmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "x" }, "security labels"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -157,23 +157,29 @@ func setProcessAttrs(s *initState) error {
 }
 
 func setPersonality(per *specs.LinuxPersonality) error {
-	var v uint
-	switch per.Domain {
-	case specs.PerLinux:
-		v = perLinux
-	case specs.PerLinux32:
-		v = perLinux32
-	default:
-		return fmt.Errorf("linux.personality.domain %q is not LINUX or LINUX32", per.Domain)
-	}
-	if len(per.Flags) > 0 {
-		return fmt.Errorf("linux.personality.flags %v: no flags are supported", per.Flags)
+	v, err := personality(per)
+	if err != nil {
+		return err
 	}
 	_, _, errno := unix.Syscall(unix.SYS_PERSONALITY, uintptr(v), 0, 0)
 	if errno != 0 {
 		return os.NewSyscallError("personality", errno)
 	}
 	return nil
+}
+
+// personality is the execution domain linux.personality asks for.
+func personality(per *specs.LinuxPersonality) (uint, error) {
+	if len(per.Flags) > 0 {
+		return 0, fmt.Errorf("linux.personality.flags %v: no flags are supported", per.Flags)
+	}
+	switch per.Domain {
+	case specs.PerLinux:
+		return perLinux, nil
+	case specs.PerLinux32:
+		return perLinux32, nil
+	}
+	return 0, fmt.Errorf("linux.personality.domain %q is not LINUX or LINUX32", per.Domain)
 }
 
 var schedPolicies = map[specs.LinuxSchedulerPolicy]uint32{
@@ -196,9 +202,18 @@ var schedFlags = map[specs.LinuxSchedulerFlag]uint64{
 }
 
 func setScheduler(sc *specs.Scheduler) error {
+	attr, err := schedAttr(sc)
+	if err != nil {
+		return err
+	}
+	return os.NewSyscallError("sched_setattr", unix.SchedSetAttr(0, &attr, 0))
+}
+
+// schedAttr is the sched_setattr(2) argument process.scheduler asks for.
+func schedAttr(sc *specs.Scheduler) (unix.SchedAttr, error) {
 	policy, ok := schedPolicies[sc.Policy]
 	if !ok {
-		return fmt.Errorf("process.scheduler.policy %q is not supported", sc.Policy)
+		return unix.SchedAttr{}, fmt.Errorf("process.scheduler.policy %q is not supported", sc.Policy)
 	}
 	attr := unix.SchedAttr{
 		Size:     unix.SizeofSchedAttr,
@@ -212,31 +227,39 @@ func setScheduler(sc *specs.Scheduler) error {
 	for _, f := range sc.Flags {
 		bit, ok := schedFlags[f]
 		if !ok {
-			return fmt.Errorf("process.scheduler.flags: unknown flag %q", f)
+			return attr, fmt.Errorf("process.scheduler.flags: unknown flag %q", f)
 		}
 		attr.Flags |= bit
 	}
-	return os.NewSyscallError("sched_setattr", unix.SchedSetAttr(0, &attr, 0))
+	return attr, nil
 }
 
 func setIOPriority(io *specs.LinuxIOPriority) error {
-	classes := map[specs.IOPriorityClass]int{
-		specs.IOPRIO_CLASS_RT: 1, specs.IOPRIO_CLASS_BE: 2, specs.IOPRIO_CLASS_IDLE: 3,
-	}
-	class, ok := classes[io.Class]
-	if !ok {
-		return fmt.Errorf("process.ioPriority.class %q is unknown", io.Class)
-	}
-	if io.Priority < 0 || io.Priority > 7 {
-		return fmt.Errorf("process.ioPriority.priority %d is outside 0-7", io.Priority)
+	prio, err := ioPriority(io)
+	if err != nil {
+		return err
 	}
 	const whoProcess = 1
-	prio := class<<13 | io.Priority
 	_, _, errno := unix.Syscall(unix.SYS_IOPRIO_SET, whoProcess, 0, uintptr(prio))
 	if errno != 0 {
 		return os.NewSyscallError("ioprio_set", errno)
 	}
 	return nil
+}
+
+// ioPriority is the ioprio_set(2) value process.ioPriority asks for.
+func ioPriority(io *specs.LinuxIOPriority) (int, error) {
+	classes := map[specs.IOPriorityClass]int{
+		specs.IOPRIO_CLASS_RT: 1, specs.IOPRIO_CLASS_BE: 2, specs.IOPRIO_CLASS_IDLE: 3,
+	}
+	class, ok := classes[io.Class]
+	if !ok {
+		return 0, fmt.Errorf("process.ioPriority.class %q is unknown", io.Class)
+	}
+	if io.Priority < 0 || io.Priority > 7 {
+		return 0, fmt.Errorf("process.ioPriority.priority %d is outside 0-7", io.Priority)
+	}
+	return class<<13 | io.Priority, nil
 }
 
 // findExecutable resolves args[0] inside the container, with the PATH the

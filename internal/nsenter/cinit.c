@@ -1477,6 +1477,30 @@ void pelagos_cinit(int syncfd)
 		case PLAN_CONSOLE:
 			op_console();
 			break;
+		case PLAN_PERSONALITY: {
+			uint64_t persona = rd_u64();
+			if (syscall(SYS_personality, (unsigned long)persona) < 0)
+				die("personality: %s", errstr(errno));
+			break;
+		}
+		case PLAN_SCHED: {
+			uint32_t len;
+			const unsigned char *attr = rd_bytes(&len);
+			void *copy = malloc(len);
+			if (copy == NULL)
+				die("sched_setattr: out of memory");
+			memcpy(copy, attr, len);
+			if (syscall(SYS_sched_setattr, 0, copy, 0) < 0)
+				die("sched_setattr: %s", errstr(errno));
+			free(copy);
+			break;
+		}
+		case PLAN_IOPRIO: {
+			uint32_t prio = rd_u32();
+			if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, prio) < 0)
+				die("ioprio_set: %s", errstr(errno));
+			break;
+		}
 		case PLAN_OPEN_ROOT: {
 			int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 			if (fd < 0)

@@ -69,6 +69,9 @@ enum {
 	PLAN_CONSOLE,	     /* u32 console socket fd, u8 has size, u32 rows,
 			      * u32 cols, u8 bind /dev/console: the pty, stdio */
 	PLAN_OPEN_ROOT,	     /* the root slot: "/" (exec, after setns) */
+	PLAN_PERSONALITY,    /* u64 persona */
+	PLAN_SCHED,	     /* bytes struct sched_attr */
+	PLAN_IOPRIO,	     /* u32 ioprio value (class << 13 | level) */
 };
 
 /* pelagos_cinit runs the plan read from syncfd; it does not return. */

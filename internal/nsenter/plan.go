@@ -253,3 +253,12 @@ func (p *Plan) Console(sock int, size bool, rows, cols uint32, bindConsole bool)
 // OpenRoot opens "/" as the root slot (exec: the joined mount namespace's
 // root).
 func (p *Plan) OpenRoot() { p.op(C.PLAN_OPEN_ROOT) }
+
+// Personality sets the execution domain.
+func (p *Plan) Personality(persona uint64) { p.op(C.PLAN_PERSONALITY).u64(persona) }
+
+// Sched sets the scheduling policy: attr is a struct sched_attr.
+func (p *Plan) Sched(attr []byte) { p.op(C.PLAN_SCHED).bytes(attr) }
+
+// IOPrio sets the I/O priority.
+func (p *Plan) IOPrio(prio uint32) { p.op(C.PLAN_IOPRIO).u32(prio) }
