@@ -295,8 +295,10 @@ func (e *Engine) reserveName(name, id string) error {
 	if errors.Is(err, fs.ErrExist) {
 		b, _ := os.ReadFile(p)
 		owner := strings.TrimSpace(string(b))
-		if _, serr := os.Stat(filepath.Join(e.containersDir(), owner)); serr != nil {
-			// Left by a create that was killed: reclaim it.
+		dir := filepath.Join(e.containersDir(), owner)
+		if _, serr := os.Stat(dir); serr != nil || lostRecord(dir) {
+			// Left by a create that was killed, or by a --rm
+			// container a host crash lost: reclaim it.
 			if err := os.Remove(p); err != nil {
 				return err
 			}

@@ -164,7 +164,7 @@ func (e *Engine) snapshotOf(ctx context.Context, c *Container) (snapshot.Spec, e
 	if err != nil {
 		return snapshot.Spec{}, err
 	}
-	return snapshot.Prepare(ctx, st, img, c.ID)
+	return prepareSnapshot(ctx, st, img, c)
 }
 
 // mountRootfs mounts the container's overlay on rootfs/.
@@ -173,7 +173,6 @@ func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
 	if err != nil {
 		return err
 	}
-	sp.Volatile = c.HostConfig.AutoRemove // its writes die with it
 	if err := os.MkdirAll(c.RootfsPath(), 0o755); err != nil {
 		return err
 	}

@@ -358,6 +358,7 @@ func (e *Engine) sweep(ctx context.Context) error {
 				creating[id] = true
 				continue
 			}
+		case lostRecord(filepath.Join(e.containersDir(), n)):
 		default:
 			continue
 		}
