@@ -372,8 +372,8 @@ func (e *Engine) oomKilled(c *Container) bool {
 	if err != nil {
 		return false
 	}
-	st, err := rc.Stats()
-	return err == nil && st.Memory.EventCount.OOMKill > 0
+	n, err := rc.OOMKills()
+	return err == nil && n > 0
 }
 
 // Restarting is the monitor's restart step: it starts c again unless a
