@@ -246,6 +246,21 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 // teardown removes what a run of c left: the runtime container (killed
 // if need be), its network and the rootfs mount. It is idempotent.
 func (e *Engine) teardown(ctx context.Context, c *Container) error {
+	return e.teardownRecorded(ctx, c, true)
+}
+
+// teardownRecorded is teardown that saves the record after each step
+// only if record is set. Exited of a --rm container does not: the
+// container is removed next, and a removal cut short leaves a record
+// claiming a run, whose reconcile tears down again what is already gone
+// (a runtime container that does not exist, an unmounted rootfs).
+func (e *Engine) teardownRecorded(ctx context.Context, c *Container, record bool) error {
+	save := func() error {
+		if !record {
+			return nil
+		}
+		return c.save()
+	}
 	if c.Runtime {
 		rc, err := container.Load(e.RuntimeRoot(), c.ID)
 		if err == nil {
@@ -256,7 +271,7 @@ func (e *Engine) teardown(ctx context.Context, c *Container) error {
 			return err
 		}
 		c.Runtime = false
-		if err := c.save(); err != nil {
+		if err := save(); err != nil {
 			return err
 		}
 	}
@@ -270,7 +285,7 @@ func (e *Engine) teardown(ctx context.Context, c *Container) error {
 		}
 		e.volumeUnmountEvents(c)
 		c.Mounted = false
-		if err := c.save(); err != nil {
+		if err := save(); err != nil {
 			return err
 		}
 	}
@@ -320,7 +335,7 @@ func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, erro
 		e.event(c, "oom", nil)
 	}
 	e.event(c, "die", map[string]string{"exitCode": strconv.Itoa(status)})
-	if err := e.teardown(ctx, c); err != nil {
+	if err := e.teardownRecorded(ctx, c, !c.HostConfig.AutoRemove); err != nil {
 		return Next{}, err
 	}
 	dieAt(StepExitedTorn)
