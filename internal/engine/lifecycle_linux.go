@@ -104,11 +104,7 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 	if err := atomicfile.Replace(filepath.Join(c.dir, "config.json"), b); err != nil { // made again at every start
 		return nil, err
 	}
-	c.Runtime = true
-	if err := c.save(); err != nil {
-		return nil, err
-	}
-	dieAt(StepStartRecorded)
+	dieAt(StepStartRecorded) // c.Runtime was recorded with the mount
 	rc, err := container.Create(ctx, container.CreateOpts{
 		Root: e.RuntimeRoot(), ID: c.ID, Bundle: c.dir,
 		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
@@ -176,7 +172,11 @@ func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
 	if err := os.MkdirAll(c.RootfsPath(), 0o755); err != nil {
 		return err
 	}
-	c.Mounted = true
+	// The runtime container this start creates later is recorded here
+	// too: one record write instead of two (creating a file costs more
+	// than the rest of a write here). Until it exists, a teardown finds
+	// nothing to delete (container.Load answers ErrNotExist).
+	c.Mounted, c.Runtime = true, true
 	if err := c.save(); err != nil {
 		return err
 	}
