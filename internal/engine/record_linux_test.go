@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A --rm container's record is written without an fsync, so a host crash
@@ -48,5 +49,35 @@ func TestLostRecordIsNoContainer(t *testing.T) {
 	}
 	if _, err := loadRecord(kept.dir); err != nil {
 		t.Errorf("sweep touched a healthy container: %v", err)
+	}
+}
+
+// The container lock (a flock on the container's directory) excludes a
+// second holder until the first lets go, and creates no file.
+func TestLockContainerExcludes(t *testing.T) {
+	e := testEngine(t)
+	id := strings.Repeat("ab", 32)
+	dir := filepath.Join(e.containersDir(), id)
+	must(t, os.MkdirAll(dir, 0o711))
+	ctx := context.Background()
+	l, err := e.lockContainer(ctx, id)
+	must(t, err)
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if l2, err := e.lockContainer(short, id); !errors.Is(err, context.DeadlineExceeded) {
+		l2.unlock()
+		t.Fatalf("second lock while held: %v, want a timeout", err)
+	}
+	l.unlock()
+	l2, err := e.lockContainer(ctx, id)
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	l2.unlock()
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("locking created %v in the container's directory", ents)
+	}
+	if _, err := e.lockContainer(ctx, strings.Repeat("cd", 32)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock of a container without a directory: %v, want ErrNotExist", err)
 	}
 }
