@@ -68,8 +68,8 @@ func newRoot(g *globals) *cobra.Command {
 // top-level container command (pelagos run ...) or the monitor's step,
 // the tree holds that command alone: building all of them, each with its
 // flags (run and create have a hundred each, and every container command
-// is built twice, for "container X" too), cost 2-5 ms and a few hundred
-// page faults of every command's start. Anything else (help, completion,
+// is built twice, for "container X" too), cost 2-5 ms and about a
+// hundred page faults of every command's start. Anything else (help, completion,
 // an unknown command or flag) gets the whole tree, so cobra answers as
 // it always does.
 func newRootFor(g *globals, args []string) *cobra.Command {
@@ -97,7 +97,8 @@ func standalone(name string) func(*globals) *cobra.Command {
 	return nil
 }
 
-// globalFlags are the root's flags (all take a value).
+// globalFlags are the root's flags (all take a value; a test checks
+// them against newBareRoot's).
 var globalFlags = []string{"root", "registries-config", "runroot"}
 
 // commandName returns the first of args that is neither a global flag

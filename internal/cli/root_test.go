@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func TestCommandName(t *testing.T) {
@@ -26,6 +29,20 @@ func TestCommandName(t *testing.T) {
 		if got := commandName(tc.args); got != tc.want {
 			t.Errorf("commandName(%q) = %q, want %q", tc.args, got, tc.want)
 		}
+	}
+}
+
+// commandName skips exactly the root's flags, each with its value.
+func TestGlobalFlagsAreTheRoots(t *testing.T) {
+	var got []string
+	newBareRoot(&globals{}).PersistentFlags().VisitAll(func(f *pflag.Flag) {
+		got = append(got, f.Name)
+		if f.Value.Type() == "bool" {
+			t.Errorf("global flag --%s takes no value: commandName would skip the command's name after it", f.Name)
+		}
+	})
+	if diff := cmp.Diff(globalFlags, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("globalFlags differ from the root's flags (-globalFlags +root):\n%s", diff)
 	}
 }
 
