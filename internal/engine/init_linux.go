@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -37,4 +40,37 @@ func initBinaryPath() (string, error) {
 		}
 	}
 	return "", errors.New("--init: pelagos-monitor (which provides the init) not found beside pelagos; set PELAGOS_MONITOR")
+}
+
+// awaitReaper waits, up to a second, until the reaper (host pid pid) has
+// started the container's command, or has exited. The reaper asks for
+// every signal before it starts the command; until then its Go runtime
+// is starting, and a signal is lost (PID 1 of a pid namespace ignores
+// what it does not handle) or ends it with status 2: a stop right after
+// `run -d --init` waited out its whole timeout, or reported exit 2.
+// docker's tini, in C, handles signals microseconds after its exec; the
+// engine reports the start only once ours can.
+func awaitReaper(pid int) {
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if _, alive := procStart(pid); !alive || hasChild(pid) {
+			return
+		}
+	}
+}
+
+// hasChild reports whether a thread of process pid has a child process
+// (a Go program forks from whichever thread runs the goroutine).
+func hasChild(pid int) bool {
+	tasks := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(tasks)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(tasks, e.Name(), "children"))
+		if err == nil && len(bytes.TrimSpace(b)) > 0 {
+			return true
+		}
+	}
+	return false
 }

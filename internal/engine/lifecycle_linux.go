@@ -119,6 +119,9 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 	if err := rc.Start(ctx, e.Warn); err != nil {
 		return nil, &StartError{Err: err}
 	}
+	if wantsInit(&c.HostConfig) {
+		awaitReaper(rc.Pid())
+	}
 	dieAt(StepStartStarted)
 	c.State = State{
 		Status: StatusRunning, Running: true, Pid: rc.Pid(), StartedAt: time.Now().UTC(),
