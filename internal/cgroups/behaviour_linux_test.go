@@ -65,6 +65,9 @@ func TestMemoryHogOOMKilled(t *testing.T) {
 	if err := m.Set(memoryLimit(48)); err != nil {
 		t.Fatal(err)
 	}
+	if k, err := m.OOMKills(); err != nil || k != 0 {
+		t.Fatalf("OOMKills() of a new cgroup = %d, %v; want 0", k, err)
+	}
 	n, err := m.NotifyOOM()
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +92,9 @@ func TestMemoryHogOOMKilled(t *testing.T) {
 	}
 	if st.Memory.EventCount.OOMKill == 0 {
 		t.Errorf("stats count no OOM kill: %+v", st.Memory.EventCount)
+	}
+	if n, err := m.OOMKills(); err != nil || n != st.Memory.EventCount.OOMKill {
+		t.Errorf("OOMKills() = %d, %v; want the stats' %d", n, err, st.Memory.EventCount.OOMKill)
 	}
 	if st.Memory.Usage.Limit != uint64(limit(48)) {
 		t.Errorf("stats memory limit = %d, want %d", st.Memory.Usage.Limit, limit(48))

@@ -18,21 +18,31 @@ import (
 // `pelagos container VERB` and, as docker has them, at the top level.
 func addContainerCommands(root *cobra.Command, g *globals) {
 	group := &cobra.Command{Use: "container", Short: "Manage containers"}
-	makers := []func(*globals) *cobra.Command{
-		newRunCmd, newCreateCmd, newStartCmd, newStopCmd, newRestartCmd, newKillCmd,
-		newRmCmd, newPsCmd, newLogsCmd, newExecCmd, newWaitCmd,
-		newTopCmd, newPortCmd, newRenameCmd, newPauseCmd, newUnpauseCmd, newAttachCmd,
-		newCpCmd, newStatsCmd, newUpdateCmd, newDiffCmd, newExportCmd, newCommitCmd,
-	}
-	for _, mk := range makers {
-		root.AddCommand(mk(g))
-		group.AddCommand(mk(g))
+	for _, c := range containerCommands {
+		root.AddCommand(c.make(g))
+		group.AddCommand(c.make(g))
 	}
 	ls := newPsCmd(g)
 	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"list"}
 	group.AddCommand(ls, newContainerPruneCmd(g), newInspectContainerCmd(g, false))
 	root.AddCommand(newInspectContainerCmd(g, true))
 	root.AddCommand(group, newStepCmd(g), newEventsCmd(g))
+}
+
+// containerCommands are the container commands that docker also has at
+// the top level, by name.
+var containerCommands = []struct {
+	name string
+	make func(*globals) *cobra.Command
+}{
+	{"run", newRunCmd}, {"create", newCreateCmd}, {"start", newStartCmd},
+	{"stop", newStopCmd}, {"restart", newRestartCmd}, {"kill", newKillCmd},
+	{"rm", newRmCmd}, {"ps", newPsCmd}, {"logs", newLogsCmd},
+	{"exec", newExecCmd}, {"wait", newWaitCmd}, {"top", newTopCmd},
+	{"port", newPortCmd}, {"rename", newRenameCmd}, {"pause", newPauseCmd},
+	{"unpause", newUnpauseCmd}, {"attach", newAttachCmd}, {"cp", newCpCmd},
+	{"stats", newStatsCmd}, {"update", newUpdateCmd}, {"diff", newDiffCmd},
+	{"export", newExportCmd}, {"commit", newCommitCmd},
 }
 
 // engine opens the engine on the data and runtime roots.

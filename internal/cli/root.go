@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -36,7 +38,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g := &globals{in: stdin, out: stdout, err: stderr}
-	root := newRoot(g)
+	root := newRootFor(g, args)
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -52,6 +54,76 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func newRoot(g *globals) *cobra.Command {
+	root := newBareRoot(g)
+	addImageCommands(root, g)
+	addContainerCommands(root, g)
+	addLoginCommands(root, g)
+	addSystemCommands(root, g)
+	addNetworkCommands(root, g)
+	addVolumeCommands(root, g)
+	return root
+}
+
+// newRootFor is newRoot for the command line args. When they name a
+// top-level container command (pelagos run ...) or the monitor's step,
+// the tree holds that command alone: building all of them, each with its
+// flags (run and create have a hundred each, and every container command
+// is built twice, for "container X" too), cost 2-5 ms and about a
+// hundred page faults of every command's start. Anything else (help, completion,
+// an unknown command or flag) gets the whole tree, so cobra answers as
+// it always does.
+func newRootFor(g *globals, args []string) *cobra.Command {
+	name := commandName(args)
+	mk := standalone(name)
+	if mk == nil {
+		return newRoot(g)
+	}
+	root := newBareRoot(g)
+	root.AddCommand(mk(g))
+	return root
+}
+
+// standalone returns the maker of top-level command name if it can run
+// in a tree of its own, or nil.
+func standalone(name string) func(*globals) *cobra.Command {
+	if name == stepName {
+		return newStepCmd
+	}
+	for _, c := range containerCommands {
+		if c.name == name {
+			return c.make
+		}
+	}
+	return nil
+}
+
+// globalFlags are the root's flags (all take a value; a test checks
+// them against newBareRoot's).
+var globalFlags = []string{"root", "registries-config", "runroot"}
+
+// commandName returns the first of args that is neither a global flag
+// nor its value: the top-level command's name; "" if something else
+// comes first (another flag, "--").
+func commandName(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			return a
+		}
+		name, _, inline := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !strings.HasPrefix(a, "--") || !slices.Contains(globalFlags, name) {
+			return ""
+		}
+		if !inline {
+			i++ // its value
+		}
+	}
+	return ""
+}
+
+// newBareRoot is the root command without subcommands: the global flags
+// and what runs before every command.
+func newBareRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "pelagos",
 		Short:         "A fast, daemonless container engine",
@@ -63,12 +135,6 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.runRoot, "runroot", os.Getenv("PELAGOS_RUNROOT"), "runtime state directory (env PELAGOS_RUNROOT; default /run/pelagos, or <root>/run with another --root)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.loadConfig(cmd) }
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withStatus(125, err) })
-	addImageCommands(root, g)
-	addContainerCommands(root, g)
-	addLoginCommands(root, g)
-	addSystemCommands(root, g)
-	addNetworkCommands(root, g)
-	addVolumeCommands(root, g)
 	return root
 }
 

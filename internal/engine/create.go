@@ -195,13 +195,12 @@ func (e *Engine) commit(ctx context.Context, c *Container, st *store.Store, imag
 	}
 	defer os.RemoveAll(tmp)
 	c.dir = tmp
-	if err := c.saveConfig(); err != nil {
-		return err
-	}
 	// The hold comes first: rmi must not remove the image between here
 	// and the first start. A killed create leaves a hold whose
-	// container does not exist; prune removes it.
-	if _, err := snapshot.Prepare(ctx, st, image, c.ID); err != nil {
+	// container does not exist; prune removes it. (The record is
+	// written once, below: until the rename nobody reads it, and sweep
+	// removes a dead creator's directory whatever it holds.)
+	if _, err := prepareSnapshot(ctx, st, image, c); err != nil {
 		return err
 	}
 	dieAt(StepCreateHeld)
@@ -228,6 +227,15 @@ func (e *Engine) commit(ctx context.Context, c *Container, st *store.Store, imag
 	}
 	c.dir = dir
 	return nil
+}
+
+// prepareSnapshot makes (or finds) c's snapshot of image: a volatile one
+// for a container that dies with its run (--rm).
+func prepareSnapshot(ctx context.Context, st *store.Store, image v1.Hash, c *Container) (snapshot.Spec, error) {
+	if c.HostConfig.AutoRemove {
+		return snapshot.PrepareVolatile(ctx, st, image, c.ID)
+	}
+	return snapshot.Prepare(ctx, st, image, c.ID)
 }
 
 // claimName reserves the given name, or a generated one.

@@ -27,26 +27,12 @@ func applyInit(s *specs.Spec, binary string) {
 	})
 }
 
-// awaitReaper waits, for a container under the reaper, until the reaper
-// at pid is ready to forward signals: it starts the command only once it
-// catches every signal, so a child means ready. A signal sent earlier
-// would be lost (pid 1 of a namespace drops one it has no handler for) or
-// end the reaper alone (the Go runtime's default handler, before the
-// reaper's own, exits with status 2). Bounded: a reaper whose command
-// already exited has no child either.
-func awaitReaper(c *Container, pid int) {
-	if !wantsInit(&c.HostConfig) || pid <= 0 {
-		return
-	}
-	path := fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)
-	delay := 100 * time.Microsecond
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
-		b, err := os.ReadFile(path)
-		if err != nil || len(bytes.TrimSpace(b)) > 0 {
-			return
-		}
-		time.Sleep(delay)
-		delay = min(2*delay, 20*time.Millisecond)
+// awaitReaperOf is awaitReaper for a stop or kill of container c: a
+// reaper restarted by its monitor, or started by another command, may
+// still be starting.
+func awaitReaperOf(c *Container, pid int) {
+	if wantsInit(&c.HostConfig) && pid > 0 {
+		awaitReaper(pid)
 	}
 }
 
@@ -63,4 +49,37 @@ func initBinaryPath() (string, error) {
 		}
 	}
 	return "", errors.New("--init: pelagos-monitor (which provides the init) not found beside pelagos; set PELAGOS_MONITOR")
+}
+
+// awaitReaper waits, up to a second, until the reaper (host pid pid) has
+// started the container's command, or has exited. The reaper asks for
+// every signal before it starts the command; until then its Go runtime
+// is starting, and a signal is lost (PID 1 of a pid namespace ignores
+// what it does not handle) or ends it with status 2: a stop right after
+// `run -d --init` waited out its whole timeout, or reported exit 2.
+// docker's tini, in C, handles signals microseconds after its exec; the
+// engine reports the start only once ours can.
+func awaitReaper(pid int) {
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if _, alive := procStart(pid); !alive || hasChild(pid) {
+			return
+		}
+	}
+}
+
+// hasChild reports whether a thread of process pid has a child process
+// (a Go program forks from whichever thread runs the goroutine).
+func hasChild(pid int) bool {
+	tasks := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(tasks)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(tasks, e.Name(), "children"))
+		if err == nil && len(bytes.TrimSpace(b)) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -104,11 +104,7 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 	if err := atomicfile.Replace(filepath.Join(c.dir, "config.json"), b); err != nil { // made again at every start
 		return nil, err
 	}
-	c.Runtime = true
-	if err := c.save(); err != nil {
-		return nil, err
-	}
-	dieAt(StepStartRecorded)
+	dieAt(StepStartRecorded) // c.Runtime was recorded with the mount
 	rc, err := container.Create(ctx, container.CreateOpts{
 		Root: e.RuntimeRoot(), ID: c.ID, Bundle: c.dir,
 		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
@@ -122,6 +118,9 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 	dieAt(StepStartCreated)
 	if err := rc.Start(ctx, e.Warn); err != nil {
 		return nil, &StartError{Err: err}
+	}
+	if wantsInit(&c.HostConfig) {
+		awaitReaper(rc.Pid())
 	}
 	dieAt(StepStartStarted)
 	c.State = State{
@@ -164,7 +163,7 @@ func (e *Engine) snapshotOf(ctx context.Context, c *Container) (snapshot.Spec, e
 	if err != nil {
 		return snapshot.Spec{}, err
 	}
-	return snapshot.Prepare(ctx, st, img, c.ID)
+	return prepareSnapshot(ctx, st, img, c)
 }
 
 // mountRootfs mounts the container's overlay on rootfs/.
@@ -173,11 +172,14 @@ func (e *Engine) mountRootfs(ctx context.Context, c *Container) error {
 	if err != nil {
 		return err
 	}
-	sp.Volatile = c.HostConfig.AutoRemove // its writes die with it
 	if err := os.MkdirAll(c.RootfsPath(), 0o755); err != nil {
 		return err
 	}
-	c.Mounted = true
+	// The runtime container this start creates later is recorded here
+	// too: one record write instead of two (creating a file costs more
+	// than the rest of a write here). Until it exists, a teardown finds
+	// nothing to delete (container.Load answers ErrNotExist).
+	c.Mounted, c.Runtime = true, true
 	if err := c.save(); err != nil {
 		return err
 	}
@@ -250,6 +252,21 @@ func (e *Engine) spec(ctx context.Context, c *Container) (*specs.Spec, error) {
 // teardown removes what a run of c left: the runtime container (killed
 // if need be), its network and the rootfs mount. It is idempotent.
 func (e *Engine) teardown(ctx context.Context, c *Container) error {
+	return e.teardownRecorded(ctx, c, true)
+}
+
+// teardownRecorded is teardown that saves the record after each step
+// only if record is set. Exited of a --rm container does not: the
+// container is removed next, and a removal cut short leaves a record
+// claiming a run, whose reconcile tears down again what is already gone
+// (a runtime container that does not exist, an unmounted rootfs).
+func (e *Engine) teardownRecorded(ctx context.Context, c *Container, record bool) error {
+	save := func() error {
+		if !record {
+			return nil
+		}
+		return c.save()
+	}
 	if c.Runtime {
 		rc, err := container.Load(e.RuntimeRoot(), c.ID)
 		if err == nil {
@@ -260,7 +277,7 @@ func (e *Engine) teardown(ctx context.Context, c *Container) error {
 			return err
 		}
 		c.Runtime = false
-		if err := c.save(); err != nil {
+		if err := save(); err != nil {
 			return err
 		}
 	}
@@ -274,7 +291,7 @@ func (e *Engine) teardown(ctx context.Context, c *Container) error {
 		}
 		e.volumeUnmountEvents(c)
 		c.Mounted = false
-		if err := c.save(); err != nil {
+		if err := save(); err != nil {
 			return err
 		}
 	}
@@ -324,7 +341,7 @@ func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, erro
 		e.event(c, "oom", nil)
 	}
 	e.event(c, "die", map[string]string{"exitCode": strconv.Itoa(status)})
-	if err := e.teardown(ctx, c); err != nil {
+	if err := e.teardownRecorded(ctx, c, !c.HostConfig.AutoRemove); err != nil {
 		return Next{}, err
 	}
 	dieAt(StepExitedTorn)
@@ -376,8 +393,8 @@ func (e *Engine) oomKilled(c *Container) bool {
 	if err != nil {
 		return false
 	}
-	st, err := rc.Stats()
-	return err == nil && st.Memory.EventCount.OOMKill > 0
+	n, err := rc.OOMKills()
+	return err == nil && n > 0
 }
 
 // Restarting is the monitor's restart step: it starts c again unless a

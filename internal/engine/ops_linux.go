@@ -58,7 +58,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, sig unix.Signal, timeout 
 		e.event(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 		pid, start := rc.Pid(), uint64(0)
 		start, _ = procStart(pid)
-		awaitReaper(c, pid)
+		awaitReaperOf(c, pid)
 		if err := rc.Kill(sig, false); err == nil && waitExit(pid, start, int(timeout/time.Millisecond)) {
 			return e.awaitExit(ctx, c.ID)
 		}
@@ -146,7 +146,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig unix.Signal) error {
 		return err
 	}
 	e.event(c, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
-	awaitReaper(c, rc.Pid())
+	awaitReaperOf(c, rc.Pid())
 	return rc.Kill(sig, false)
 }
 
@@ -360,6 +360,7 @@ func (e *Engine) sweep(ctx context.Context) error {
 				creating[id] = true
 				continue
 			}
+		case lostRecord(filepath.Join(e.containersDir(), n)):
 		default:
 			continue
 		}

@@ -261,6 +261,13 @@ func loadRecord(dir string) (*Container, error) {
 		}
 		return nil, err
 	}
+	if len(b) == 0 {
+		// Never written so by a running engine (every write is a
+		// rename of a whole file): a --rm container's record, written
+		// without an fsync, that a host crash cut short. Such a
+		// container is gone; sweep removes what is left of it.
+		return nil, ErrNotFound
+	}
 	c := &Container{dir: dir}
 	if err := json.Unmarshal(b, c); err != nil {
 		return nil, fmt.Errorf("container %s: corrupt record: %w", filepath.Base(dir), err)
@@ -277,8 +284,23 @@ func (c *Container) save() error { return c.write(atomicfile.Replace) }
 // saveConfig writes container.json atomically and durably, for what must
 // survive a host crash: the container itself and the user's decisions
 // (create, rename, update, network connect/disconnect, a manual stop that
-// keeps an unless-stopped container down after a reboot).
-func (c *Container) saveConfig() error { return c.write(atomicfile.Write) }
+// keeps an unless-stopped container down after a reboot). A --rm
+// container does not survive a host crash (its overlay is volatile, and
+// docker removes it too): its record skips the fsync, and loadRecord
+// treats the empty file a crash may leave as no container.
+func (c *Container) saveConfig() error {
+	if c.HostConfig.AutoRemove {
+		return c.save()
+	}
+	return c.write(atomicfile.Write)
+}
+
+// lostRecord reports whether dir holds a container whose record a host
+// crash left empty (see saveConfig).
+func lostRecord(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, recordFile))
+	return err == nil && st.Mode().IsRegular() && st.Size() == 0
+}
 
 func (c *Container) write(put func(string, []byte) error) error {
 	b, err := json.Marshal(c)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -63,31 +64,64 @@ func dir(st *store.Store, id string) string { return filepath.Join(st.Root(), "s
 // Prepare makes (or finds, if it exists) the writable snapshot id of
 // image imageID and holds the image for it.
 func Prepare(ctx context.Context, st *store.Store, imageID v1.Hash, id string) (Spec, error) {
-	return prepare(ctx, st, imageID, id, true)
+	return prepare(ctx, st, imageID, id, kindWritable)
+}
+
+// PrepareVolatile is Prepare for a snapshot that dies with its container
+// (run --rm): the Spec is Volatile, and the hold is written without an
+// fsync, since after a host crash neither the container nor its upper
+// layer is kept.
+func PrepareVolatile(ctx context.Context, st *store.Store, imageID v1.Hash, id string) (Spec, error) {
+	return prepare(ctx, st, imageID, id, kindVolatile)
 }
 
 // View makes a read-only snapshot of image imageID, for inspecting its
 // root filesystem; Remove it like any other.
 func View(ctx context.Context, st *store.Store, imageID v1.Hash, id string) (Spec, error) {
-	return prepare(ctx, st, imageID, id, false)
+	return prepare(ctx, st, imageID, id, kindView)
 }
 
-func prepare(ctx context.Context, st *store.Store, imageID v1.Hash, id string, writable bool) (Spec, error) {
+// kind is what prepare makes.
+type kind int
+
+const (
+	kindWritable kind = iota
+	kindVolatile
+	kindView
+)
+
+func prepare(ctx context.Context, st *store.Store, imageID v1.Hash, id string, k kind) (Spec, error) {
 	img, err := st.Lookup(imageID.String())
 	if err != nil {
 		return Spec{}, err
 	}
 	// Hold first: from here on, rmi refuses the image and GC keeps its
 	// layers, so the layer directories below cannot vanish.
-	if err := st.PutHold(ctx, store.Hold{ID: id, Image: img.ID, Layers: img.Layers}); err != nil {
+	if err := hold(ctx, st, id, img, k); err != nil {
 		return Spec{}, fmt.Errorf("snapshot %s: %w", id, err)
 	}
-	s, err := build(st, img, id, writable)
+	s, err := build(st, img, id, k != kindView)
 	if err != nil {
 		st.RemoveHold(ctx, id)
 		return Spec{}, fmt.Errorf("snapshot %s: %w", id, err)
 	}
+	s.Volatile = k == kindVolatile
 	return s, nil
+}
+
+// hold records that id holds img, unless it already does: every start of
+// a container prepares its snapshot again, and rewriting an unchanged
+// hold cost an fsync (1 to 10 ms here) each time. An existing hold keeps
+// rmi away from the image already, so it needs no lock to be trusted.
+func hold(ctx context.Context, st *store.Store, id string, img store.Image, k kind) error {
+	if h, err := st.HoldOf(id); err == nil && h.Image == img.ID && slices.Equal(h.Layers, img.Layers) {
+		return nil
+	}
+	h := store.Hold{ID: id, Image: img.ID, Layers: img.Layers}
+	if k == kindVolatile {
+		return st.PutVolatileHold(ctx, h)
+	}
+	return st.PutHold(ctx, h)
 }
 
 func build(st *store.Store, img store.Image, id string, writable bool) (Spec, error) {

@@ -205,3 +205,51 @@ func TestUsages(t *testing.T) {
 		t.Errorf("Usages (-want +got):\n%s", diff)
 	}
 }
+
+// Preparing a snapshot again (every start of a container does) keeps the
+// hold file as it is instead of rewriting it, each rewrite costing an
+// fsync; a volatile snapshot holds its image like any other.
+func TestPrepareAgainKeepsHold(t *testing.T) {
+	st, img := pulled(t, imagetest.Tar(t, file("a", "1")))
+	ctx := context.Background()
+	for _, tc := range []struct {
+		id       string
+		prepare  func(context.Context, *store.Store, v1.Hash, string) (Spec, error)
+		volatile bool
+	}{
+		{"pelagos-image-test-again", Prepare, false},
+		{"pelagos-image-test-volatile", PrepareVolatile, true},
+	} {
+		s, err := tc.prepare(ctx, st, img.ID, tc.id)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.id, err)
+		}
+		t.Cleanup(func() { Remove(ctx, st, tc.id) })
+		if s.Volatile != tc.volatile || s.Upper == "" {
+			t.Errorf("%s: Volatile %v, Upper %q; want Volatile %v and an upper layer", tc.id, s.Volatile, s.Upper, tc.volatile)
+		}
+		holdFile := filepath.Join(st.Root(), "holds", tc.id+".json")
+		before, err := os.Stat(holdFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tc.prepare(ctx, st, img.ID, tc.id); err != nil {
+			t.Fatalf("%s again: %v", tc.id, err)
+		}
+		after, err := os.Stat(holdFile)
+		if err != nil || !os.SameFile(before, after) {
+			t.Errorf("%s: the second prepare replaced the hold file (%v)", tc.id, err)
+		}
+	}
+	if err := st.RemoveImage(ctx, img.ID, false); !errors.Is(err, store.ErrInUse) {
+		t.Errorf("RemoveImage of a held image err = %v, want ErrInUse", err)
+	}
+	for _, id := range []string{"pelagos-image-test-again", "pelagos-image-test-volatile"} {
+		if err := Remove(ctx, st, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.RemoveImage(ctx, img.ID, false); err != nil {
+		t.Errorf("RemoveImage after Remove: %v", err)
+	}
+}

@@ -29,7 +29,15 @@ func validHoldID(id string) error {
 // PutHold records h, replacing any hold with the same ID. It fails if
 // the image is gone, under the same lock rmi takes, so an image cannot
 // be removed between a container choosing it and holding it.
-func (s *Store) PutHold(ctx context.Context, h Hold) error {
+func (s *Store) PutHold(ctx context.Context, h Hold) error { return s.putHold(ctx, h, true) }
+
+// PutVolatileHold is PutHold for a holder that does not outlive a host
+// crash (a container run with --rm, whose overlay is volatile): the hold
+// is written without an fsync (1 to 10 ms here), so a crash may lose it
+// together with its holder.
+func (s *Store) PutVolatileHold(ctx context.Context, h Hold) error { return s.putHold(ctx, h, false) }
+
+func (s *Store) putHold(ctx context.Context, h Hold, durable bool) error {
 	if err := validHoldID(h.ID); err != nil {
 		return err
 	}
@@ -45,7 +53,21 @@ func (s *Store) PutHold(ctx context.Context, h Hold) error {
 	if find(&ix, h.Image) < 0 {
 		return fmt.Errorf("image %s: %w", h.Image, ErrNotFound)
 	}
-	return writeJSON(s.path("holds", h.ID+".json"), h)
+	return writeJSONFile(s.path("holds", h.ID+".json"), h, durable)
+}
+
+// HoldOf returns the hold with the given ID, or an error wrapping
+// ErrNotFound.
+func (s *Store) HoldOf(id string) (Hold, error) {
+	if err := validHoldID(id); err != nil {
+		return Hold{}, err
+	}
+	var h Hold
+	err := readJSON(s.path("holds", id+".json"), &h)
+	if errors.Is(err, os.ErrNotExist) {
+		err = fmt.Errorf("hold %s: %w", id, ErrNotFound)
+	}
+	return h, err
 }
 
 // RemoveHold drops the hold with the given ID; a missing one is no error.

@@ -111,15 +111,13 @@ func (s *Store) tempName(prefix string) string {
 	return s.path("ingest", prefix+"-"+hex.EncodeToString(r[:]))
 }
 
-// atomicWrite writes b to p through a temp file in the same directory,
-// fsynced before the rename, so readers see the old or the new content.
-func atomicWrite(p string, b []byte) error { return writeFile(p, b, true) }
-
-// writeFile is atomicWrite with the fsync optional. Content that is
-// verified by its digest on use, or that sits in a directory renamed
-// into place afterwards (layer.json), skips it: on ext4 an fsync while a
-// pull has hundreds of megabytes of unpacked files dirty forces all of
-// them to disk at once and stalls the pull.
+// writeFile writes b to p through a temp file in the same directory,
+// fsynced before the rename when sync is set, so readers see the old or
+// the new content. Content that is verified by its digest on use, or
+// that sits in a directory renamed into place afterwards (layer.json),
+// skips the fsync: on ext4 an fsync while a pull has hundreds of
+// megabytes of unpacked files dirty forces all of them to disk at once
+// and stalls the pull.
 func writeFile(p string, b []byte, sync bool) error {
 	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-")
 	if err != nil {
@@ -146,12 +144,15 @@ func writeFile(p string, b []byte, sync bool) error {
 	return nil
 }
 
-func writeJSON(p string, v any) error {
+func writeJSON(p string, v any) error { return writeJSONFile(p, v, true) }
+
+// writeJSONFile is writeJSON with the fsync optional (see writeFile).
+func writeJSONFile(p string, v any, sync bool) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return atomicWrite(p, append(b, '\n'))
+	return writeFile(p, append(b, '\n'), sync)
 }
 
 func readJSON(p string, v any) error {
