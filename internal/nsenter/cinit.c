@@ -194,9 +194,7 @@ static void warn(const char *text)
 	send_msg("warning", NULL, text);
 }
 
-/* errstr is Go's wording of an errno (syscall.Errno.Error is strerror's
- * text in lower case for the common ones; strerror is close enough and
- * matches for every errno the tests look for). */
+/* errstr is Go's wording of an errno (syscall.Errno.Error). */
 static const char *errstr(int err)
 {
 	switch (err) {
@@ -220,8 +218,14 @@ static const char *errstr(int err)
 		return "invalid cross-device link";
 	case ENOEXEC:
 		return "exec format error";
-	default:
-		return strerror(err);
+	default: {
+		/* Go's errno texts are strerror's, starting in lower case. */
+		static char buf[128];
+		snprintf(buf, sizeof(buf), "%s", strerror(err));
+		if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+			buf[0] = (char)(buf[0] - 'A' + 'a');
+		return buf;
+	}
 	}
 }
 
