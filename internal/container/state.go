@@ -87,11 +87,11 @@ func (c *Container) Config() (*specs.Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.rec.ID, err)
 	}
-	var s specs.Spec
-	if err := json.Unmarshal(b, &s); err != nil {
+	s, err := spec.Decode(b)
+	if err != nil {
 		return nil, fmt.Errorf("container %s: corrupt config copy: %w", c.rec.ID, err)
 	}
-	c.config, c.rawConfig = &s, b
+	c.config, c.rawConfig = s, b
 	return c.config, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pelagos-go/pelagos/internal/container"
+	"github.com/pelagos-go/pelagos/internal/spec"
 	"github.com/pelagos-go/pelagos/internal/ttyproxy"
 )
 
@@ -120,7 +121,13 @@ func newRun(g *globals) *command {
 				return err
 			}
 			var tty *ttyproxy.Proxy
-			if o.ConsoleSocket == nil && !detach && bundleWantsTerminal(o.Bundle) {
+			// The config is decoded once, here, for its terminal flag
+			// and for Create; a config that does not load is left for
+			// Create to report, after the checks it makes first.
+			if s, raw, err := spec.LoadRaw(o.Bundle); err == nil {
+				o.Spec, o.RawSpec = s, raw
+			}
+			if o.ConsoleSocket == nil && !detach && o.Spec != nil && o.Spec.Process != nil && o.Spec.Process.Terminal {
 				if tty, err = ttyproxy.New(os.Stdin, os.Stdout, nil); err != nil {
 					return err
 				}
@@ -166,19 +173,6 @@ func newRun(g *globals) *command {
 	cmd.Flags().BoolVar(&keep, "keep", false, "do not delete the container after it exits")
 	cmd.Flags().Bool("no-subreaper", false, "accepted for compatibility")
 	return cmd
-}
-
-func bundleWantsTerminal(bundle string) bool {
-	b, err := os.ReadFile(bundle + "/config.json")
-	if err != nil {
-		return false
-	}
-	var s struct {
-		Process *struct {
-			Terminal bool `json:"terminal"`
-		} `json:"process"`
-	}
-	return json.Unmarshal(b, &s) == nil && s.Process != nil && s.Process.Terminal
 }
 
 // waitForwarding relays signals to pid until wait returns, then reports
