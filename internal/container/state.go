@@ -127,7 +127,7 @@ func Load(root, id string) (*Container, error) {
 		return nil, err
 	}
 	c := &Container{dir: dir}
-	if err := json.Unmarshal(b, &c.rec); err != nil {
+	if err := unmarshalRecord(b, &c.rec); err != nil {
 		return nil, fmt.Errorf("container %s: corrupt state file: %w", id, err)
 	}
 	return c, nil
@@ -160,7 +160,7 @@ func List(root string) ([]*Container, error) {
 // save writes state.json atomically: a reader sees the old or the new
 // state, never a torn one.
 func (c *Container) save() error {
-	b, err := json.Marshal(&c.rec)
+	b, err := c.rec.marshal()
 	if err != nil {
 		return err
 	}

@@ -1,30 +1,21 @@
 package spec
 
 import (
-	"encoding/json"
-	"errors"
-	"strings"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/pelagos-go/pelagos/internal/jsondec"
 )
 
 // Decode decodes a config.json as encoding/json's Decoder decodes it into
 // a specs.Spec (the same result, the same inputs refused: a syntax error,
 // a value of the wrong kind or out of range, trailing data), without its
-// cost on a first use (see decoder). Unknown fields are ignored.
+// cost on a first use (see package jsondec). Unknown fields are ignored.
 func Decode(b []byte) (*specs.Spec, error) {
-	// encoding/json checks the syntax (a RawMessage costs it no
-	// reflection tables), so the walk below can trust it.
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
+	d, err := jsondec.New(b)
+	if err != nil {
 		return nil, err
 	}
-	if dec.More() {
-		return nil, errors.New("trailing data after the JSON object")
-	}
 	var s specs.Spec
-	d := &decoder{b: raw}
 	if err := decodeSpec(d, &s); err != nil {
 		return nil, err
 	}
@@ -34,463 +25,463 @@ func Decode(b []byte) (*specs.Spec, error) {
 // The functions below store one runtime-spec type each. Field names are
 // matched in the form fold gives them: lower case.
 
-func decodeSpec(d *decoder, s *specs.Spec) error {
-	return d.fields("Spec", func(k string) (bool, error) {
+func decodeSpec(d *jsondec.Decoder, s *specs.Spec) error {
+	return d.Fields("Spec", func(k string) (bool, error) {
 		switch k {
 		case "ociversion":
-			return true, strOf(d, &s.Version)
+			return true, jsondec.String(d, &s.Version)
 		case "process":
-			return true, ptr(d, &s.Process, decodeProcess)
+			return true, jsondec.Ptr(d, &s.Process, decodeProcess)
 		case "root":
-			return true, ptr(d, &s.Root, decodeRoot)
+			return true, jsondec.Ptr(d, &s.Root, decodeRoot)
 		case "hostname":
-			return true, strOf(d, &s.Hostname)
+			return true, jsondec.String(d, &s.Hostname)
 		case "domainname":
-			return true, strOf(d, &s.Domainname)
+			return true, jsondec.String(d, &s.Domainname)
 		case "mounts":
-			return true, slice(d, &s.Mounts, decodeMount)
+			return true, jsondec.Slice(d, &s.Mounts, decodeMount)
 		case "hooks":
-			return true, ptr(d, &s.Hooks, decodeHooks)
+			return true, jsondec.Ptr(d, &s.Hooks, decodeHooks)
 		case "annotations":
-			return true, mapOf(d, &s.Annotations, strOf)
+			return true, jsondec.Map(d, &s.Annotations, jsondec.String)
 		case "linux":
-			return true, ptr(d, &s.Linux, decodeLinux)
+			return true, jsondec.Ptr(d, &s.Linux, decodeLinux)
 		case "solaris":
-			return true, viaJSON(d, &s.Solaris)
+			return true, jsondec.Std(d, &s.Solaris)
 		case "windows":
-			return true, viaJSON(d, &s.Windows)
+			return true, jsondec.Std(d, &s.Windows)
 		case "vm":
-			return true, viaJSON(d, &s.VM)
+			return true, jsondec.Std(d, &s.VM)
 		case "zos":
-			return true, viaJSON(d, &s.ZOS)
+			return true, jsondec.Std(d, &s.ZOS)
 		case "freebsd":
-			return true, viaJSON(d, &s.FreeBSD)
+			return true, jsondec.Std(d, &s.FreeBSD)
 		}
 		return false, nil
 	})
 }
 
-func decodeProcess(d *decoder, p *specs.Process) error {
-	return d.fields("Process", func(k string) (bool, error) {
+func decodeProcess(d *jsondec.Decoder, p *specs.Process) error {
+	return d.Fields("Process", func(k string) (bool, error) {
 		switch k {
 		case "terminal":
-			return true, boolean(d, &p.Terminal)
+			return true, jsondec.Bool(d, &p.Terminal)
 		case "consolesize":
-			return true, ptr(d, &p.ConsoleSize, decodeBox)
+			return true, jsondec.Ptr(d, &p.ConsoleSize, decodeBox)
 		case "user":
 			return true, decodeUser(d, &p.User)
 		case "args":
-			return true, slice(d, &p.Args, strOf)
+			return true, jsondec.Slice(d, &p.Args, jsondec.String)
 		case "commandline":
-			return true, strOf(d, &p.CommandLine)
+			return true, jsondec.String(d, &p.CommandLine)
 		case "env":
-			return true, slice(d, &p.Env, strOf)
+			return true, jsondec.Slice(d, &p.Env, jsondec.String)
 		case "cwd":
-			return true, strOf(d, &p.Cwd)
+			return true, jsondec.String(d, &p.Cwd)
 		case "capabilities":
-			return true, ptr(d, &p.Capabilities, decodeCapabilities)
+			return true, jsondec.Ptr(d, &p.Capabilities, decodeCapabilities)
 		case "rlimits":
-			return true, slice(d, &p.Rlimits, decodeRlimit)
+			return true, jsondec.Slice(d, &p.Rlimits, decodeRlimit)
 		case "nonewprivileges":
-			return true, boolean(d, &p.NoNewPrivileges)
+			return true, jsondec.Bool(d, &p.NoNewPrivileges)
 		case "apparmorprofile":
-			return true, strOf(d, &p.ApparmorProfile)
+			return true, jsondec.String(d, &p.ApparmorProfile)
 		case "oomscoreadj":
-			return true, ptr(d, &p.OOMScoreAdj, intOf)
+			return true, jsondec.Ptr(d, &p.OOMScoreAdj, jsondec.Int)
 		case "scheduler":
-			return true, ptr(d, &p.Scheduler, decodeScheduler)
+			return true, jsondec.Ptr(d, &p.Scheduler, decodeScheduler)
 		case "selinuxlabel":
-			return true, strOf(d, &p.SelinuxLabel)
+			return true, jsondec.String(d, &p.SelinuxLabel)
 		case "iopriority":
-			return true, ptr(d, &p.IOPriority, decodeIOPriority)
+			return true, jsondec.Ptr(d, &p.IOPriority, decodeIOPriority)
 		case "execcpuaffinity":
-			return true, ptr(d, &p.ExecCPUAffinity, decodeCPUAffinity)
+			return true, jsondec.Ptr(d, &p.ExecCPUAffinity, decodeCPUAffinity)
 		}
 		return false, nil
 	})
 }
 
-func decodeBox(d *decoder, b *specs.Box) error {
-	return d.fields("Box", func(k string) (bool, error) {
+func decodeBox(d *jsondec.Decoder, b *specs.Box) error {
+	return d.Fields("Box", func(k string) (bool, error) {
 		switch k {
 		case "height":
-			return true, uintOf(d, &b.Height)
+			return true, jsondec.Uint(d, &b.Height)
 		case "width":
-			return true, uintOf(d, &b.Width)
+			return true, jsondec.Uint(d, &b.Width)
 		}
 		return false, nil
 	})
 }
 
-func decodeUser(d *decoder, u *specs.User) error {
-	return d.fields("User", func(k string) (bool, error) {
+func decodeUser(d *jsondec.Decoder, u *specs.User) error {
+	return d.Fields("User", func(k string) (bool, error) {
 		switch k {
 		case "uid":
-			return true, uintOf(d, &u.UID)
+			return true, jsondec.Uint(d, &u.UID)
 		case "gid":
-			return true, uintOf(d, &u.GID)
+			return true, jsondec.Uint(d, &u.GID)
 		case "umask":
-			return true, ptr(d, &u.Umask, uintOf)
+			return true, jsondec.Ptr(d, &u.Umask, jsondec.Uint)
 		case "additionalgids":
-			return true, slice(d, &u.AdditionalGids, uintOf)
+			return true, jsondec.Slice(d, &u.AdditionalGids, jsondec.Uint)
 		case "username":
-			return true, strOf(d, &u.Username)
+			return true, jsondec.String(d, &u.Username)
 		}
 		return false, nil
 	})
 }
 
-func decodeCapabilities(d *decoder, c *specs.LinuxCapabilities) error {
-	return d.fields("LinuxCapabilities", func(k string) (bool, error) {
+func decodeCapabilities(d *jsondec.Decoder, c *specs.LinuxCapabilities) error {
+	return d.Fields("LinuxCapabilities", func(k string) (bool, error) {
 		switch k {
 		case "bounding":
-			return true, slice(d, &c.Bounding, strOf)
+			return true, jsondec.Slice(d, &c.Bounding, jsondec.String)
 		case "effective":
-			return true, slice(d, &c.Effective, strOf)
+			return true, jsondec.Slice(d, &c.Effective, jsondec.String)
 		case "inheritable":
-			return true, slice(d, &c.Inheritable, strOf)
+			return true, jsondec.Slice(d, &c.Inheritable, jsondec.String)
 		case "permitted":
-			return true, slice(d, &c.Permitted, strOf)
+			return true, jsondec.Slice(d, &c.Permitted, jsondec.String)
 		case "ambient":
-			return true, slice(d, &c.Ambient, strOf)
+			return true, jsondec.Slice(d, &c.Ambient, jsondec.String)
 		}
 		return false, nil
 	})
 }
 
-func decodeRlimit(d *decoder, r *specs.POSIXRlimit) error {
-	return d.fields("POSIXRlimit", func(k string) (bool, error) {
+func decodeRlimit(d *jsondec.Decoder, r *specs.POSIXRlimit) error {
+	return d.Fields("POSIXRlimit", func(k string) (bool, error) {
 		switch k {
 		case "type":
-			return true, strOf(d, &r.Type)
+			return true, jsondec.String(d, &r.Type)
 		case "hard":
-			return true, uintOf(d, &r.Hard)
+			return true, jsondec.Uint(d, &r.Hard)
 		case "soft":
-			return true, uintOf(d, &r.Soft)
+			return true, jsondec.Uint(d, &r.Soft)
 		}
 		return false, nil
 	})
 }
 
-func decodeScheduler(d *decoder, s *specs.Scheduler) error {
-	return d.fields("Scheduler", func(k string) (bool, error) {
+func decodeScheduler(d *jsondec.Decoder, s *specs.Scheduler) error {
+	return d.Fields("Scheduler", func(k string) (bool, error) {
 		switch k {
 		case "policy":
-			return true, strOf(d, &s.Policy)
+			return true, jsondec.String(d, &s.Policy)
 		case "nice":
-			return true, intOf(d, &s.Nice)
+			return true, jsondec.Int(d, &s.Nice)
 		case "priority":
-			return true, intOf(d, &s.Priority)
+			return true, jsondec.Int(d, &s.Priority)
 		case "flags":
-			return true, slice(d, &s.Flags, strOf)
+			return true, jsondec.Slice(d, &s.Flags, jsondec.String)
 		case "runtime":
-			return true, uintOf(d, &s.Runtime)
+			return true, jsondec.Uint(d, &s.Runtime)
 		case "deadline":
-			return true, uintOf(d, &s.Deadline)
+			return true, jsondec.Uint(d, &s.Deadline)
 		case "period":
-			return true, uintOf(d, &s.Period)
+			return true, jsondec.Uint(d, &s.Period)
 		}
 		return false, nil
 	})
 }
 
-func decodeIOPriority(d *decoder, p *specs.LinuxIOPriority) error {
-	return d.fields("LinuxIOPriority", func(k string) (bool, error) {
+func decodeIOPriority(d *jsondec.Decoder, p *specs.LinuxIOPriority) error {
+	return d.Fields("LinuxIOPriority", func(k string) (bool, error) {
 		switch k {
 		case "class":
-			return true, strOf(d, &p.Class)
+			return true, jsondec.String(d, &p.Class)
 		case "priority":
-			return true, intOf(d, &p.Priority)
+			return true, jsondec.Int(d, &p.Priority)
 		}
 		return false, nil
 	})
 }
 
-func decodeCPUAffinity(d *decoder, a *specs.CPUAffinity) error {
-	return d.fields("CPUAffinity", func(k string) (bool, error) {
+func decodeCPUAffinity(d *jsondec.Decoder, a *specs.CPUAffinity) error {
+	return d.Fields("CPUAffinity", func(k string) (bool, error) {
 		switch k {
 		case "initial":
-			return true, strOf(d, &a.Initial)
+			return true, jsondec.String(d, &a.Initial)
 		case "final":
-			return true, strOf(d, &a.Final)
+			return true, jsondec.String(d, &a.Final)
 		}
 		return false, nil
 	})
 }
 
-func decodeRoot(d *decoder, r *specs.Root) error {
-	return d.fields("Root", func(k string) (bool, error) {
+func decodeRoot(d *jsondec.Decoder, r *specs.Root) error {
+	return d.Fields("Root", func(k string) (bool, error) {
 		switch k {
 		case "path":
-			return true, strOf(d, &r.Path)
+			return true, jsondec.String(d, &r.Path)
 		case "readonly":
-			return true, boolean(d, &r.Readonly)
+			return true, jsondec.Bool(d, &r.Readonly)
 		}
 		return false, nil
 	})
 }
 
-func decodeMount(d *decoder, m *specs.Mount) error {
-	return d.fields("Mount", func(k string) (bool, error) {
+func decodeMount(d *jsondec.Decoder, m *specs.Mount) error {
+	return d.Fields("Mount", func(k string) (bool, error) {
 		switch k {
 		case "destination":
-			return true, strOf(d, &m.Destination)
+			return true, jsondec.String(d, &m.Destination)
 		case "type":
-			return true, strOf(d, &m.Type)
+			return true, jsondec.String(d, &m.Type)
 		case "source":
-			return true, strOf(d, &m.Source)
+			return true, jsondec.String(d, &m.Source)
 		case "options":
-			return true, slice(d, &m.Options, strOf)
+			return true, jsondec.Slice(d, &m.Options, jsondec.String)
 		case "uidmappings":
-			return true, slice(d, &m.UIDMappings, decodeIDMapping)
+			return true, jsondec.Slice(d, &m.UIDMappings, decodeIDMapping)
 		case "gidmappings":
-			return true, slice(d, &m.GIDMappings, decodeIDMapping)
+			return true, jsondec.Slice(d, &m.GIDMappings, decodeIDMapping)
 		}
 		return false, nil
 	})
 }
 
-func decodeIDMapping(d *decoder, m *specs.LinuxIDMapping) error {
-	return d.fields("LinuxIDMapping", func(k string) (bool, error) {
+func decodeIDMapping(d *jsondec.Decoder, m *specs.LinuxIDMapping) error {
+	return d.Fields("LinuxIDMapping", func(k string) (bool, error) {
 		switch k {
 		case "containerid":
-			return true, uintOf(d, &m.ContainerID)
+			return true, jsondec.Uint(d, &m.ContainerID)
 		case "hostid":
-			return true, uintOf(d, &m.HostID)
+			return true, jsondec.Uint(d, &m.HostID)
 		case "size":
-			return true, uintOf(d, &m.Size)
+			return true, jsondec.Uint(d, &m.Size)
 		}
 		return false, nil
 	})
 }
 
-func decodeHooks(d *decoder, h *specs.Hooks) error {
-	return d.fields("Hooks", func(k string) (bool, error) {
+func decodeHooks(d *jsondec.Decoder, h *specs.Hooks) error {
+	return d.Fields("Hooks", func(k string) (bool, error) {
 		switch k {
 		case "prestart":
 			//lint:ignore SA1019 prestart is deprecated but configs still use it and the spec keeps it.
-			return true, slice(d, &h.Prestart, decodeHook)
+			return true, jsondec.Slice(d, &h.Prestart, decodeHook)
 		case "createruntime":
-			return true, slice(d, &h.CreateRuntime, decodeHook)
+			return true, jsondec.Slice(d, &h.CreateRuntime, decodeHook)
 		case "createcontainer":
-			return true, slice(d, &h.CreateContainer, decodeHook)
+			return true, jsondec.Slice(d, &h.CreateContainer, decodeHook)
 		case "startcontainer":
-			return true, slice(d, &h.StartContainer, decodeHook)
+			return true, jsondec.Slice(d, &h.StartContainer, decodeHook)
 		case "poststart":
-			return true, slice(d, &h.Poststart, decodeHook)
+			return true, jsondec.Slice(d, &h.Poststart, decodeHook)
 		case "poststop":
-			return true, slice(d, &h.Poststop, decodeHook)
+			return true, jsondec.Slice(d, &h.Poststop, decodeHook)
 		}
 		return false, nil
 	})
 }
 
-func decodeHook(d *decoder, h *specs.Hook) error {
-	return d.fields("Hook", func(k string) (bool, error) {
+func decodeHook(d *jsondec.Decoder, h *specs.Hook) error {
+	return d.Fields("Hook", func(k string) (bool, error) {
 		switch k {
 		case "path":
-			return true, strOf(d, &h.Path)
+			return true, jsondec.String(d, &h.Path)
 		case "args":
-			return true, slice(d, &h.Args, strOf)
+			return true, jsondec.Slice(d, &h.Args, jsondec.String)
 		case "env":
-			return true, slice(d, &h.Env, strOf)
+			return true, jsondec.Slice(d, &h.Env, jsondec.String)
 		case "timeout":
-			return true, ptr(d, &h.Timeout, intOf)
+			return true, jsondec.Ptr(d, &h.Timeout, jsondec.Int)
 		}
 		return false, nil
 	})
 }
 
-func decodeLinux(d *decoder, l *specs.Linux) error {
-	return d.fields("Linux", func(k string) (bool, error) {
+func decodeLinux(d *jsondec.Decoder, l *specs.Linux) error {
+	return d.Fields("Linux", func(k string) (bool, error) {
 		switch k {
 		case "uidmappings":
-			return true, slice(d, &l.UIDMappings, decodeIDMapping)
+			return true, jsondec.Slice(d, &l.UIDMappings, decodeIDMapping)
 		case "gidmappings":
-			return true, slice(d, &l.GIDMappings, decodeIDMapping)
+			return true, jsondec.Slice(d, &l.GIDMappings, decodeIDMapping)
 		case "sysctl":
-			return true, mapOf(d, &l.Sysctl, strOf)
+			return true, jsondec.Map(d, &l.Sysctl, jsondec.String)
 		case "resources":
-			return true, ptr(d, &l.Resources, decodeResources)
+			return true, jsondec.Ptr(d, &l.Resources, decodeResources)
 		case "cgroupspath":
-			return true, strOf(d, &l.CgroupsPath)
+			return true, jsondec.String(d, &l.CgroupsPath)
 		case "namespaces":
-			return true, slice(d, &l.Namespaces, decodeNamespace)
+			return true, jsondec.Slice(d, &l.Namespaces, decodeNamespace)
 		case "devices":
-			return true, slice(d, &l.Devices, decodeDevice)
+			return true, jsondec.Slice(d, &l.Devices, decodeDevice)
 		case "netdevices":
-			return true, mapOf(d, &l.NetDevices, decodeNetDevice)
+			return true, jsondec.Map(d, &l.NetDevices, decodeNetDevice)
 		case "seccomp":
-			return true, ptr(d, &l.Seccomp, decodeSeccomp)
+			return true, jsondec.Ptr(d, &l.Seccomp, decodeSeccomp)
 		case "rootfspropagation":
-			return true, strOf(d, &l.RootfsPropagation)
+			return true, jsondec.String(d, &l.RootfsPropagation)
 		case "maskedpaths":
-			return true, slice(d, &l.MaskedPaths, strOf)
+			return true, jsondec.Slice(d, &l.MaskedPaths, jsondec.String)
 		case "readonlypaths":
-			return true, slice(d, &l.ReadonlyPaths, strOf)
+			return true, jsondec.Slice(d, &l.ReadonlyPaths, jsondec.String)
 		case "mountlabel":
-			return true, strOf(d, &l.MountLabel)
+			return true, jsondec.String(d, &l.MountLabel)
 		case "intelrdt":
-			return true, ptr(d, &l.IntelRdt, decodeIntelRdt)
+			return true, jsondec.Ptr(d, &l.IntelRdt, decodeIntelRdt)
 		case "memorypolicy":
-			return true, ptr(d, &l.MemoryPolicy, decodeMemoryPolicy)
+			return true, jsondec.Ptr(d, &l.MemoryPolicy, decodeMemoryPolicy)
 		case "personality":
-			return true, ptr(d, &l.Personality, decodePersonality)
+			return true, jsondec.Ptr(d, &l.Personality, decodePersonality)
 		case "timeoffsets":
-			return true, mapOf(d, &l.TimeOffsets, decodeTimeOffset)
+			return true, jsondec.Map(d, &l.TimeOffsets, decodeTimeOffset)
 		}
 		return false, nil
 	})
 }
 
-func decodeNamespace(d *decoder, n *specs.LinuxNamespace) error {
-	return d.fields("LinuxNamespace", func(k string) (bool, error) {
+func decodeNamespace(d *jsondec.Decoder, n *specs.LinuxNamespace) error {
+	return d.Fields("LinuxNamespace", func(k string) (bool, error) {
 		switch k {
 		case "type":
-			return true, strOf(d, &n.Type)
+			return true, jsondec.String(d, &n.Type)
 		case "path":
-			return true, strOf(d, &n.Path)
+			return true, jsondec.String(d, &n.Path)
 		}
 		return false, nil
 	})
 }
 
-func decodeDevice(d *decoder, v *specs.LinuxDevice) error {
-	return d.fields("LinuxDevice", func(k string) (bool, error) {
+func decodeDevice(d *jsondec.Decoder, v *specs.LinuxDevice) error {
+	return d.Fields("LinuxDevice", func(k string) (bool, error) {
 		switch k {
 		case "path":
-			return true, strOf(d, &v.Path)
+			return true, jsondec.String(d, &v.Path)
 		case "type":
-			return true, strOf(d, &v.Type)
+			return true, jsondec.String(d, &v.Type)
 		case "major":
-			return true, intOf(d, &v.Major)
+			return true, jsondec.Int(d, &v.Major)
 		case "minor":
-			return true, intOf(d, &v.Minor)
+			return true, jsondec.Int(d, &v.Minor)
 		case "filemode":
-			return true, ptr(d, &v.FileMode, uintOf)
+			return true, jsondec.Ptr(d, &v.FileMode, jsondec.Uint)
 		case "uid":
-			return true, ptr(d, &v.UID, uintOf)
+			return true, jsondec.Ptr(d, &v.UID, jsondec.Uint)
 		case "gid":
-			return true, ptr(d, &v.GID, uintOf)
+			return true, jsondec.Ptr(d, &v.GID, jsondec.Uint)
 		}
 		return false, nil
 	})
 }
 
-func decodeNetDevice(d *decoder, n *specs.LinuxNetDevice) error {
-	return d.fields("LinuxNetDevice", func(k string) (bool, error) {
+func decodeNetDevice(d *jsondec.Decoder, n *specs.LinuxNetDevice) error {
+	return d.Fields("LinuxNetDevice", func(k string) (bool, error) {
 		if k == "name" {
-			return true, strOf(d, &n.Name)
+			return true, jsondec.String(d, &n.Name)
 		}
 		return false, nil
 	})
 }
 
-func decodeSeccomp(d *decoder, s *specs.LinuxSeccomp) error {
-	return d.fields("LinuxSeccomp", func(k string) (bool, error) {
+func decodeSeccomp(d *jsondec.Decoder, s *specs.LinuxSeccomp) error {
+	return d.Fields("LinuxSeccomp", func(k string) (bool, error) {
 		switch k {
 		case "defaultaction":
-			return true, strOf(d, &s.DefaultAction)
+			return true, jsondec.String(d, &s.DefaultAction)
 		case "defaulterrnoret":
-			return true, ptr(d, &s.DefaultErrnoRet, uintOf)
+			return true, jsondec.Ptr(d, &s.DefaultErrnoRet, jsondec.Uint)
 		case "architectures":
-			return true, slice(d, &s.Architectures, strOf)
+			return true, jsondec.Slice(d, &s.Architectures, jsondec.String)
 		case "flags":
-			return true, slice(d, &s.Flags, strOf)
+			return true, jsondec.Slice(d, &s.Flags, jsondec.String)
 		case "listenerpath":
-			return true, strOf(d, &s.ListenerPath)
+			return true, jsondec.String(d, &s.ListenerPath)
 		case "listenermetadata":
-			return true, strOf(d, &s.ListenerMetadata)
+			return true, jsondec.String(d, &s.ListenerMetadata)
 		case "syscalls":
-			return true, slice(d, &s.Syscalls, decodeSyscall)
+			return true, jsondec.Slice(d, &s.Syscalls, decodeSyscall)
 		}
 		return false, nil
 	})
 }
 
-func decodeSyscall(d *decoder, s *specs.LinuxSyscall) error {
-	return d.fields("LinuxSyscall", func(k string) (bool, error) {
+func decodeSyscall(d *jsondec.Decoder, s *specs.LinuxSyscall) error {
+	return d.Fields("LinuxSyscall", func(k string) (bool, error) {
 		switch k {
 		case "names":
-			return true, slice(d, &s.Names, strOf)
+			return true, jsondec.Slice(d, &s.Names, jsondec.String)
 		case "action":
-			return true, strOf(d, &s.Action)
+			return true, jsondec.String(d, &s.Action)
 		case "errnoret":
-			return true, ptr(d, &s.ErrnoRet, uintOf)
+			return true, jsondec.Ptr(d, &s.ErrnoRet, jsondec.Uint)
 		case "args":
-			return true, slice(d, &s.Args, decodeSeccompArg)
+			return true, jsondec.Slice(d, &s.Args, decodeSeccompArg)
 		}
 		return false, nil
 	})
 }
 
-func decodeSeccompArg(d *decoder, a *specs.LinuxSeccompArg) error {
-	return d.fields("LinuxSeccompArg", func(k string) (bool, error) {
+func decodeSeccompArg(d *jsondec.Decoder, a *specs.LinuxSeccompArg) error {
+	return d.Fields("LinuxSeccompArg", func(k string) (bool, error) {
 		switch k {
 		case "index":
-			return true, uintOf(d, &a.Index)
+			return true, jsondec.Uint(d, &a.Index)
 		case "value":
-			return true, uintOf(d, &a.Value)
+			return true, jsondec.Uint(d, &a.Value)
 		case "valuetwo":
-			return true, uintOf(d, &a.ValueTwo)
+			return true, jsondec.Uint(d, &a.ValueTwo)
 		case "op":
-			return true, strOf(d, &a.Op)
+			return true, jsondec.String(d, &a.Op)
 		}
 		return false, nil
 	})
 }
 
-func decodeIntelRdt(d *decoder, r *specs.LinuxIntelRdt) error {
-	return d.fields("LinuxIntelRdt", func(k string) (bool, error) {
+func decodeIntelRdt(d *jsondec.Decoder, r *specs.LinuxIntelRdt) error {
+	return d.Fields("LinuxIntelRdt", func(k string) (bool, error) {
 		switch k {
 		case "closid":
-			return true, strOf(d, &r.ClosID)
+			return true, jsondec.String(d, &r.ClosID)
 		case "schemata":
-			return true, slice(d, &r.Schemata, strOf)
+			return true, jsondec.Slice(d, &r.Schemata, jsondec.String)
 		case "l3cacheschema":
-			return true, strOf(d, &r.L3CacheSchema)
+			return true, jsondec.String(d, &r.L3CacheSchema)
 		case "membwschema":
-			return true, strOf(d, &r.MemBwSchema)
+			return true, jsondec.String(d, &r.MemBwSchema)
 		case "enablemonitoring":
-			return true, boolean(d, &r.EnableMonitoring)
+			return true, jsondec.Bool(d, &r.EnableMonitoring)
 		}
 		return false, nil
 	})
 }
 
-func decodeMemoryPolicy(d *decoder, p *specs.LinuxMemoryPolicy) error {
-	return d.fields("LinuxMemoryPolicy", func(k string) (bool, error) {
+func decodeMemoryPolicy(d *jsondec.Decoder, p *specs.LinuxMemoryPolicy) error {
+	return d.Fields("LinuxMemoryPolicy", func(k string) (bool, error) {
 		switch k {
 		case "mode":
-			return true, strOf(d, &p.Mode)
+			return true, jsondec.String(d, &p.Mode)
 		case "nodes":
-			return true, strOf(d, &p.Nodes)
+			return true, jsondec.String(d, &p.Nodes)
 		case "flags":
-			return true, slice(d, &p.Flags, strOf)
+			return true, jsondec.Slice(d, &p.Flags, jsondec.String)
 		}
 		return false, nil
 	})
 }
 
-func decodePersonality(d *decoder, p *specs.LinuxPersonality) error {
-	return d.fields("LinuxPersonality", func(k string) (bool, error) {
+func decodePersonality(d *jsondec.Decoder, p *specs.LinuxPersonality) error {
+	return d.Fields("LinuxPersonality", func(k string) (bool, error) {
 		switch k {
 		case "domain":
-			return true, strOf(d, &p.Domain)
+			return true, jsondec.String(d, &p.Domain)
 		case "flags":
-			return true, slice(d, &p.Flags, strOf)
+			return true, jsondec.Slice(d, &p.Flags, jsondec.String)
 		}
 		return false, nil
 	})
 }
 
-func decodeTimeOffset(d *decoder, t *specs.LinuxTimeOffset) error {
-	return d.fields("LinuxTimeOffset", func(k string) (bool, error) {
+func decodeTimeOffset(d *jsondec.Decoder, t *specs.LinuxTimeOffset) error {
+	return d.Fields("LinuxTimeOffset", func(k string) (bool, error) {
 		switch k {
 		case "secs":
-			return true, intOf(d, &t.Secs)
+			return true, jsondec.Int(d, &t.Secs)
 		case "nanosecs":
-			return true, uintOf(d, &t.Nanosecs)
+			return true, jsondec.Uint(d, &t.Nanosecs)
 		}
 		return false, nil
 	})

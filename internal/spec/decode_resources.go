@@ -1,132 +1,136 @@
 package spec
 
-import specs "github.com/opencontainers/runtime-spec/specs-go"
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/pelagos-go/pelagos/internal/jsondec"
+)
 
 // The linux.resources types, stored as decode.go's are.
 
-func decodeResources(d *decoder, r *specs.LinuxResources) error {
-	return d.fields("LinuxResources", func(k string) (bool, error) {
+func decodeResources(d *jsondec.Decoder, r *specs.LinuxResources) error {
+	return d.Fields("LinuxResources", func(k string) (bool, error) {
 		switch k {
 		case "devices":
-			return true, slice(d, &r.Devices, decodeDeviceCgroup)
+			return true, jsondec.Slice(d, &r.Devices, decodeDeviceCgroup)
 		case "memory":
-			return true, ptr(d, &r.Memory, decodeMemory)
+			return true, jsondec.Ptr(d, &r.Memory, decodeMemory)
 		case "cpu":
-			return true, ptr(d, &r.CPU, decodeCPU)
+			return true, jsondec.Ptr(d, &r.CPU, decodeCPU)
 		case "pids":
-			return true, ptr(d, &r.Pids, decodePids)
+			return true, jsondec.Ptr(d, &r.Pids, decodePids)
 		case "blockio":
-			return true, ptr(d, &r.BlockIO, decodeBlockIO)
+			return true, jsondec.Ptr(d, &r.BlockIO, decodeBlockIO)
 		case "hugepagelimits":
-			return true, slice(d, &r.HugepageLimits, decodeHugepageLimit)
+			return true, jsondec.Slice(d, &r.HugepageLimits, decodeHugepageLimit)
 		case "network":
-			return true, ptr(d, &r.Network, decodeNetwork)
+			return true, jsondec.Ptr(d, &r.Network, decodeNetwork)
 		case "rdma":
-			return true, mapOf(d, &r.Rdma, decodeRdma)
+			return true, jsondec.Map(d, &r.Rdma, decodeRdma)
 		case "unified":
-			return true, mapOf(d, &r.Unified, strOf)
+			return true, jsondec.Map(d, &r.Unified, jsondec.String)
 		}
 		return false, nil
 	})
 }
 
-func decodeDeviceCgroup(d *decoder, c *specs.LinuxDeviceCgroup) error {
-	return d.fields("LinuxDeviceCgroup", func(k string) (bool, error) {
+func decodeDeviceCgroup(d *jsondec.Decoder, c *specs.LinuxDeviceCgroup) error {
+	return d.Fields("LinuxDeviceCgroup", func(k string) (bool, error) {
 		switch k {
 		case "allow":
-			return true, boolean(d, &c.Allow)
+			return true, jsondec.Bool(d, &c.Allow)
 		case "type":
-			return true, strOf(d, &c.Type)
+			return true, jsondec.String(d, &c.Type)
 		case "major":
-			return true, ptr(d, &c.Major, intOf)
+			return true, jsondec.Ptr(d, &c.Major, jsondec.Int)
 		case "minor":
-			return true, ptr(d, &c.Minor, intOf)
+			return true, jsondec.Ptr(d, &c.Minor, jsondec.Int)
 		case "access":
-			return true, strOf(d, &c.Access)
+			return true, jsondec.String(d, &c.Access)
 		}
 		return false, nil
 	})
 }
 
-func decodeMemory(d *decoder, m *specs.LinuxMemory) error {
-	return d.fields("LinuxMemory", func(k string) (bool, error) {
+func decodeMemory(d *jsondec.Decoder, m *specs.LinuxMemory) error {
+	return d.Fields("LinuxMemory", func(k string) (bool, error) {
 		switch k {
 		case "limit":
-			return true, ptr(d, &m.Limit, intOf)
+			return true, jsondec.Ptr(d, &m.Limit, jsondec.Int)
 		case "reservation":
-			return true, ptr(d, &m.Reservation, intOf)
+			return true, jsondec.Ptr(d, &m.Reservation, jsondec.Int)
 		case "swap":
-			return true, ptr(d, &m.Swap, intOf)
+			return true, jsondec.Ptr(d, &m.Swap, jsondec.Int)
 		case "kernel":
 			//lint:ignore SA1019 deprecated in the spec, still decoded as encoding/json would.
-			return true, ptr(d, &m.Kernel, intOf)
+			return true, jsondec.Ptr(d, &m.Kernel, jsondec.Int)
 		case "kerneltcp":
-			return true, ptr(d, &m.KernelTCP, intOf)
+			return true, jsondec.Ptr(d, &m.KernelTCP, jsondec.Int)
 		case "swappiness":
-			return true, ptr(d, &m.Swappiness, uintOf)
+			return true, jsondec.Ptr(d, &m.Swappiness, jsondec.Uint)
 		case "disableoomkiller":
-			return true, ptr(d, &m.DisableOOMKiller, boolean)
+			return true, jsondec.Ptr(d, &m.DisableOOMKiller, jsondec.Bool)
 		case "usehierarchy":
-			return true, ptr(d, &m.UseHierarchy, boolean)
+			return true, jsondec.Ptr(d, &m.UseHierarchy, jsondec.Bool)
 		case "checkbeforeupdate":
-			return true, ptr(d, &m.CheckBeforeUpdate, boolean)
+			return true, jsondec.Ptr(d, &m.CheckBeforeUpdate, jsondec.Bool)
 		}
 		return false, nil
 	})
 }
 
-func decodeCPU(d *decoder, c *specs.LinuxCPU) error {
-	return d.fields("LinuxCPU", func(k string) (bool, error) {
+func decodeCPU(d *jsondec.Decoder, c *specs.LinuxCPU) error {
+	return d.Fields("LinuxCPU", func(k string) (bool, error) {
 		switch k {
 		case "shares":
-			return true, ptr(d, &c.Shares, uintOf)
+			return true, jsondec.Ptr(d, &c.Shares, jsondec.Uint)
 		case "quota":
-			return true, ptr(d, &c.Quota, intOf)
+			return true, jsondec.Ptr(d, &c.Quota, jsondec.Int)
 		case "burst":
-			return true, ptr(d, &c.Burst, uintOf)
+			return true, jsondec.Ptr(d, &c.Burst, jsondec.Uint)
 		case "period":
-			return true, ptr(d, &c.Period, uintOf)
+			return true, jsondec.Ptr(d, &c.Period, jsondec.Uint)
 		case "realtimeruntime":
-			return true, ptr(d, &c.RealtimeRuntime, intOf)
+			return true, jsondec.Ptr(d, &c.RealtimeRuntime, jsondec.Int)
 		case "realtimeperiod":
-			return true, ptr(d, &c.RealtimePeriod, uintOf)
+			return true, jsondec.Ptr(d, &c.RealtimePeriod, jsondec.Uint)
 		case "cpus":
-			return true, strOf(d, &c.Cpus)
+			return true, jsondec.String(d, &c.Cpus)
 		case "mems":
-			return true, strOf(d, &c.Mems)
+			return true, jsondec.String(d, &c.Mems)
 		case "idle":
-			return true, ptr(d, &c.Idle, intOf)
+			return true, jsondec.Ptr(d, &c.Idle, jsondec.Int)
 		}
 		return false, nil
 	})
 }
 
-func decodePids(d *decoder, p *specs.LinuxPids) error {
-	return d.fields("LinuxPids", func(k string) (bool, error) {
+func decodePids(d *jsondec.Decoder, p *specs.LinuxPids) error {
+	return d.Fields("LinuxPids", func(k string) (bool, error) {
 		if k == "limit" {
-			return true, ptr(d, &p.Limit, intOf)
+			return true, jsondec.Ptr(d, &p.Limit, jsondec.Int)
 		}
 		return false, nil
 	})
 }
 
-func decodeBlockIO(d *decoder, b *specs.LinuxBlockIO) error {
-	return d.fields("LinuxBlockIO", func(k string) (bool, error) {
+func decodeBlockIO(d *jsondec.Decoder, b *specs.LinuxBlockIO) error {
+	return d.Fields("LinuxBlockIO", func(k string) (bool, error) {
 		switch k {
 		case "weight":
-			return true, ptr(d, &b.Weight, uintOf)
+			return true, jsondec.Ptr(d, &b.Weight, jsondec.Uint)
 		case "leafweight":
-			return true, ptr(d, &b.LeafWeight, uintOf)
+			return true, jsondec.Ptr(d, &b.LeafWeight, jsondec.Uint)
 		case "weightdevice":
-			return true, slice(d, &b.WeightDevice, decodeWeightDevice)
+			return true, jsondec.Slice(d, &b.WeightDevice, decodeWeightDevice)
 		case "throttlereadbpsdevice":
-			return true, slice(d, &b.ThrottleReadBpsDevice, decodeThrottleDevice)
+			return true, jsondec.Slice(d, &b.ThrottleReadBpsDevice, decodeThrottleDevice)
 		case "throttlewritebpsdevice":
-			return true, slice(d, &b.ThrottleWriteBpsDevice, decodeThrottleDevice)
+			return true, jsondec.Slice(d, &b.ThrottleWriteBpsDevice, decodeThrottleDevice)
 		case "throttlereadiopsdevice":
-			return true, slice(d, &b.ThrottleReadIOPSDevice, decodeThrottleDevice)
+			return true, jsondec.Slice(d, &b.ThrottleReadIOPSDevice, decodeThrottleDevice)
 		case "throttlewriteiopsdevice":
-			return true, slice(d, &b.ThrottleWriteIOPSDevice, decodeThrottleDevice)
+			return true, jsondec.Slice(d, &b.ThrottleWriteIOPSDevice, decodeThrottleDevice)
 		}
 		return false, nil
 	})
@@ -134,80 +138,80 @@ func decodeBlockIO(d *decoder, b *specs.LinuxBlockIO) error {
 
 // blockIODevice stores the fields of the embedded LinuxBlockIODevice,
 // which encoding/json promotes into the embedding struct.
-func blockIODevice(d *decoder, b *specs.LinuxBlockIODevice, k string) (bool, error) {
+func blockIODevice(d *jsondec.Decoder, b *specs.LinuxBlockIODevice, k string) (bool, error) {
 	switch k {
 	case "major":
-		return true, intOf(d, &b.Major)
+		return true, jsondec.Int(d, &b.Major)
 	case "minor":
-		return true, intOf(d, &b.Minor)
+		return true, jsondec.Int(d, &b.Minor)
 	}
 	return false, nil
 }
 
-func decodeWeightDevice(d *decoder, w *specs.LinuxWeightDevice) error {
-	return d.fields("LinuxWeightDevice", func(k string) (bool, error) {
+func decodeWeightDevice(d *jsondec.Decoder, w *specs.LinuxWeightDevice) error {
+	return d.Fields("LinuxWeightDevice", func(k string) (bool, error) {
 		switch k {
 		case "weight":
-			return true, ptr(d, &w.Weight, uintOf)
+			return true, jsondec.Ptr(d, &w.Weight, jsondec.Uint)
 		case "leafweight":
-			return true, ptr(d, &w.LeafWeight, uintOf)
+			return true, jsondec.Ptr(d, &w.LeafWeight, jsondec.Uint)
 		}
 		return blockIODevice(d, &w.LinuxBlockIODevice, k)
 	})
 }
 
-func decodeThrottleDevice(d *decoder, t *specs.LinuxThrottleDevice) error {
-	return d.fields("LinuxThrottleDevice", func(k string) (bool, error) {
+func decodeThrottleDevice(d *jsondec.Decoder, t *specs.LinuxThrottleDevice) error {
+	return d.Fields("LinuxThrottleDevice", func(k string) (bool, error) {
 		if k == "rate" {
-			return true, uintOf(d, &t.Rate)
+			return true, jsondec.Uint(d, &t.Rate)
 		}
 		return blockIODevice(d, &t.LinuxBlockIODevice, k)
 	})
 }
 
-func decodeHugepageLimit(d *decoder, h *specs.LinuxHugepageLimit) error {
-	return d.fields("LinuxHugepageLimit", func(k string) (bool, error) {
+func decodeHugepageLimit(d *jsondec.Decoder, h *specs.LinuxHugepageLimit) error {
+	return d.Fields("LinuxHugepageLimit", func(k string) (bool, error) {
 		switch k {
 		case "pagesize":
-			return true, strOf(d, &h.Pagesize)
+			return true, jsondec.String(d, &h.Pagesize)
 		case "limit":
-			return true, uintOf(d, &h.Limit)
+			return true, jsondec.Uint(d, &h.Limit)
 		}
 		return false, nil
 	})
 }
 
-func decodeNetwork(d *decoder, n *specs.LinuxNetwork) error {
-	return d.fields("LinuxNetwork", func(k string) (bool, error) {
+func decodeNetwork(d *jsondec.Decoder, n *specs.LinuxNetwork) error {
+	return d.Fields("LinuxNetwork", func(k string) (bool, error) {
 		switch k {
 		case "classid":
-			return true, ptr(d, &n.ClassID, uintOf)
+			return true, jsondec.Ptr(d, &n.ClassID, jsondec.Uint)
 		case "priorities":
-			return true, slice(d, &n.Priorities, decodeInterfacePriority)
+			return true, jsondec.Slice(d, &n.Priorities, decodeInterfacePriority)
 		}
 		return false, nil
 	})
 }
 
-func decodeInterfacePriority(d *decoder, p *specs.LinuxInterfacePriority) error {
-	return d.fields("LinuxInterfacePriority", func(k string) (bool, error) {
+func decodeInterfacePriority(d *jsondec.Decoder, p *specs.LinuxInterfacePriority) error {
+	return d.Fields("LinuxInterfacePriority", func(k string) (bool, error) {
 		switch k {
 		case "name":
-			return true, strOf(d, &p.Name)
+			return true, jsondec.String(d, &p.Name)
 		case "priority":
-			return true, uintOf(d, &p.Priority)
+			return true, jsondec.Uint(d, &p.Priority)
 		}
 		return false, nil
 	})
 }
 
-func decodeRdma(d *decoder, r *specs.LinuxRdma) error {
-	return d.fields("LinuxRdma", func(k string) (bool, error) {
+func decodeRdma(d *jsondec.Decoder, r *specs.LinuxRdma) error {
+	return d.Fields("LinuxRdma", func(k string) (bool, error) {
 		switch k {
 		case "hcahandles":
-			return true, ptr(d, &r.HcaHandles, uintOf)
+			return true, jsondec.Ptr(d, &r.HcaHandles, jsondec.Uint)
 		case "hcaobjects":
-			return true, ptr(d, &r.HcaObjects, uintOf)
+			return true, jsondec.Ptr(d, &r.HcaObjects, jsondec.Uint)
 		}
 		return false, nil
 	})

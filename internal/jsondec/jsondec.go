@@ -1,29 +1,56 @@
-package spec
+// Package jsondec decodes JSON into known Go types through hand-written
+// functions, one per type, without encoding/json's cost on first use: its
+// first decode of a type builds reflection tables for that type and every
+// type it reaches (for the runtime-spec, Windows and Solaris included),
+// 2-3 ms and ~100 page faults in every short-lived runtime process, for a
+// 0.1 ms job.
+//
+// Values are stored the way encoding/json stores them, so that the two
+// agree on every input: keys match field names exactly or case-folded,
+// unknown keys are ignored, null clears pointers, slices and maps and
+// leaves other values alone, a repeated key decodes into what the first
+// one left, numbers must fit their field, and a value of the wrong kind is
+// an error. Callers hold their decoders to encoding/json with
+// differential and fuzz tests.
+//
+// It does not check syntax: New has encoding/json do that first.
+package jsondec
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
 )
 
-// decoder walks one JSON value that encoding/json has already checked for
-// syntax, storing what it finds through hand-written functions, one per
-// type. It exists because encoding/json's first decode of a type builds
-// reflection tables for that type and every type it reaches (the whole
-// runtime-spec, Windows and Solaris included): 2-3 ms and ~140 page faults
-// in every short-lived runtime process, for a 0.1 ms job.
-//
-// It stores values the way encoding/json does, so that the two agree on
-// every input (a differential test and a fuzz test hold it to that): keys
-// match field names exactly or case-folded, unknown keys are ignored, null
-// clears pointers, slices and maps and leaves other values alone, a
-// repeated key decodes into what the first one left, numbers must fit
-// their field, and a value of the wrong kind is an error.
-type decoder struct {
+// Decoder walks one JSON value whose syntax encoding/json has checked.
+type Decoder struct {
 	b []byte
 	i int
+}
+
+// New checks that b holds one JSON value, as encoding/json's Decoder
+// reads one (a syntax error is refused, and so is trailing data other than
+// white space or a closing bracket, which that Decoder lets pass), and
+// returns a Decoder positioned at it. json.Valid and RawMessage cost
+// encoding/json no reflection tables; the Decoder runs only for input
+// that is not one valid value, to refuse it or to find where it ends.
+func New(b []byte) (*Decoder, error) {
+	if json.Valid(b) {
+		return &Decoder{b: b}, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON value")
+	}
+	return &Decoder{b: raw}, nil
 }
 
 // typeError reports a JSON value of the wrong kind (or out of range) for
@@ -59,7 +86,7 @@ func at(err error, elem string) error {
 	return err
 }
 
-func (d *decoder) ws() {
+func (d *Decoder) ws() {
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
 		case ' ', '\t', '\n', '\r':
@@ -71,14 +98,14 @@ func (d *decoder) ws() {
 }
 
 // next returns the first byte of the value at the cursor.
-func (d *decoder) next() byte {
+func (d *Decoder) next() byte {
 	d.ws()
 	return d.b[d.i]
 }
 
 // mismatch skips the value at the cursor and reports that it cannot be
 // stored in a value of type typ.
-func (d *decoder) mismatch(typ string) error {
+func (d *Decoder) mismatch(typ string) error {
 	start := d.i
 	d.skip()
 	what := "object"
@@ -96,7 +123,7 @@ func (d *decoder) mismatch(typ string) error {
 }
 
 // null consumes a null literal if the value at the cursor is one.
-func (d *decoder) null() bool {
+func (d *Decoder) null() bool {
 	if d.next() == 'n' {
 		d.i += len("null")
 		return true
@@ -105,7 +132,7 @@ func (d *decoder) null() bool {
 }
 
 // skip passes over the value at the cursor.
-func (d *decoder) skip() {
+func (d *Decoder) skip() {
 	switch d.next() {
 	case '{', '[':
 		depth := 0
@@ -142,7 +169,7 @@ func (d *decoder) skip() {
 
 // skipString passes over a string and returns its contents, quotes
 // excluded, and whether it holds an escape.
-func (d *decoder) skipString() (raw []byte, escaped bool) {
+func (d *Decoder) skipString() (raw []byte, escaped bool) {
 	start := d.i + 1
 	d.i = start
 	for {
@@ -162,7 +189,7 @@ func (d *decoder) skipString() (raw []byte, escaped bool) {
 // str reads the string at the cursor. Strings without escapes and with
 // valid UTF-8 (nearly all) are copied as they are; the others go through
 // encoding/json, which replaces invalid UTF-8 as it always does.
-func (d *decoder) str() string {
+func (d *Decoder) str() string {
 	start := d.i
 	raw, escaped := d.skipString()
 	if !escaped && utf8.Valid(raw) {
@@ -176,7 +203,7 @@ func (d *decoder) str() string {
 // object calls field with each key of the object at the cursor, positioned
 // at its value; field must consume the value. A null is no object and no
 // error, as for encoding/json storing null in a struct.
-func (d *decoder) object(typ string, field func(key string) error) error {
+func (d *Decoder) object(typ string, field func(key string) error) error {
 	if d.null() {
 		return nil
 	}
@@ -201,10 +228,10 @@ func (d *decoder) object(typ string, field func(key string) error) error {
 	}
 }
 
-// fields is object for a struct: keys are matched as encoding/json
+// Fields is object for a struct: keys are matched as encoding/json
 // matches them, exactly or case-folded, by passing field the folded key.
 // Unknown keys are skipped.
-func (d *decoder) fields(typ string, field func(folded string) (bool, error)) error {
+func (d *Decoder) Fields(typ string, field func(folded string) (bool, error)) error {
 	return d.object(typ, func(key string) error {
 		known, err := field(fold(key))
 		if err == nil && !known {
@@ -256,8 +283,8 @@ func foldRune(r rune) rune {
 	}
 }
 
-// strOf stores a string (of any string type); null leaves it alone.
-func strOf[T ~string](d *decoder, p *T) error {
+// String stores a string (of any string type); null leaves it alone.
+func String[T ~string](d *Decoder, p *T) error {
 	if d.null() {
 		return nil
 	}
@@ -268,8 +295,8 @@ func strOf[T ~string](d *decoder, p *T) error {
 	return nil
 }
 
-// boolean stores true or false; null leaves it alone.
-func boolean(d *decoder, p *bool) error {
+// Bool stores true or false; null leaves it alone.
+func Bool(d *Decoder, p *bool) error {
 	if d.null() {
 		return nil
 	}
@@ -288,7 +315,7 @@ func boolean(d *decoder, p *bool) error {
 
 // number returns the literal of the number at the cursor, or nil (the
 // value skipped) if the value is no number.
-func (d *decoder) number() []byte {
+func (d *Decoder) number() []byte {
 	c := d.next()
 	if c != '-' && (c < '0' || c > '9') {
 		return nil
@@ -298,8 +325,8 @@ func (d *decoder) number() []byte {
 	return d.b[start:d.i]
 }
 
-// intOf stores an integer that must fit T; null leaves it alone.
-func intOf[T ~int | ~int32 | ~int64](d *decoder, p *T) error {
+// Int stores an integer that must fit T; null leaves it alone.
+func Int[T ~int | ~int32 | ~int64](d *Decoder, p *T) error {
 	if d.null() {
 		return nil
 	}
@@ -315,8 +342,8 @@ func intOf[T ~int | ~int32 | ~int64](d *decoder, p *T) error {
 	return nil
 }
 
-// uintOf stores an unsigned integer that must fit T; null leaves it alone.
-func uintOf[T ~uint | ~uint16 | ~uint32 | ~uint64](d *decoder, p *T) error {
+// Uint stores an unsigned integer that must fit T; null leaves it alone.
+func Uint[T ~uint | ~uint16 | ~uint32 | ~uint64](d *Decoder, p *T) error {
 	if d.null() {
 		return nil
 	}
@@ -332,9 +359,9 @@ func uintOf[T ~uint | ~uint16 | ~uint32 | ~uint64](d *decoder, p *T) error {
 	return nil
 }
 
-// ptr stores into *p, allocating it if nil (and reusing it if not, as
+// Ptr stores into *p, allocating it if nil (and reusing it if not, as
 // encoding/json does); null sets it to nil.
-func ptr[T any](d *decoder, p **T, elem func(*decoder, *T) error) error {
+func Ptr[T any](d *Decoder, p **T, elem func(*Decoder, *T) error) error {
 	if d.null() {
 		*p = nil
 		return nil
@@ -345,11 +372,11 @@ func ptr[T any](d *decoder, p **T, elem func(*decoder, *T) error) error {
 	return elem(d, *p)
 }
 
-// slice stores an array. Like encoding/json it decodes into the elements
+// Slice stores an array. Like encoding/json it decodes into the elements
 // already there (a repeated key), grows with append's policy, truncates
 // to the array's length, and makes an empty array a non-nil empty slice;
 // null sets the slice to nil.
-func slice[T any](d *decoder, p *[]T, elem func(*decoder, *T) error) error {
+func Slice[T any](d *Decoder, p *[]T, elem func(*Decoder, *T) error) error {
 	if d.null() {
 		*p = nil
 		return nil
@@ -381,10 +408,10 @@ func slice[T any](d *decoder, p *[]T, elem func(*decoder, *T) error) error {
 	return nil
 }
 
-// mapOf stores an object's entries in a map, making it if nil; each value
+// Map stores an object's entries in a map, making it if nil; each value
 // is decoded from zero and replaces the entry (null stores the zero
 // value). Null sets the map to nil.
-func mapOf[T any](d *decoder, p *map[string]T, elem func(*decoder, *T) error) error {
+func Map[T any](d *Decoder, p *map[string]T, elem func(*Decoder, *T) error) error {
 	if d.null() {
 		*p = nil
 		return nil
@@ -406,10 +433,10 @@ func mapOf[T any](d *decoder, p *map[string]T, elem func(*decoder, *T) error) er
 	})
 }
 
-// viaJSON stores the value at the cursor with encoding/json, for the parts
-// of a config a Linux runtime never reads (other platforms' sections):
-// they are decoded exactly, at encoding/json's price, only when present.
-func viaJSON[T any](d *decoder, p *T) error {
+// Std stores the value at the cursor with encoding/json, for parts that
+// are rarely present (a config's other platforms' sections): they are
+// decoded exactly, at encoding/json's price, only when present.
+func Std[T any](d *Decoder, p *T) error {
 	start := d.i
 	d.skip()
 	d.ws()
