@@ -134,15 +134,13 @@ func newRun(g *globals) *command {
 				defer tty.Close()
 				o.ConsoleSocket = tty.Socket()
 			}
-			// Forward signals from now on: the container must get what
-			// we get, not die with us.
-			sigs := make(chan os.Signal, 64)
-			signal.Notify(sigs)
-			defer signal.Stop(sigs)
+			sigs, caught := catchSignals()
+			defer func() { <-caught }()
 			c, err := container.Create(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
+			<-caught
 			if tty != nil {
 				if err := tty.Attach(true); err != nil {
 					_ = c.Delete(cmd.Context(), true, g.warn)
@@ -173,6 +171,25 @@ func newRun(g *globals) *command {
 	cmd.Flags().BoolVar(&keep, "keep", false, "do not delete the container after it exits")
 	cmd.Flags().Bool("no-subreaper", false, "accepted for compatibility")
 	return cmd
+}
+
+// catchSignals starts catching every signal, for waitForwarding to relay
+// to the container: it must get what we get, not die with us. Catching
+// costs a round trip to the Go runtime's signal thread per signal (~65 of
+// them; milliseconds on a loaded machine), so it runs in the background
+// while the container is created, and caught is closed once it is done;
+// the caller waits for it before it starts the container. A signal that
+// arrives before then acts on this process as it would have before it
+// caught anything. Signals are never released (signal.Stop costs as
+// much): this process exits when the container is gone.
+func catchSignals() (sigs chan os.Signal, caught <-chan struct{}) {
+	sigs = make(chan os.Signal, 64)
+	done := make(chan struct{})
+	go func() {
+		signal.Notify(sigs)
+		close(done)
+	}()
+	return sigs, done
 }
 
 // waitForwarding relays signals to pid until wait returns, then reports
