@@ -284,7 +284,7 @@ func (c *Container) destroy(ctx context.Context) error {
 	}
 	state := c.State()
 	state.Status = specs.StateStopped
-	if err := os.RemoveAll(c.dir); err != nil {
+	if err := removeDir(c.dir); err != nil {
 		return err
 	}
 	if h := c.rec.Hooks; h != nil && len(h.Poststop) > 0 {

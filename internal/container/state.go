@@ -208,6 +208,22 @@ func (c *Container) started() bool {
 	return unix.Lstat(filepath.Join(c.dir, startedMark), &st) == nil
 }
 
+// removeDir removes a container's directory: the files this package
+// makes, by name, then the directory itself. Anything else found there (a
+// temporary file of a killed write, a file of another version) is left to
+// os.RemoveAll, which costs a dozen more calls and an 8 KiB buffer.
+func removeDir(dir string) error {
+	for _, name := range []string{stateFile, configFile, startSock, startedMark} {
+		if err := unix.Unlink(filepath.Join(dir, name)); err != nil && err != unix.ENOENT {
+			break
+		}
+	}
+	if err := unix.Rmdir(dir); err == nil || err == unix.ENOENT {
+		return nil
+	}
+	return os.RemoveAll(dir)
+}
+
 // FileID identifies a file: the init's executable, so that a later
 // command can tell whether a process still runs it.
 type FileID struct {
