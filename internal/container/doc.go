@@ -5,7 +5,8 @@
 // speak the protocol in initproc/protocol.go.
 //
 // Every container has a directory <root>/<id> holding state.json (written
-// atomically) and the start socket. Operations that change a container hold
+// atomically), config.json (the config it was created with) and the start
+// socket, renamed "started" once start has released the init. Operations that change a container hold
 // an exclusive flock on that directory. A command killed at any point
 // leaves a state that the next command (delete --force) can clean up.
 //

@@ -34,8 +34,7 @@ func (c *Container) Start(ctx context.Context, warn func(string)) error {
 		c.stopAfterFailure(ctx, warn)
 		return err
 	}
-	c.rec.Status = specs.StateRunning
-	if err := c.save(); err != nil {
+	if err := c.markStarted(); err != nil {
 		return err
 	}
 	if h := c.rec.Hooks; h != nil && len(h.Poststart) > 0 {
@@ -285,7 +284,7 @@ func (c *Container) destroy(ctx context.Context) error {
 	}
 	state := c.State()
 	state.Status = specs.StateStopped
-	if err := os.RemoveAll(c.dir); err != nil {
+	if err := removeDir(c.dir); err != nil {
 		return err
 	}
 	if h := c.rec.Hooks; h != nil && len(h.Poststop) > 0 {

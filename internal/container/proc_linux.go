@@ -11,25 +11,50 @@ import (
 )
 
 // procStat returns a process's state letter and start time from
-// /proc/<pid>/stat.
+// /proc/<pid>/stat. It reads into a buffer on the stack: every command
+// calls it, and os.ReadFile's allocations (a File, a buffer sized by
+// Stat) cost a short-lived process fresh heap pages.
 func procStat(pid int) (state byte, start uint64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	path := "/proc/" + strconv.Itoa(pid) + "/stat"
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, &os.PathError{Op: "open", Path: path, Err: err}
 	}
+	// The line is at most ~1 KiB: 52 numbers and a 16-byte name.
+	var buf [1024]byte
+	n, err := unix.Read(fd, buf[:])
+	unix.Close(fd)
+	if err != nil {
+		return 0, 0, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	return parseStat(buf[:max(n, 0)], pid)
+}
+
+// parseStat parses the state letter and start time out of a
+// /proc/<pid>/stat line.
+func parseStat(b []byte, pid int) (state byte, start uint64, err error) {
 	// The command name is in parentheses and may contain spaces: parse
 	// after the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 || i+2 >= len(b) {
 		return 0, 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
-	fields := strings.Fields(string(b[i+2:]))
-	// fields[0] is field 3 (state); starttime is field 22.
-	if len(fields) < 20 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	rest := b[i+2:]
+	// rest starts at field 3 (state); starttime is field 22.
+	for field := 3; ; field++ {
+		j := bytes.IndexByte(rest, ' ')
+		if field == 22 {
+			if j >= 0 {
+				rest = rest[:j]
+			}
+			start, err = strconv.ParseUint(string(rest), 10, 64)
+			return b[i+2], start, err
+		}
+		if j < 0 {
+			return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+		}
+		rest = rest[j+1:]
 	}
-	start, err = strconv.ParseUint(fields[19], 10, 64)
-	return fields[0][0], start, err
 }
 
 // processAlive reports whether pid is still the process that started at

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pelagos-go/pelagos/internal/container"
+	"github.com/pelagos-go/pelagos/internal/spec"
 	"github.com/pelagos-go/pelagos/internal/ttyproxy"
 )
 
@@ -120,22 +121,26 @@ func newRun(g *globals) *command {
 				return err
 			}
 			var tty *ttyproxy.Proxy
-			if o.ConsoleSocket == nil && !detach && bundleWantsTerminal(o.Bundle) {
+			// The config is decoded once, here, for its terminal flag
+			// and for Create; a config that does not load is left for
+			// Create to report, after the checks it makes first.
+			if s, raw, err := spec.LoadRaw(o.Bundle); err == nil {
+				o.Spec, o.RawSpec = s, raw
+			}
+			if o.ConsoleSocket == nil && !detach && o.Spec != nil && o.Spec.Process != nil && o.Spec.Process.Terminal {
 				if tty, err = ttyproxy.New(os.Stdin, os.Stdout, nil); err != nil {
 					return err
 				}
 				defer tty.Close()
 				o.ConsoleSocket = tty.Socket()
 			}
-			// Forward signals from now on: the container must get what
-			// we get, not die with us.
-			sigs := make(chan os.Signal, 64)
-			signal.Notify(sigs)
-			defer signal.Stop(sigs)
+			sigs, caught := catchSignals()
+			defer func() { <-caught }()
 			c, err := container.Create(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
+			<-caught
 			if tty != nil {
 				if err := tty.Attach(true); err != nil {
 					_ = c.Delete(cmd.Context(), true, g.warn)
@@ -168,17 +173,23 @@ func newRun(g *globals) *command {
 	return cmd
 }
 
-func bundleWantsTerminal(bundle string) bool {
-	b, err := os.ReadFile(bundle + "/config.json")
-	if err != nil {
-		return false
-	}
-	var s struct {
-		Process *struct {
-			Terminal bool `json:"terminal"`
-		} `json:"process"`
-	}
-	return json.Unmarshal(b, &s) == nil && s.Process != nil && s.Process.Terminal
+// catchSignals starts catching every signal, for waitForwarding to relay
+// to the container: it must get what we get, not die with us. Catching
+// costs a round trip to the Go runtime's signal thread per signal (~65 of
+// them; milliseconds on a loaded machine), so it runs in the background
+// while the container is created, and caught is closed once it is done;
+// the caller waits for it before it starts the container. A signal that
+// arrives before then acts on this process as it would have before it
+// caught anything. Signals are never released (signal.Stop costs as
+// much): this process exits when the container is gone.
+func catchSignals() (sigs chan os.Signal, caught <-chan struct{}) {
+	sigs = make(chan os.Signal, 64)
+	done := make(chan struct{})
+	go func() {
+		signal.Notify(sigs)
+		close(done)
+	}()
+	return sigs, done
 }
 
 // waitForwarding relays signals to pid until wait returns, then reports

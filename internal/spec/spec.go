@@ -8,7 +8,6 @@
 package spec
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -67,26 +66,14 @@ func LoadRaw(bundle string) (*specs.Spec, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read bundle config: %w", err)
 	}
-	var s specs.Spec
-	if err := strictUnmarshal(b, &s); err != nil {
+	s, err := Decode(b)
+	if err != nil {
 		return nil, nil, fmt.Errorf("%s: malformed JSON: %v: %w", path, err, ErrInvalid)
 	}
-	if err := Validate(&s); err != nil {
+	if err := Validate(s); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &s, b, nil
-}
-
-// strictUnmarshal decodes one JSON value and refuses trailing data.
-func strictUnmarshal(b []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
+	return s, b, nil
 }
 
 func invalid(format string, args ...any) error {
