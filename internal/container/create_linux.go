@@ -136,6 +136,8 @@ var createSteps = []createStep{
 	{"init binary", (*creation).sealBinary},
 	{"cgroup", (*creation).makeCgroupV2},
 	{"start init", (*creation).startInit},
+	{"start socket", (*creation).listenStart},
+	{"config copy", (*creation).writeConfigCopy},
 	{"cgroup", (*creation).makeCgroupV1},
 	{"namespaces", (*creation).placeInit},
 	{"idmapped mounts", (*creation).prepareMounts},
@@ -294,8 +296,15 @@ func (cr *creation) makeStateDir() error {
 	}
 	cr.lock = lock
 	cr.undo = append(cr.undo, func() { lock.Close() })
-	// The copy is the bytes read: nothing encodes the config again.
 	cr.c.config = cr.spec
+	return nil
+}
+
+// writeConfigCopy writes the container's copy of its config (the bytes
+// read: nothing encodes the config again) and its seccomp program. Only
+// exec and update read them, once the container exists, so this runs
+// while the init starts: a new file costs 0.5-1 ms here.
+func (cr *creation) writeConfigCopy() error {
 	if err := writeAtomic(filepath.Join(cr.c.dir, configFile), cr.rawSpec); err != nil {
 		return err
 	}
@@ -426,28 +435,36 @@ func (cr *creation) withoutCgroup(cause error) error {
 // sync socket). The path is bound through /proc/self/fd so that a long
 // --root never exceeds sun_path.
 func (cr *creation) makeStartSocket() error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	cr.listen = os.NewFile(uintptr(fd), "start-listener")
+	cr.undo = append(cr.undo, func() {
+		if cr.listen != nil {
+			cr.listen.Close()
+		}
+	})
+	return nil
+}
+
+// listenStart binds and listens on the start socket the init already
+// holds (the same socket: binding it here binds it for both), once the
+// init is starting: the bind makes a file, which costs a new inode.
+// Nothing connects before create has reported the container created.
+func (cr *creation) listenStart() error {
 	dir, err := os.Open(cr.c.dir)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return os.NewSyscallError("socket", err)
-	}
-	f := os.NewFile(uintptr(fd), "start-listener")
+	defer func() { cr.listen.Close(); cr.listen = nil }()
+	fd := int(cr.listen.Fd())
 	addr := &unix.SockaddrUnix{Name: fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), startSock)}
 	if err := unix.Bind(fd, addr); err != nil {
-		f.Close()
 		return os.NewSyscallError("bind start socket", err)
 	}
-	if err := unix.Listen(fd, 1); err != nil {
-		f.Close()
-		return os.NewSyscallError("listen", err)
-	}
-	cr.listen = f
-	cr.childFiles = append(cr.childFiles, f)
-	return nil
+	return os.NewSyscallError("listen", unix.Listen(fd, 1))
 }
 
 // sealResult is what the copy of our binary produced.
