@@ -182,9 +182,10 @@ func socketpair() (parent, childEnd *os.File, err error) {
 }
 
 // setupNamespaces arranges the container's namespaces: joins for those
-// given by path, and the flags of those to create, which the C constructor
-// creates after execve (see internal/nsenter). The cgroup and time
-// namespaces are created later by the init itself (see Bootstrap).
+// given by path, and the flags of those to create, which clone creates or,
+// with a user namespace, the C constructor after execve (see
+// internal/nsenter). The cgroup and time namespaces are created later by
+// the init itself (see Bootstrap).
 func (c *child) setupNamespaces(s *specs.Spec) ([]*os.File, error) {
 	var opened []*os.File
 	for _, ns := range s.Linux.Namespaces {
@@ -219,6 +220,14 @@ func (c *child) setupNamespaces(s *specs.Spec) ([]*os.File, error) {
 		if !isCJoined(ns.Type) {
 			c.addJoin(ns.Type, opened[i])
 		}
+	}
+	if os.Geteuid() == 0 && !hasNS(s, specs.UserNamespace) && len(c.cJoins) == 0 {
+		// Without a user namespace nothing needs the init executed
+		// before its namespaces exist: clone creates them, and the init
+		// starts as pid 1 of its pid namespace, without the fork (and
+		// the exit and the message) that entering it after execve takes.
+		c.attr.Cloneflags |= c.newFlags
+		c.newFlags = 0
 	}
 	if c.newFlags != 0 {
 		c.env = append(c.env, nsenter.EnvUnshare+"="+strconv.FormatUint(uint64(c.newFlags), 10))
