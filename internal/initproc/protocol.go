@@ -44,6 +44,10 @@ package initproc
 //	  |--- userns-done ----------------------------->| become root, unshare the rest
 //	  |<-- pid {N} ----------------------------------| fork into the new pid ns, exit
 //
+// Without a user namespace (and for a root runtime) none of that happens:
+// clone creates the namespaces and the executed child is the init, pid 1
+// of its pid namespace.
+//
 // exec (pelagos-runc exec): the parent joins the container's net, ipc, uts,
 // pid and cgroup namespaces on a locked thread and clones the child there;
 // the C constructor joins user, mount and time namespaces.
