@@ -92,83 +92,85 @@ const (
 	slotDir
 )
 
+// planStep is one step of the Go init's, compiled.
+type planStep struct {
+	name string
+	fn   func(*planner) error
+}
+
+// createPlan mirrors createSteps, execPlan execSteps, and processPlan
+// processSteps (where both end).
+var (
+	createPlan = append([]planStep{
+		{"open host handles", (*planner).hostHandles},
+		{"prepare root", (*planner).prepareRoot},
+		{"mounts", (*planner).mounts},
+		{"devices", (*planner).devices},
+		{"cwd", (*planner).createCwd},
+		{"hooks", (*planner).hooks},
+		{"masked and readonly paths", (*planner).masks},
+		{"pivot root", (*planner).pivot},
+		{"console", (*planner).console},
+		{"readonly root", (*planner).readonlyRoot},
+		{"hostname", (*planner).hostname},
+		{"sysctl", (*planner).sysctls},
+		{"oom score", (*planner).oomScore},
+		{"session keyring", (*planner).keyring},
+		{"process attributes", (*planner).processAttrs},
+		{"find executable", (*planner).findExec},
+		{"home", (*planner).home},
+		{"ready", (*planner).ready},
+		{"wait for start", (*planner).waitStart},
+		{"cwd", (*planner).enterCwd},
+	}, processPlan...)
+	execPlan = append([]planStep{
+		{"cwd", (*planner).openRootAndCwd},
+		{"console", (*planner).console},
+		{"process attributes", (*planner).processAttrs},
+		{"find executable", (*planner).findExec},
+		{"home", (*planner).home},
+	}, processPlan...)
+	processPlan = []planStep{
+		{"close descriptors", (*planner).closeDescriptors},
+		{"rlimits", (*planner).rlimits},
+		{"seccomp", (*planner).seccompPrivileged},
+		{"user", (*planner).user},
+		{"capabilities", (*planner).caps},
+		{"no_new_privs", (*planner).noNewPrivs},
+		{"seccomp", (*planner).seccomp},
+		{"exec", (*planner).exec},
+	}
+)
+
 // CompilePlan compiles the create of b (whose Spec is the decoded config)
 // for the C init. A config error the Go init would find while setting up
 // is returned as the *StepError it would have reported.
 func CompilePlan(b *Bootstrap) ([]byte, error) {
-	pl := &planner{p: nsenter.NewPlan(), b: b, sp: b.Spec, proc: b.Spec.Process}
-	for _, st := range []struct {
-		name string
-		fn   func() error
-	}{
-		{"open host handles", pl.hostHandles},
-		{"prepare root", pl.prepareRoot},
-		{"mounts", pl.mounts},
-		{"devices", pl.devices},
-		{"cwd", pl.createCwd},
-		{"hooks", pl.hooks},
-		{"masked and readonly paths", pl.masks},
-		{"pivot root", pl.pivot},
-		{"console", pl.console},
-		{"readonly root", pl.readonlyRoot},
-		{"hostname", pl.hostname},
-		{"sysctl", pl.sysctls},
-		{"oom score", pl.oomScore},
-		{"session keyring", pl.keyring},
-		{"process attributes", pl.processAttrs},
-		{"find executable", pl.findExec},
-		{"home", pl.home},
-		{"ready", pl.ready},
-		{"wait for start", pl.waitStart},
-		{"cwd", pl.enterCwd},
-		{"close descriptors", pl.closeDescriptors},
-		{"rlimits", pl.rlimits},
-		{"seccomp", pl.seccompPrivileged},
-		{"user", pl.user},
-		{"capabilities", pl.caps},
-		{"no_new_privs", pl.noNewPrivs},
-		{"seccomp", pl.seccomp},
-		{"exec", pl.exec},
-	} {
+	return compile(b, b.Spec.Process, createPlan)
+}
+
+// CompileExecPlan compiles an exec of b.Process into a container whose
+// config is b.Spec, as the Go init's execSteps would carry it out.
+func CompileExecPlan(b *Bootstrap) ([]byte, error) {
+	return compile(b, b.Process, execPlan)
+}
+
+func compile(b *Bootstrap, proc *specs.Process, steps []planStep) ([]byte, error) {
+	pl := &planner{p: nsenter.NewPlan(), b: b, sp: b.Spec, proc: proc}
+	for _, st := range steps {
 		pl.p.Context(st.name, "")
-		if err := st.fn(); err != nil {
+		if err := st.fn(pl); err != nil {
 			return nil, &StepError{Step: st.name, Err: err}
 		}
 	}
 	return pl.p.Bytes(), nil
 }
 
-// CompileExecPlan compiles an exec of b.Process into a container whose
-// config is b.Spec, as the Go init's execSteps would carry it out.
-func CompileExecPlan(b *Bootstrap) ([]byte, error) {
-	pl := &planner{p: nsenter.NewPlan(), b: b, sp: b.Spec, proc: b.Process}
-	for _, st := range []struct {
-		name string
-		fn   func() error
-	}{
-		{"cwd", pl.enterCwd},
-		{"console", pl.console},
-		{"process attributes", pl.processAttrs},
-		{"find executable", pl.findExec},
-		{"home", pl.home},
-		{"close descriptors", pl.closeDescriptors},
-		{"rlimits", pl.rlimits},
-		{"seccomp", pl.seccompPrivileged},
-		{"user", pl.user},
-		{"capabilities", pl.caps},
-		{"no_new_privs", pl.noNewPrivs},
-		{"seccomp", pl.seccomp},
-		{"exec", pl.exec},
-	} {
-		pl.p.Context(st.name, "")
-		if st.name == "cwd" {
-			pl.p.OpenRoot()
-		}
-		if err := st.fn(); err != nil {
-			return nil, &StepError{Step: st.name, Err: err}
-		}
-	}
-	return pl.p.Bytes(), nil
+// openRootAndCwd is exec's cwd step: the root is the joined mount
+// namespace's.
+func (pl *planner) openRootAndCwd() error {
+	pl.p.OpenRoot()
+	return pl.enterCwd()
 }
 
 func (pl *planner) hostHandles() error {

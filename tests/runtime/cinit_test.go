@@ -73,30 +73,31 @@ func TestInitKind(t *testing.T) {
 // the default, or stop's SIGTERM would not reach a process that installs
 // no handler.
 func TestContainerSignalsStartDefault(t *testing.T) {
-	for _, mk := range []struct {
-		name string
-		rt   func(*testing.T) *runtime
-	}{{"C init", newRuntime}, {"Go init", newGoInitRuntime}} {
-		t.Run(mk.name, func(t *testing.T) {
-			r := mk.rt(t)
-			b := newBundle(t, bundle.Args("grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"))
-			_, attack := tools(t)
-			cmd := exec.Command(attack, "sigexec", r.bin, "--root", r.root, "run", "--bundle", b.Dir, "sigs")
-			if r.env != nil {
-				cmd.Env = r.env
+	bothInits(t, func(t *testing.T, r *runtime) {
+		b := newBundle(t, bundle.Args("grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"))
+		_, attack := tools(t)
+		cmd := exec.Command(attack, "sigexec", r.bin, "--root", r.root, "run", "--bundle", b.Dir, "sigs")
+		if r.env != nil {
+			cmd.Env = r.env
+		}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if f := strings.Fields(line); len(f) != 2 || strings.Trim(f[1], "0") != "" {
+				t.Errorf("container process: %q, want no signal ignored or blocked", line)
 			}
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("run: %v", err)
-			}
-			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-				if f := strings.Fields(line); len(f) != 2 || strings.Trim(f[1], "0") != "" {
-					t.Errorf("container process: %q, want no signal ignored or blocked", line)
-				}
-			}
-			if !strings.Contains(string(out), "SigIgn") {
-				t.Fatalf("no SigIgn line in %q", out)
-			}
-		})
-	}
+		}
+		if !strings.Contains(string(out), "SigIgn") {
+			t.Fatalf("no SigIgn line in %q", out)
+		}
+	})
+}
+
+// bothInits runs test against a runtime that starts containers with the C
+// init and one that starts them with the Go init (PELAGOS_INIT=go).
+func bothInits(t *testing.T, test func(*testing.T, *runtime)) {
+	t.Run("C init", func(t *testing.T) { test(t, newRuntime(t)) })
+	t.Run("Go init", func(t *testing.T) { test(t, newGoInitRuntime(t)) })
 }

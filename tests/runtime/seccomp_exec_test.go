@@ -22,26 +22,20 @@ func TestSeccompAppliesToExec(t *testing.T) {
 		Syscalls: []specs.LinuxSyscall{{Names: []string{"keyctl"}, Action: specs.ActErrno, ErrnoRet: &eperm,
 			Args: []specs.LinuxSeccompArg{{Index: 0, Value: 7, Op: specs.OpEqualTo}}}},
 	}
-	for _, mk := range []struct {
-		name string
-		rt   func(*testing.T) *runtime
-	}{{"C init", newRuntime}, {"Go init", newGoInitRuntime}} {
-		t.Run(mk.name, func(t *testing.T) {
-			r := mk.rt(t)
-			b := newBundle(t, withSeccomp(sc), bundle.Args("sleep", "60"))
-			r.mustRun("run", "--detach", "--bundle", b.Dir, "scx")
-			defer r.mustRun("delete", "--force", "scx")
-			for _, saved := range []bool{true, false} {
-				if !saved {
-					if err := os.Remove(filepath.Join(r.root, "scx", "seccomp.bpf")); err != nil {
-						t.Fatalf("the saved program: %v", err)
-					}
-				}
-				out := r.mustRun("exec", "scx", "/bin/attack", "syscall", itoa(sysKeyctl), "7")
-				if !strings.Contains(out, "operation not permitted") {
-					t.Errorf("saved program %v: keyctl(7) in the exec'd process: %q, want the filter's EPERM", saved, out)
+	bothInits(t, func(t *testing.T, r *runtime) {
+		b := newBundle(t, withSeccomp(sc), bundle.Args("sleep", "60"))
+		r.mustRun("run", "--detach", "--bundle", b.Dir, "scx")
+		defer r.mustRun("delete", "--force", "scx")
+		for _, saved := range []bool{true, false} {
+			if !saved {
+				if err := os.Remove(filepath.Join(r.root, "scx", "seccomp.bpf")); err != nil {
+					t.Fatalf("the saved program: %v", err)
 				}
 			}
-		})
-	}
+			out := r.mustRun("exec", "scx", "/bin/attack", "syscall", itoa(sysKeyctl), "7")
+			if !strings.Contains(out, "operation not permitted") {
+				t.Errorf("saved program %v: keyctl(7) in the exec'd process: %q, want the filter's EPERM", saved, out)
+			}
+		}
+	})
 }
