@@ -190,9 +190,13 @@ func testExec(t *testing.T, e *env, id string, initPid int) {
 	if err := e.rc.Exec(ctx, id, proc, &gorunc.ExecOpts{IO: pio}); err != nil {
 		t.Fatalf("exec probe: %v", err)
 	}
+	// go-runc closed our copies of the process's ends after starting it:
+	// the reader sees EOF once the probe is gone. Closing the pipes before
+	// it has read everything would cut the report short.
+	data := <-out
 	pio.Close()
 	var rep probe.Report
-	if err := json.Unmarshal(<-out, &rep); err != nil {
+	if err := json.Unmarshal(data, &rep); err != nil {
 		t.Fatalf("exec probe output: %v", err)
 	}
 	// The exec'd process must be inside the container: same namespaces
