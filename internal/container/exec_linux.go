@@ -89,12 +89,12 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Process, error) {
 		childEnd.Close()
 		return nil, err
 	}
-	prog, err := c.execPlan(o.Process)
+	how, err := c.execPlan(o.Process)
 	if err != nil {
 		childEnd.Close()
 		return nil, err
 	}
-	if !prog.goInit {
+	if !how.goInit {
 		ch.env = append(ch.env, nsenter.EnvPlan+"=1")
 	}
 	cmd, err := ch.start(syncFd)
@@ -110,7 +110,7 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (*Process, error) {
 			return nil, err
 		}
 	}
-	if err := c.execBootstrap(p.Pid(), conn, o, fds, prog); err != nil {
+	if err := c.execBootstrap(p.Pid(), conn, o, fds, how); err != nil {
 		if p.forked != nil {
 			killProcess(p.forked)
 		} else {
@@ -193,16 +193,16 @@ func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
-// execSeccomp is how an exec's process starts: the container's seccomp
+// execStart is how an exec's process starts: the container's seccomp
 // program (nil for none), and whether the Go init must start it.
-type execSeccomp struct {
-	prog   *seccomp.Program
-	goInit bool
+type execStart struct {
+	seccomp *seccomp.Program
+	goInit  bool
 }
 
 // execPlan says whether the C init can start process p in this container,
 // with the seccomp program either init loads.
-func (c *Container) execPlan(p *specs.Process) (*execSeccomp, error) {
+func (c *Container) execPlan(p *specs.Process) (*execStart, error) {
 	cfg, err := c.Config()
 	if err != nil {
 		return nil, err
@@ -214,12 +214,12 @@ func (c *Container) execPlan(p *specs.Process) (*execSeccomp, error) {
 		}
 	}
 	if initproc.PlanUnsupported(cfg, p, initproc.ModeExec, prog != nil && prog.Notify(), false) != "" {
-		return &execSeccomp{prog: prog, goInit: true}, nil
+		return &execStart{seccomp: prog, goInit: true}, nil
 	}
-	return &execSeccomp{prog: prog}, nil
+	return &execStart{seccomp: prog}, nil
 }
 
-func (c *Container) execBootstrap(pid int, conn *initproc.Conn, o ExecOpts, fds initproc.FdSlots, plan *execSeccomp) error {
+func (c *Container) execBootstrap(pid int, conn *initproc.Conn, o ExecOpts, fds initproc.FdSlots, how *execStart) error {
 	if c.rec.Cgroup != nil {
 		if err := cgroups.Load(*c.rec.Cgroup).Apply(pid); err != nil {
 			return err
@@ -234,16 +234,16 @@ func (c *Container) execBootstrap(pid int, conn *initproc.Conn, o ExecOpts, fds 
 		Fds:         fds,
 		PreserveFds: o.PreserveFds,
 	}
-	if plan.prog != nil {
-		b.Seccomp, b.SeccompFlags = plan.prog.Encode(), plan.prog.Flags
+	if how.seccomp != nil {
+		b.Seccomp, b.SeccompFlags = how.seccomp.Encode(), how.seccomp.Flags
 	}
-	if !plan.goInit {
+	if !how.goInit {
 		b.Spec = c.config
-		prog, err := initproc.CompileExecPlan(b)
+		plan, err := initproc.CompileExecPlan(b)
 		if err != nil {
 			return fmt.Errorf("exec: %w", err)
 		}
-		if err := conn.SendRaw(prog); err != nil {
+		if err := conn.SendRaw(plan); err != nil {
 			return err
 		}
 	} else if err := conn.Send(initproc.Message{Type: initproc.MsgBootstrap, Bootstrap: b}); err != nil {

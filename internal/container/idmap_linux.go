@@ -37,8 +37,8 @@ func (cr *creation) prepareMounts() error {
 		cr.prepared = append(cr.prepared, preparedMount{index: initproc.RootfsIndex, mnt: mnt})
 	}
 	for i, m := range cr.spec.Mounts {
-		o := mountopt.Parse(m.Options)
-		if !o.IDMap && len(m.UIDMappings) == 0 {
+		o, ok := idmapped(m)
+		if !ok {
 			continue
 		}
 		mnt, err := cr.idmappedMount(m, o)
@@ -198,9 +198,16 @@ func (cr *creation) needsPrepared() bool {
 		return true
 	}
 	for _, m := range cr.spec.Mounts {
-		if mountopt.Parse(m.Options).IDMap || len(m.UIDMappings) > 0 {
+		if _, ok := idmapped(m); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// idmapped reports whether mount m is an idmapped mount the runtime
+// prepares, with its parsed options.
+func idmapped(m specs.Mount) (mountopt.Options, bool) {
+	o := mountopt.Parse(m.Options)
+	return o, o.IDMap || len(m.UIDMappings) > 0
 }

@@ -852,21 +852,18 @@ static void op_findexec(void)
 	char dir[MAXPATH];
 	const char *p = pathenv;
 	if (strchr(name, '/') != NULL) {
+		/* Checked where it is, executed by the name given (relative
+		 * to process.cwd, which is entered before execve). */
+		char abs[MAXPATH];
 		const char *why;
 		if (name[0] == '/')
-			snprintf(execpath, sizeof(execpath), "%s", name);
-		else {
-			char abs[MAXPATH];
+			snprintf(abs, sizeof(abs), "%s", name);
+		else
 			joinpath(abs, cwd, ".", name);
-			why = check_exec(abs);
-			if (why != NULL)
-				die("exec: \"%s\": %s", name, why);
-			snprintf(execpath, sizeof(execpath), "%s", name);
-			return;
-		}
-		why = check_exec(execpath);
+		why = check_exec(abs);
 		if (why != NULL)
 			die("exec: \"%s\": %s", name, why);
+		snprintf(execpath, sizeof(execpath), "%s", name);
 		return;
 	}
 	for (;;) {
