@@ -1,3 +1,10 @@
+// A short-lived command needs no GOMAXPROCS from the cgroup's CPU limit:
+// reading it (mountinfo and cgroup files, before main) and watching it for
+// changes cost every invocation time for nothing.
+
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command pelagos-runc is pelagos's OCI runtime with runc's command line, so
 // that containerd, podman, Docker and the OCI validation suite can drive it
 // unchanged.

@@ -1,3 +1,10 @@
+// A short-lived command needs no GOMAXPROCS from the cgroup's CPU limit:
+// reading it (mountinfo and cgroup files, before main) and watching it for
+// changes cost every invocation time for nothing.
+
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command pelagos is the docker-like user CLI: it needs no daemon.
 //
 // The same binary can be the init of the containers it starts (the runtime

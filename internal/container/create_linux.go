@@ -73,14 +73,16 @@ type CreateOpts struct {
 // holds what to take back if a later step fails.
 type creation struct {
 	o CreateOpts
-	// seccomp is the compiled linux.seccomp, if any.
-	seccomp *seccomp.Program
-	spec    *specs.Spec
-	c       *Container
-	lock    *os.File
-	cg      *cgroups.Manager
-	exe     *os.File
-	listen  *os.File
+	// seccomp is the compiled linux.seccomp, if any; seccompCached is
+	// its entry in the runtime root's cache, when it has one.
+	seccomp       *seccomp.Program
+	seccompCached string
+	spec          *specs.Spec
+	c             *Container
+	lock          *os.File
+	cg            *cgroups.Manager
+	exe           *os.File
+	listen        *os.File
 	// cmd is the process the runtime executed; proc is the init, which is
 	// cmd's own process unless the init was forked into a new pid
 	// namespace (then cmd exits once it has).
@@ -757,18 +759,18 @@ func withDeviceRules(l *specs.Linux) *specs.LinuxResources {
 	return r
 }
 
-// checkSeccomp compiles the profile once before anything is created, so a
-// bad profile fails with nothing to clean up; the init compiles it again
-// where it is loaded.
+// checkSeccomp compiles the profile (or finds it compiled in the runtime
+// root's cache) before anything is created, so a bad profile fails with
+// nothing to clean up; the init loads this program.
 func (cr *creation) checkSeccomp(cfg *specs.LinuxSeccomp) error {
 	if cfg == nil {
 		return nil
 	}
-	p, err := seccomp.Compile(cfg)
+	p, cached, err := compileSeccomp(cr.o.Root, cfg)
 	if err != nil {
 		return fmt.Errorf("linux.seccomp: %v: %w", err, spec.ErrInvalid)
 	}
-	cr.seccomp = p // the init loads it as compiled here
+	cr.seccomp, cr.seccompCached = p, cached // the init loads it as compiled here
 	if len(p.UnknownSyscalls) > 0 {
 		// A name no architecture has is a mistake in the profile, not a
 		// syscall of a newer kernel: refuse it, naming the rule.
