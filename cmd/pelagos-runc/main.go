@@ -1,8 +1,7 @@
-// A short-lived command needs no GOMAXPROCS from the cgroup's CPU limit:
-// reading it (mountinfo and cgroup files, before main) and watching it for
-// changes cost every invocation time for nothing.
+// A short-lived command does not need its GOMAXPROCS kept up to date with
+// its cgroup's CPU limit: the runtime's first check, on sysmon's first
+// round, reads mountinfo and the cgroup's files again, for nothing.
 
-//go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
 
 // Command pelagos-runc is pelagos's OCI runtime with runc's command line, so

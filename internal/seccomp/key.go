@@ -3,6 +3,7 @@ package seccomp
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -14,7 +15,7 @@ import (
 // two different profiles give the same byte stream; TestKeyCoversEveryField
 // fails when the runtime-spec adds a field this function does not know.
 func Key(cfg *specs.LinuxSeccomp) [sha256.Size]byte {
-	k := keyWriter{b: make([]byte, 0, 8192)}
+	k := keyWriter{h: sha256.New()}
 	k.str(1, string(cfg.DefaultAction))
 	k.optUint(2, cfg.DefaultErrnoRet)
 	k.num(3, uint64(len(cfg.Architectures)))
@@ -44,24 +45,54 @@ func Key(cfg *specs.LinuxSeccomp) [sha256.Size]byte {
 			k.str(18, string(a.Op))
 		}
 	}
-	return sha256.Sum256(k.b)
+	k.flush()
+	var sum [sha256.Size]byte
+	k.h.Sum(sum[:0])
+	return sum
 }
 
 // keyWriter builds Key's byte stream: a tag byte before each value, and
-// strings as their length then their bytes.
-type keyWriter struct{ b []byte }
+// strings as their length then their bytes. It hashes as it goes, through
+// a small buffer: a profile such as Docker's is several kilobytes.
+type keyWriter struct {
+	h   hash.Hash
+	buf [256]byte
+	b   []byte
+}
+
+func (k *keyWriter) flush() {
+	k.h.Write(k.b)
+	k.b = k.buf[:0]
+}
+
+func (k *keyWriter) room(n int) {
+	if k.b == nil {
+		k.b = k.buf[:0]
+	}
+	if len(k.b)+n > cap(k.b) {
+		k.flush()
+	}
+}
 
 func (k *keyWriter) num(tag byte, v uint64) {
+	k.room(9)
 	k.b = binary.LittleEndian.AppendUint64(append(k.b, tag), v)
 }
 
 func (k *keyWriter) str(tag byte, s string) {
 	k.num(tag, uint64(len(s)))
+	if len(s) > cap(k.b)/2 {
+		k.flush()
+		k.h.Write([]byte(s))
+		return
+	}
+	k.room(len(s))
 	k.b = append(k.b, s...)
 }
 
 // optUint writes a *uint: absent and zero are different profiles.
 func (k *keyWriter) optUint(tag byte, p *uint) {
+	k.room(10)
 	if p == nil {
 		k.b = append(k.b, tag, 0)
 		return

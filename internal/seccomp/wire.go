@@ -30,7 +30,7 @@ func Decode(b []byte, flags uint) (*Program, error) {
 	if len(b) == 0 || len(b)%instructionSize != 0 || len(b)/instructionSize > maxInsns {
 		return nil, fmt.Errorf("seccomp: encoded filter of %d bytes is not 1 to %d instructions", len(b), maxInsns)
 	}
-	p := &Program{Flags: flags}
+	p := &Program{Flags: flags, Filter: make([]Instruction, 0, len(b)/instructionSize)}
 	for i := 0; i < len(b); i += instructionSize {
 		in := Instruction{
 			Code: binary.LittleEndian.Uint16(b[i:]),
