@@ -205,6 +205,9 @@ type FdSlots struct {
 // fit in a socket buffer; a file descriptor rides on the last packet.
 type Conn struct {
 	f *os.File
+	// rbuf receives packets, allocated on the first receive and kept:
+	// a run receives several messages, each once a fresh 64 KiB.
+	rbuf []byte
 }
 
 // maxPacket keeps each packet well inside the default socket buffer.
@@ -265,7 +268,10 @@ func (c *Conn) Recv() (Message, error) {
 func (c *Conn) RecvFd() (Message, *os.File, error) {
 	var m Message
 	var data []byte
-	buf := make([]byte, maxPacket+1)
+	if c.rbuf == nil {
+		c.rbuf = make([]byte, maxPacket+1)
+	}
+	buf := c.rbuf
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
