@@ -766,20 +766,22 @@ func (cr *creation) checkSeccomp(cfg *specs.LinuxSeccomp) error {
 	if cfg == nil {
 		return nil
 	}
-	p, cached, err := compileSeccomp(cr.o.Root, cfg)
+	p, cached, err := compileSeccomp(cr.o.Root, cfg, func(p *seccomp.Program) error {
+		if len(p.UnknownSyscalls) > 0 {
+			// A name no architecture has is a mistake in the profile, not
+			// a syscall of a newer kernel: refuse it, naming the rule.
+			return fmt.Errorf("linux.seccomp.syscalls[%d]: unknown syscall %q: %w",
+				ruleOf(cfg, p.UnknownSyscalls[0]), p.UnknownSyscalls[0], spec.ErrInvalid)
+		}
+		if p.Notify() && cfg.ListenerPath == "" {
+			return fmt.Errorf("linux.seccomp uses SCMP_ACT_NOTIFY but sets no listenerPath: %w", spec.ErrInvalid)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("linux.seccomp: %v: %w", err, spec.ErrInvalid)
+		return err
 	}
 	cr.seccomp, cr.seccompCached = p, cached // the init loads it as compiled here
-	if len(p.UnknownSyscalls) > 0 {
-		// A name no architecture has is a mistake in the profile, not a
-		// syscall of a newer kernel: refuse it, naming the rule.
-		return fmt.Errorf("linux.seccomp.syscalls[%d]: unknown syscall %q: %w",
-			ruleOf(cfg, p.UnknownSyscalls[0]), p.UnknownSyscalls[0], spec.ErrInvalid)
-	}
-	if p.Notify() && cfg.ListenerPath == "" {
-		return fmt.Errorf("linux.seccomp uses SCMP_ACT_NOTIFY but sets no listenerPath: %w", spec.ErrInvalid)
-	}
 	return nil
 }
 

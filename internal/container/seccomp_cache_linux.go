@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/pelagos-go/pelagos/internal/seccomp"
+	"github.com/pelagos-go/pelagos/internal/spec"
 )
 
 // seccompFile keeps the container's seccomp program as create compiled
@@ -37,10 +39,12 @@ const (
 
 // compileSeccomp compiles cfg, or loads the program this same binary
 // compiled from the same profile before (seccomp.Key, and the binary's
-// identity, name the file). A missing, unreadable or corrupt entry is
-// compiled again and rewritten. It returns the entry's path when the
-// program is (now) in the cache, for saveSeccomp to link.
-func compileSeccomp(root string, cfg *specs.LinuxSeccomp) (*seccomp.Program, string, error) {
+// identity, name the file). A compiled program is kept only once check
+// accepts it, so a refused profile leaves nothing; what was kept passed
+// check, which depends on the profile alone. A missing, unreadable or
+// corrupt entry is compiled again and rewritten. It returns the entry's
+// path when the program is (now) in the cache, for saveSeccomp to link.
+func compileSeccomp(root string, cfg *specs.LinuxSeccomp, check func(*seccomp.Program) error) (*seccomp.Program, string, error) {
 	path, ok := seccompCachePath(root, cfg)
 	if ok {
 		if p, err := readSeccomp(path); err == nil {
@@ -48,10 +52,13 @@ func compileSeccomp(root string, cfg *specs.LinuxSeccomp) (*seccomp.Program, str
 		}
 	}
 	p, err := seccomp.Compile(cfg)
-	if err != nil || !ok || len(p.UnknownSyscalls) > 0 {
-		return p, "", err
+	if err != nil {
+		return nil, "", fmt.Errorf("linux.seccomp: %v: %w", err, spec.ErrInvalid)
 	}
-	if err := putSeccompCache(path, p); err != nil {
+	if err := check(p); err != nil {
+		return nil, "", err
+	}
+	if !ok || putSeccompCache(path, p) != nil {
 		return p, "", nil // a cache that cannot be written is no cache
 	}
 	return p, path, nil

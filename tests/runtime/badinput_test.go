@@ -123,8 +123,8 @@ func assertNothingLeft(t *testing.T, r *runtime, id string, b *bundle.Bundle, cg
 			t.Errorf("state directory for %q left behind", id)
 		}
 	}
-	if entries, _ := os.ReadDir(r.root); len(entries) > 0 {
-		t.Errorf("state root not empty: %d entries", len(entries))
+	if entries := stateEntries(r.root); len(entries) > 0 {
+		t.Errorf("state root not empty: %v", entries)
 	}
 	if _, err := os.Stat(cgDir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("cgroup %s left behind", cgDir)
@@ -138,4 +138,17 @@ func assertNothingLeft(t *testing.T, r *runtime, id string, b *bundle.Bundle, cg
 	if n := len(initProcesses()); n > initsBefore {
 		t.Errorf("%d init processes left running", n-initsBefore)
 	}
+}
+
+// stateEntries lists root's entries but the runtime's cache of compiled
+// seccomp programs (.seccomp), which belongs to no container.
+func stateEntries(root string) []string {
+	entries, _ := os.ReadDir(root)
+	var names []string
+	for _, e := range entries {
+		if e.Name() != ".seccomp" {
+			names = append(names, e.Name())
+		}
+	}
+	return names
 }

@@ -111,9 +111,8 @@ func (r *runtime) state(id string) specs.State {
 }
 
 func (r *runtime) deleteAll() {
-	entries, _ := os.ReadDir(r.root)
-	for _, e := range entries {
-		_, _, _ = r.run("delete", "--force", e.Name())
+	for _, id := range stateEntries(r.root) {
+		_, _, _ = r.run("delete", "--force", id)
 	}
 }
 
