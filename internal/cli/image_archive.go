@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/image/archive"
+	"github.com/pelagos-go/pelagos/internal/image/platform"
 	"github.com/pelagos-go/pelagos/internal/image/progress"
-	"github.com/pelagos-go/pelagos/internal/image/pull"
 	"github.com/pelagos-go/pelagos/internal/image/reference"
 	"github.com/pelagos-go/pelagos/internal/image/store"
 	"github.com/pelagos-go/pelagos/internal/image/unpack"
@@ -65,8 +65,8 @@ func newSaveCmd(g *globals, use string) *cobra.Command {
 // checkPlatform refuses to save an image for another platform than the
 // one asked for: a stored image is one platform's, so there is no
 // variant to choose, only a mistake to catch.
-func checkPlatform(st *store.Store, items []archive.Item, platform string) error {
-	want, err := parsePlatform(platform)
+func checkPlatform(st *store.Store, items []archive.Item, name string) error {
+	want, err := parsePlatform(name)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func checkPlatform(st *store.Store, items []archive.Item, platform string) error
 			return fmt.Errorf("config %s: %w", it.Image.ID, err)
 		}
 		got := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
-		if !pull.Matches(got, *want) {
+		if !platform.Matches(got, *want) {
 			return fmt.Errorf("image %s is for %s, not %s", shortHex(it.Image.ID), got.String(), want.String())
 		}
 	}

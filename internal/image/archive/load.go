@@ -17,8 +17,8 @@ import (
 
 	"github.com/pelagos-go/pelagos/internal/image/compress"
 	"github.com/pelagos-go/pelagos/internal/image/ingest"
+	"github.com/pelagos-go/pelagos/internal/image/platform"
 	"github.com/pelagos-go/pelagos/internal/image/progress"
-	"github.com/pelagos-go/pelagos/internal/image/pull"
 	"github.com/pelagos-go/pelagos/internal/image/reference"
 	"github.com/pelagos-go/pelagos/internal/image/store"
 	"github.com/pelagos-go/pelagos/internal/image/unpack"
@@ -119,7 +119,7 @@ func (l *loader) wanted(cfgRaw []byte) bool {
 	if err != nil {
 		return true // let image() report the bad config
 	}
-	return pull.Matches(v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}, *l.platform)
+	return platform.Matches(v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}, *l.platform)
 }
 
 func (l *loader) docker(ctx context.Context) ([]Loaded, error) {
@@ -204,7 +204,7 @@ func (l *loader) oci(ctx context.Context) ([]Loaded, error) {
 // (the host's by default) in the index it names, nested indexes
 // included, as a pull picks from a registry's index.
 func (l *loader) platformManifest(d v1.Descriptor) (v1.Hash, error) {
-	want := pull.HostPlatform()
+	want := platform.Host()
 	if l.platform != nil {
 		want = *l.platform
 	}
@@ -221,7 +221,7 @@ func (l *loader) platformManifest(d v1.Descriptor) (v1.Hash, error) {
 		if err != nil {
 			return v1.Hash{}, err
 		}
-		child, err := pull.PickPlatform(body, want)
+		child, err := platform.Pick(body, want)
 		if err != nil {
 			return v1.Hash{}, fmt.Errorf("index %s: %w", d.Digest, err)
 		}

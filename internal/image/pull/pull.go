@@ -11,11 +11,11 @@ package pull
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/pelagos-go/pelagos/internal/image/platform"
 	"github.com/pelagos-go/pelagos/internal/image/progress"
 	"github.com/pelagos-go/pelagos/internal/image/reference"
 	"github.com/pelagos-go/pelagos/internal/image/registry"
@@ -42,22 +42,10 @@ type Result struct {
 	UpToDate bool    // the image was already stored under this name
 }
 
-// HostPlatform is the platform images run on here.
-func HostPlatform() v1.Platform {
-	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	switch runtime.GOARCH {
-	case "arm64":
-		p.Variant = "v8"
-	case "arm":
-		p.Variant = "v7"
-	}
-	return p
-}
-
 // Pull fetches ref into st through c.
 func Pull(ctx context.Context, st *store.Store, c *registry.Client, ref reference.Reference, opts Options) (Result, error) {
 	if opts.Platform.OS == "" {
-		opts.Platform = HostPlatform()
+		opts.Platform = platform.Host()
 	}
 	if opts.Progress == nil {
 		opts.Progress = progress.Discard{}

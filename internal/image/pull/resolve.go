@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/pelagos-go/pelagos/internal/image/platform"
 	"github.com/pelagos-go/pelagos/internal/image/reference"
 	"github.com/pelagos-go/pelagos/internal/image/registry"
 	"github.com/pelagos-go/pelagos/internal/image/store"
@@ -51,7 +52,7 @@ func resolve(ctx context.Context, c *registry.Client, ref reference.Reference, p
 	return nil, errors.Join(errs...)
 }
 
-func resolveOn(ctx context.Context, c *registry.Client, ep registry.Endpoint, ref reference.Reference, platform v1.Platform) (*resolved, error) {
+func resolveOn(ctx context.Context, c *registry.Client, ep registry.Endpoint, ref reference.Reference, plat v1.Platform) (*resolved, error) {
 	sess, err := c.Open(ctx, ep, ref.Path)
 	if err != nil {
 		return nil, err
@@ -70,7 +71,7 @@ func resolveOn(ctx context.Context, c *registry.Client, ep registry.Endpoint, re
 		if depth == maxIndexDepth {
 			return nil, fmt.Errorf("indexes nested more than %d deep", maxIndexDepth)
 		}
-		child, err := PickPlatform(m.Body, platform)
+		child, err := platform.Pick(m.Body, plat)
 		if err != nil {
 			return nil, err
 		}
@@ -124,39 +125,6 @@ func sniffMediaType(body []byte) types.MediaType {
 		}
 	}
 	return types.OCIManifestSchema1
-}
-
-// PickPlatform chooses the manifest for platform from an index, skipping
-// attestation manifests. A nested index without a platform is returned
-// for the caller to look inside.
-func PickPlatform(body []byte, want v1.Platform) (v1.Hash, error) {
-	idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
-	if err != nil {
-		return v1.Hash{}, fmt.Errorf("parse index: %w", err)
-	}
-	var seen []string
-	for _, d := range idx.Manifests {
-		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
-			continue
-		}
-		if d.Platform == nil {
-			if d.MediaType.IsIndex() {
-				return d.Digest, nil // a nested index without platform: look inside
-			}
-			continue
-		}
-		seen = append(seen, d.Platform.String())
-		if Matches(*d.Platform, want) {
-			return d.Digest, nil
-		}
-	}
-	return v1.Hash{}, fmt.Errorf("no image for platform %s in the index (it has %v)", want, seen)
-}
-
-// Matches reports whether an image of platform p runs on want: same OS
-// and architecture, and the same variant unless want names none.
-func Matches(p, want v1.Platform) bool {
-	return p.Satisfies(want) || (want.Variant == "" && p.OS == want.OS && p.Architecture == want.Architecture)
 }
 
 // image parses an image manifest and fetches and verifies its config.
