@@ -76,6 +76,7 @@ func main() {
 
 	bin := filepath.Join(work, "pelagos")
 	run("go", "build", "-o", bin, "./cmd/pelagos")
+	run("go", "build", "-o", filepath.Join(work, "pelagos-registry"), "./cmd/pelagos-registry") // pelagos hands it pulls and pushes
 	host, reg, stop := startRegistry(work)
 	defer stop()
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/pelagos-go/pelagos/internal/config"
 	"github.com/pelagos-go/pelagos/internal/image/progress"
-	"github.com/pelagos-go/pelagos/internal/image/registry"
 	"github.com/pelagos-go/pelagos/internal/image/store"
 )
 
@@ -21,6 +20,7 @@ type globals struct {
 	runRoot          string
 	registriesConfig string
 	cfg              *config.File // pelagos.json, read by loadConfig
+	args             []string     // the command line, for a hand-off to pelagos-registry
 	in               io.Reader
 	out, err         io.Writer
 }
@@ -28,15 +28,6 @@ type globals struct {
 // store opens the image store under the data root.
 func (g *globals) store() (*store.Store, error) {
 	return store.Open(filepath.Join(g.root, "image"))
-}
-
-// client builds a registry client from the registries config.
-func (g *globals) client() (*registry.Client, error) {
-	cfg, err := g.registryConfig()
-	if err != nil {
-		return nil, err
-	}
-	return registry.New(cfg), nil
 }
 
 // progressSink picks the progress form: nothing with quiet, bars on a

@@ -7,7 +7,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/pelagos-go/pelagos/internal/image/pull"
 	"github.com/pelagos-go/pelagos/internal/image/reference"
 )
 
@@ -32,26 +31,26 @@ func runPull(cmd *cobra.Command, g *globals, name, platform string, quiet bool) 
 	if err != nil {
 		return err
 	}
-	opts := pull.Options{Progress: g.progressSink(quiet)}
+	var plat v1.Platform
 	if platform != "" {
 		p, err := v1.ParsePlatform(platform)
 		if err != nil {
 			return fmt.Errorf("invalid platform %q: %w", platform, err)
 		}
-		opts.Platform = *p
+		plat = *p
 	}
 	st, err := g.store()
 	if err != nil {
 		return err
 	}
-	c, err := g.client()
+	r, s, err := g.registry()
 	if err != nil {
 		return err
 	}
 	if !quiet && ref.Digest == "" && !strings.Contains(lastComponent(name), ":") {
 		fmt.Fprintln(g.out, "Using default tag:", reference.DefaultTag)
 	}
-	if _, err := pull.Pull(cmd.Context(), st, c, ref, opts); err != nil {
+	if err := r.Pull(cmd.Context(), s, st, ref, plat, g.progressSink(quiet)); err != nil {
 		return err
 	}
 	fmt.Fprintln(g.out, ref.String())

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/image/progress"
-	"github.com/pelagos-go/pelagos/internal/image/push"
 	"github.com/pelagos-go/pelagos/internal/image/reference"
 )
 
@@ -29,13 +28,13 @@ func newPushCmd(g *globals, use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.client()
+			r, s, err := g.registry()
 			if err != nil {
 				return err
 			}
 			sink := g.progressSink(quiet)
 			sink.Send(progress.Event{Status: fmt.Sprintf("The push refers to repository [%s]", ref.Repository())})
-			d, err := push.Push(cmd.Context(), st, c, img, ref, sink)
+			d, err := r.Push(cmd.Context(), s, st, img, ref, sink)
 			if err != nil {
 				return err
 			}

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/image/reference"
-	"github.com/pelagos-go/pelagos/internal/image/registry"
 )
 
 func addLoginCommands(root *cobra.Command, g *globals) {
@@ -24,6 +23,10 @@ func newLoginCmd(g *globals) *cobra.Command {
 		Short: "Log in to a registry (credentials are verified before they are saved)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			r, s, err := g.registry() // before the prompts: pelagos hands the command off
+			if err != nil {
+				return err
+			}
 			host := reference.DefaultDomain
 			if len(args) == 1 {
 				host = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(args[0], "https://"), "http://"), "/")
@@ -54,14 +57,10 @@ func newLoginCmd(g *globals) *cobra.Command {
 			if user == "" || password == "" {
 				return fmt.Errorf("username and password are required")
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			if err := c.Verify(cmd.Context(), host, user, password); err != nil {
+			if err := r.Verify(cmd.Context(), s, host, user, password); err != nil {
 				return fmt.Errorf("login %s: %w", host, err)
 			}
-			if err := registry.SaveCredentials(host, user, password); err != nil {
+			if err := r.SaveCredentials(host, user, password); err != nil {
 				return err
 			}
 			fmt.Fprintln(g.out, "Login Succeeded")
@@ -80,11 +79,15 @@ func newLogoutCmd(g *globals) *cobra.Command {
 		Short: "Log out from a registry",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			r, _, err := g.registry()
+			if err != nil {
+				return err
+			}
 			host := reference.DefaultDomain
 			if len(args) == 1 {
 				host = args[0]
 			}
-			had, err := registry.EraseCredentials(host)
+			had, err := r.EraseCredentials(host)
 			if err != nil {
 				return err
 			}

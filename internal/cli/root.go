@@ -37,7 +37,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g := &globals{in: stdin, out: stdout, err: stderr}
+	g := &globals{args: args, in: stdin, out: stdout, err: stderr}
 	root := newRootFor(g, args)
 	root.SetArgs(args)
 	root.SetIn(stdin)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/pelagos-go/pelagos/internal/engine"
 	"github.com/pelagos-go/pelagos/internal/image/progress"
-	"github.com/pelagos-go/pelagos/internal/image/pull"
 	"github.com/pelagos-go/pelagos/internal/image/reference"
 	"github.com/pelagos-go/pelagos/internal/image/store"
 	"github.com/pelagos-go/pelagos/internal/network"
@@ -350,7 +349,6 @@ func (g *globals) ensureImage(ctx context.Context, e *engine.Engine, name, polic
 		if !missing {
 			return lerr
 		}
-		fmt.Fprintf(g.err, "Unable to find image '%s' locally\n", name)
 	case "always":
 	default:
 		return fmt.Errorf("invalid pull option: '%s': must be one of \"always\", \"missing\" or \"never\"", policy)
@@ -359,19 +357,22 @@ func (g *globals) ensureImage(ctx context.Context, e *engine.Engine, name, polic
 	if err != nil {
 		return err
 	}
-	opts := pull.Options{Progress: &progress.Lines{W: g.err}}
-	if isTerminal(g.err) {
-		opts.Progress = &progress.TTY{W: g.err}
-	}
-	if platform != nil {
-		opts.Platform = *platform
-	}
-	client, err := g.client()
+	r, s, err := g.registry() // pelagos hands the command off here, before any output
 	if err != nil {
 		return err
 	}
-	_, err = pull.Pull(ctx, st, client, ref, opts)
-	return err
+	if policy != "always" {
+		fmt.Fprintf(g.err, "Unable to find image '%s' locally\n", name)
+	}
+	var sink progress.Sink = &progress.Lines{W: g.err}
+	if isTerminal(g.err) {
+		sink = &progress.TTY{W: g.err}
+	}
+	var plat v1.Platform
+	if platform != nil {
+		plat = *platform
+	}
+	return r.Pull(ctx, s, st, ref, plat, sink)
 }
 
 func newCreateCmd(g *globals) *cobra.Command {

@@ -5,6 +5,7 @@
 package image
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -26,9 +27,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pelagosBin = filepath.Join(dir, "pelagos")
-	out, err := exec.Command("go", "build", "-o", pelagosBin, "github.com/pelagos-go/pelagos/cmd/pelagos").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build pelagos: %v\n%s", err, out)
+	if err := testenv.GoBuild(context.Background(), "./cmd/pelagos", pelagosBin, testenv.BuildOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()

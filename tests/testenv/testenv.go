@@ -112,8 +112,17 @@ type BuildOptions struct {
 }
 
 // GoBuild builds the package pkg (a ./path relative to the module root) into
-// the file out.
+// the file out. pelagos (./cmd/pelagos) comes with pelagos-registry built
+// beside it, as scripts/build.sh installs them: pelagos hands it every
+// command that needs a registry.
 func GoBuild(ctx context.Context, pkg, out string, opts BuildOptions) error {
+	if err := goBuild(ctx, pkg, out, opts); err != nil || pkg != "./cmd/pelagos" {
+		return err
+	}
+	return goBuild(ctx, "./cmd/pelagos-registry", filepath.Join(filepath.Dir(out), "pelagos-registry"), opts)
+}
+
+func goBuild(ctx context.Context, pkg, out string, opts BuildOptions) error {
 	root, err := ModuleRoot()
 	if err != nil {
 		return err

@@ -34,7 +34,7 @@ func Push(ctx context.Context, st *store.Store, c *registry.Client, img store.Im
 		return v1.Hash{}, err
 	}
 	insecure := c.Config.IsInsecure(ref.RegistryHost())
-	dst, err := ref.Name(insecure)
+	dst, err := ggcrName(ref, insecure)
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -60,7 +60,7 @@ func mountable(vimg v1.Image, img store.Image, dst reference.Reference, insecure
 	for _, rd := range img.RepoDigests {
 		r, err := reference.Parse(rd)
 		if err == nil && r.Domain == dst.Domain && r.Path != dst.Path {
-			if n, err := r.Name(insecure); err == nil {
+			if n, err := ggcrName(r, insecure); err == nil {
 				from = n
 				break
 			}
@@ -206,4 +206,18 @@ func (m *mountWatch) RoundTrip(req *http.Request) (*http.Response, error) {
 		m.t.mu.Unlock()
 	}
 	return resp, nil
+}
+
+// ggcrName converts r to go-containerregistry's form, which its remote
+// package speaks. A digest wins over a tag. insecure allows plain HTTP.
+func ggcrName(r reference.Reference, insecure bool) (name.Reference, error) {
+	opts := []name.Option{name.StrictValidation}
+	if insecure {
+		opts = append(opts, name.Insecure)
+	}
+	repo := r.RegistryHost() + "/" + r.Path
+	if r.Digest != "" {
+		return name.NewDigest(repo+"@"+r.Digest, opts...)
+	}
+	return name.NewTag(repo+":"+r.Tag, opts...)
 }

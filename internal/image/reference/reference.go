@@ -3,15 +3,15 @@
 // with a dot, a colon or the name "localhost" is a registry, and a reference
 // may carry a tag, a digest or both.
 //
-// It only parses strings; it never talks to a registry.
+// It only parses strings; it never talks to a registry (go-containerregistry's
+// form of a reference, which needs go-digest's regular expressions at
+// package init, is made where a registry is talked to: push).
 package reference
 
 import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // DefaultDomain is the registry a reference without one names.
@@ -277,31 +277,15 @@ func (r Reference) WithDigest(d string) Reference {
 	return Reference{Domain: r.Domain, Path: r.Path, Digest: d}
 }
 
-// RegistryHost is the host go-containerregistry and registries' auth
-// realms know Docker Hub by ("index.docker.io"); other hosts unchanged.
+// DockerHubHost is the host registries' auth realms and
+// go-containerregistry know Docker Hub by.
+const DockerHubHost = "index.docker.io"
+
+// RegistryHost is the host to talk to: DockerHubHost for docker.io, other
+// hosts unchanged.
 func (r Reference) RegistryHost() string {
 	if r.Domain == DefaultDomain {
-		return name.DefaultRegistry
+		return DockerHubHost
 	}
 	return r.Domain
-}
-
-// Name converts r to go-containerregistry's form, which the registry
-// client speaks. A digest wins over a tag. insecure allows plain HTTP.
-func (r Reference) Name(insecure bool) (name.Reference, error) {
-	return r.NameOn(r.RegistryHost(), insecure)
-}
-
-// NameOn is Name with the registry replaced by host, as a mirror serves
-// the same repository under another host.
-func (r Reference) NameOn(host string, insecure bool) (name.Reference, error) {
-	opts := []name.Option{name.StrictValidation}
-	if insecure {
-		opts = append(opts, name.Insecure)
-	}
-	repo := host + "/" + r.Path
-	if r.Digest != "" {
-		return name.NewDigest(repo+"@"+r.Digest, opts...)
-	}
-	return name.NewTag(repo+":"+r.Tag, opts...)
 }
