@@ -463,6 +463,12 @@ func validateHostConfig(hc *HostConfig) error {
 		switch strings.ReplaceAll(o, ":", "=") {
 		case "seccomp=unconfined", "no-new-privileges", "no-new-privileges=true", "no-new-privileges=false":
 		default:
+			if isLSM, err := lsmOpt(o); isLSM {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			if err := checkSeccompOpt(o); err == nil {
 				continue
 			} else if !errors.Is(err, errNotSeccomp) {
@@ -473,6 +479,11 @@ func validateHostConfig(hc *HostConfig) error {
 	}
 	if hc.ShmSize < 0 {
 		return invalid("SHM size can not be less than 0")
+	}
+	// Checked here, not only when the spec is made at start: docker
+	// refuses an unknown capability at create, leaving no container.
+	if _, err := capabilities(hc); err != nil {
+		return err
 	}
 	return ValidateResources(hc)
 }
