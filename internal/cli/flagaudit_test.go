@@ -93,7 +93,7 @@ var issue6 = []struct {
 	{"port", nil}, {"rename", nil}, {"pause", nil}, {"unpause", nil}, {"update", nil},
 	{"cp", nil}, {"diff", nil}, {"commit", nil}, {"export", nil}, {"events", nil},
 	{"container prune", nil}, {"container ls", nil}, {"container inspect", nil},
-	{"system prune", nil}, {"system df", nil}, {"info", nil}, {"version", nil},
+	{"system prune", nil}, {"system df", nil}, {"system boot", nil}, {"info", nil}, {"version", nil},
 	{"volume create", nil}, {"volume ls", nil}, {"volume inspect", nil},
 	{"volume rm", nil}, {"volume prune", nil},
 }
@@ -221,6 +221,7 @@ func TestIssue6Audit(t *testing.T) {
 			}
 		}
 	}
+	missing = append(missing, cpDirections(got)...)
 	if len(missing) > 0 {
 		t.Errorf("issue 6's commands and flags without an end-to-end test under tests/%v (see the comment at the top of flagaudit_test.go):\n%s",
 			e2eDirs, strings.Join(missing, "\n"))
@@ -286,6 +287,7 @@ func TestA(t *testing.T) {
 	for _, tc := range []struct{ args string }{{"--pid host"}, {"--no-such thing"}} {}
 	c.ok("run", "--nosuch", "--memory-swap", "1g", "img")
 	c.startCLI("", "attach", "--sig-proxy=false", id)
+	c.ok("cp", "-a", filepath.Join(dir, "f"), id+":/tmp/")
 }
 func helper() { c.ok(append([]string{"exec", "-i"}, flags...)...) }
 func TestBadInputX(t *testing.T) { c.ok("run", "--shm-size", "1m", "img") }
@@ -299,8 +301,12 @@ func TestBadInputX(t *testing.T) { c.ok("run", "--shm-size", "1m", "img") }
 		"volume create": {},
 		"exec":          {"interactive": {"true"}},
 		"attach":        {"sig-proxy": {"false"}},
+		"cp":            {"archive": {"true"}},
 	}
 	want["run"]["detach"] = []string{"true"}
+	if got := cpDirections(got); len(got) != 1 || !strings.Contains(got[0], "out of a container") {
+		t.Errorf("cpDirections after a copy into a container: %q, want only the copy out missing", got)
+	}
 	for cmd, flags := range want {
 		for name, vals := range flags {
 			if gv, ok := got[cmd][name]; !ok || !slices.Equal(gv, vals) {
@@ -313,7 +319,7 @@ func TestBadInputX(t *testing.T) { c.ok("run", "--shm-size", "1m", "img") }
 	}
 	for cmd, flags := range got {
 		for name := range flags {
-			if _, ok := want[cmd][name]; !ok {
+			if _, ok := want[cmd][name]; !ok && name != argsKey {
 				t.Errorf("%s --%s: seen, but the source only gives it in an error test or after the image", cmd, name)
 			}
 		}
@@ -555,5 +561,31 @@ func parse(path, args []string, flagsOnly bool) usage {
 	if bad {
 		return nil
 	}
+	if args := cmd.Flags().Args(); len(args) > 0 {
+		u.add(name, argsKey, []string{strings.Join(args, "\x01")})
+	}
 	return u
+}
+
+// argsKey records a command's arguments in usage, joined by \x01.
+const argsKey = "<args>"
+
+// cpDirections lists what cp's arguments lack of the issue's "cp (both
+// directions)": a copy out of a container (CONTAINER:PATH first) and one
+// into it (CONTAINER:PATH second).
+func cpDirections(u usage) []string {
+	var out, in bool
+	for _, a := range u["cp"][argsKey] {
+		f := strings.Split(a, "\x01")
+		out = out || (len(f) == 2 && strings.Contains(f[0], ":"))
+		in = in || (len(f) == 2 && strings.Contains(f[1], ":"))
+	}
+	var missing []string
+	if !out {
+		missing = append(missing, "pelagos cp CONTAINER:SRC DEST: no end-to-end test copies out of a container")
+	}
+	if !in {
+		missing = append(missing, "pelagos cp SRC CONTAINER:DEST: no end-to-end test copies into a container")
+	}
+	return missing
 }
