@@ -55,7 +55,7 @@ func (n *netFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&n.ip6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
 	fl.StringVar(&n.mac, "mac-address", "", "container MAC address (e.g., 92:d0:c6:0a:29:33)")
 	stringsVar(fl, &n.aliases, "network-alias", "add network-scoped alias for the container")
-	stringsVar(fl, &n.dns, "dns", "set custom DNS servers")
+	ipsVar(fl, &n.dns, "dns", "set custom DNS servers")
 	stringsVar(fl, &n.dnsSearch, "dns-search", "set custom DNS search domains")
 	stringsVar(fl, &n.dnsOption, "dns-option", "set DNS options")
 	stringsVar(fl, &n.addHost, "add-host", "add a custom host-to-IP mapping (host:ip, or host:host-gateway)")

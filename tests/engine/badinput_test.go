@@ -34,6 +34,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"create", "--memory-swap", "1q", img}, 125, `invalid argument "1q" for "--memory-swap" flag: invalid size: '1q'` + seeHelp("create")},
 		{[]string{"run", "--shm-size=-1", img}, 125, `invalid argument "-1" for "--shm-size" flag: invalid size: '-1'` + seeHelp("run")},
 		{[]string{"run", "--pids-limit", "x", img}, 125, `invalid argument "x" for "--pids-limit" flag: strconv.ParseInt: parsing "x": invalid syntax` + seeHelp("run")},
+		{[]string{"run", "--cpu-shares", "x", img}, 125, `invalid argument "x" for "-c, --cpu-shares" flag: strconv.ParseInt: parsing "x": invalid syntax` + seeHelp("run")},
+		{[]string{"run", "--dns", "notanip", img}, 125, `invalid argument "notanip" for "--dns" flag: IP address is not correctly formatted: notanip` + seeHelp("run")},
 		{[]string{"run", "--health-interval", "soon", img}, 125, `invalid argument "soon" for "--health-interval" flag: time: invalid duration "soon"` + seeHelp("run")},
 		// Values refused before anything is made.
 		{[]string{"run", "--restart", "on-failure:x", img, "true"}, 125, "invalid restart policy: maximum retry count must be a positive integer: x"},

@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"fmt"
+	"net/netip"
+	"strings"
+
 	"github.com/spf13/pflag"
 
 	"github.com/pelagos-go/pelagos/internal/engine"
@@ -33,4 +37,22 @@ func (s sizeValue) String() string { return *s.p }
 // sizeVarP registers a size flag.
 func sizeVarP(f *pflag.FlagSet, p *string, name, short, usage string, unlimited bool) {
 	f.VarP(sizeValue{p: p, unlimited: unlimited}, name, short, usage)
+}
+
+// ipsValue is a repeatable IP address flag (--dns), checked as it is
+// parsed, as docker's is: invalid argument "x" for "--dns" flag: IP
+// address is not correctly formatted: x.
+type ipsValue struct{ stringsValue }
+
+func (v ipsValue) Set(s string) error {
+	if _, err := netip.ParseAddr(strings.TrimSpace(s)); err != nil {
+		return fmt.Errorf("IP address is not correctly formatted: %s", s)
+	}
+	return v.stringsValue.Set(s)
+}
+
+// ipsVar registers a repeatable IP address flag.
+func ipsVar(f *pflag.FlagSet, p *[]string, name, usage string) {
+	*p = nil
+	f.Var(ipsValue{stringsValue{p}}, name, usage)
 }
