@@ -52,6 +52,12 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "--pull", "sometimes", img, "true"}, 125, `invalid pull option: 'sometimes': must be one of "always", "missing" or "never"`},
 		{[]string{"run", "--log-opt", "bogus=1", img, "true"}, 125, "unknown log opt 'bogus' for json-file log driver"},
 		{[]string{"run", "--network", "nosuch", img, "true"}, 125, "network nosuch not found"},
+		{[]string{"run", "-m", "4k", img, "true"}, 125, "Minimum memory limit allowed is 6MB"},
+		{[]string{"run", "--env-file", "/nonexistent-pelagos", img, "true"}, 125, "invalid env file (/nonexistent-pelagos): open /nonexistent-pelagos: no such file or directory"},
+		// Refused at create, as docker refuses it, before the named volume
+		// is made.
+		{[]string{"run", "-v", "made:/x", "--mount", "type=bind,source=/nonexistent-pelagos,target=/y", img, "true"}, 125,
+			`invalid mount config for type "bind": bind source path does not exist: /nonexistent-pelagos`},
 		{[]string{"run", "-v", "rel:tive", img, "true"}, 125, "invalid volume specification: 'rel:tive': mount path must be absolute"},
 		// Objects that do not exist: docker's words and status 1.
 		{[]string{"start", "nosuch"}, 1, "No such container: nosuch"},
