@@ -21,33 +21,42 @@ import (
 // copied by hand, so a flag dropped from the CLI fails the audit as surely
 // as a flag no test uses. TestIssue6Audit checks that the CLI has every
 // one of them and that some end-to-end test that drives the pelagos binary
-// (e2eDirs) invokes it.
+// (e2eDirs) gives it; its failure lists each one missing.
 //
-// "Invokes" is decided from the test sources, without running them:
+// What the tests give is read from their sources, without running them:
 //
-//   - An argument list is the string literals given to one call
+//   - An argument list is the strings given to one call
 //     (c.ok("run", "-d", ...)) or written in one composite literal
 //     ([]string{"run", "--rm", ...}), and any single string literal that
 //     starts with a flag and holds spaces ("--pid host"), split at spaces.
+//     A value that is not a literal (a container's ID) is a placeholder;
+//     a concatenation keeps its literal parts ("type=bind,source=" + dir).
 //   - A list that starts with a command's path (run, container ls,
 //     volume create), or whose second string does (a helper's stdin
-//     first: startCLI("", "run", ...)), invokes that command; its flags are found by parsing
-//     the rest with the command's own flag set, exactly as the CLI would
-//     (long or short form, --flag=value, -abc, values taken by flags;
-//     run's and exec's flags end at the first argument). A list that does
-//     not parse is an error test and counts for nothing.
+//     first: startCLI("", "run", ...)), invokes that command; its flags
+//     are found by parsing the rest with a fresh copy of the command's own
+//     flag set, exactly as the CLI parses them (long or short form,
+//     --flag=value, -abc, values taken by flags; run's and exec's flags
+//     end at the first argument). A list that does not parse counts for
+//     nothing, nor one that gives a flag a value that looks like a long
+//     flag (-a --no-trunc: written for another command).
 //   - A list that starts with a flag (a table row's flags, flags handed to
-//     a helper) counts for each command that its enclosing function
-//     invokes (or, where the function invokes none, its file), provided
-//     the whole list parses as that command's flags.
-//   - Calls of fails(...) and functions named TestBadInput* are skipped:
-//     a flag seen only being rejected is not tested.
+//     a helper) counts for the one command of its enclosing function (or,
+//     where the function invokes none, of its file) whose flags it parses
+//     as, wholly; where it parses as several commands' it counts for none
+//     (run and create, which share their flags, count as one).
+//   - Error tests count for nothing: calls of fails(...), composite
+//     literals holding 125 (a table row that wants it), all but the direct
+//     calls of a function that runs a table through fails(code, args...),
+//     and functions named TestBadInput*.
 //   - Where the issue names values (--restart no|on-failure|...), each
 //     value must be given to the flag somewhere: as a prefix of the value
 //     or of one of its comma-separated parts (type=bind in --mount).
+//     "cp (both directions)" wants a CONTAINER:PATH first and one second.
 //
 // Keeping it true: a flag added to the issue's lists goes into issue6 and
-// gets an end-to-end test in tests/engine that reads its effect back.
+// gets an end-to-end test in tests/engine that reads its effect back, with
+// the flag written as a literal argument.
 
 // e2eDirs are the test packages that drive the built pelagos binary.
 var e2eDirs = []string{"engine", "network", "rootless", "vm"}
@@ -394,16 +403,14 @@ func scanFile(t *testing.T, full *cobra.Command, path string, src any, u usage) 
 			cmds = fileCmds
 		}
 		for _, l := range fl.flagOnly {
-			var fits []usage
+			fits := usage{}
 			for c := range cmds {
-				if g := parse(strings.Fields(c), l, true); g != nil {
-					fits = append(fits, g)
-				}
+				fits.merge(parse(strings.Fields(c), l, true))
 			}
-			if len(fits) == 1 || (len(fits) == 2 && cmds["run"] && cmds["create"]) {
-				for _, g := range fits {
-					u.merge(g)
-				}
+			_, run := fits["run"]
+			_, create := fits["create"]
+			if len(fits) == 1 || (len(fits) == 2 && run && create) {
+				u.merge(fits)
 			}
 		}
 	}
