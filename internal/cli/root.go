@@ -62,6 +62,7 @@ func newRoot(g *globals) *cobra.Command {
 	addNetworkCommands(root, g)
 	addVolumeCommands(root, g)
 	refuseUnknownSubcommands(root)
+	dockerArgErrors(root)
 	return root
 }
 
@@ -80,7 +81,9 @@ func newRootFor(g *globals, args []string) *cobra.Command {
 		return newRoot(g)
 	}
 	root := newBareRoot(g)
-	root.AddCommand(mk(g))
+	cmd := mk(g)
+	dockerArgErrors(cmd)
+	root.AddCommand(cmd)
 	return root
 }
 

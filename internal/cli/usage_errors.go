@@ -36,3 +36,61 @@ type seeHelpError struct {
 
 func (e *seeHelpError) Error() string { return e.err.Error() + "\nSee '" + e.cmd + " --help'." }
 func (e *seeHelpError) Unwrap() error { return e.err }
+
+// dockerArgErrors words every command's argument-count errors as
+// docker's ('pelagos run' requires at least 1 argument / See 'pelagos
+// run --help'.) instead of cobra's ("requires at least 1 arg(s), only
+// received 0"). The bounds are found by asking the command's own
+// validator, on the error path only, so no command states them twice.
+func dockerArgErrors(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return &seeHelpError{err: argCountError(cmd, check, err), cmd: cmd.CommandPath()}
+			}
+			return nil
+		}
+	}
+	for _, s := range c.Commands() {
+		dockerArgErrors(s)
+	}
+}
+
+// argProbe is how many arguments argCountError tries: more than any
+// command's bound.
+const argProbe = 8
+
+// argCountError says, in docker's words, how many arguments cmd takes;
+// err where check is not a count (it accepts no count of empty ones).
+func argCountError(cmd *cobra.Command, check cobra.PositionalArgs, err error) error {
+	lo, hi := -1, -1
+	for n := 0; n <= argProbe; n++ {
+		if check(cmd, make([]string, n)) == nil {
+			if lo < 0 {
+				lo = n
+			}
+			hi = n
+		}
+	}
+	name := cmd.CommandPath()
+	switch {
+	case lo < 0:
+		return err
+	case hi == 0:
+		return fmt.Errorf("'%s' accepts no arguments", name)
+	case hi == argProbe:
+		return fmt.Errorf("'%s' requires at least %s", name, arguments(lo))
+	case lo == hi:
+		return fmt.Errorf("'%s' requires exactly %s", name, arguments(lo))
+	case lo == 0:
+		return fmt.Errorf("'%s' requires at most %s", name, arguments(hi))
+	}
+	return fmt.Errorf("'%s' requires at least %d and at most %s", name, lo, arguments(hi))
+}
+
+func arguments(n int) string {
+	if n == 1 {
+		return "1 argument"
+	}
+	return fmt.Sprintf("%d arguments", n)
+}

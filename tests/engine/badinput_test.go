@@ -68,6 +68,10 @@ func TestBadInput(t *testing.T) {
 		{[]string{"cp", "nosuch:/etc/passwd", "-"}, 1, "No such container: nosuch"},
 		{[]string{"volume", "rm", "nosuch"}, 1, "No such volume: nosuch"},
 		{[]string{"container", "nosuch"}, 1, "unknown command: pelagos container nosuch" + seeHelp("container")},
+		// Argument counts: docker's words and status 1.
+		{[]string{"run"}, 1, "'pelagos run' requires at least 1 argument" + seeHelp("run")},
+		{[]string{"rename", "x"}, 1, "'pelagos rename' requires exactly 2 arguments" + seeHelp("rename")},
+		{[]string{"container", "ls", "x"}, 1, "'pelagos container ls' accepts no arguments" + seeHelp("container ls")},
 		// Templates: docker's status for each command.
 		{[]string{"ps", "--format", "{{.Names"}, 1, "invalid --format template: template: format:1: unclosed action"},
 		{[]string{"inspect", "-f", "{{.Name", img}, 64, "template parsing error: template: f:1: unclosed action"},
