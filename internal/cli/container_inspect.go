@@ -284,7 +284,7 @@ func printAnyInspect(g *globals, format string, out []any) error {
 	}
 	tmpl, err := template.New("f").Funcs(templateFuncs).Parse(format)
 	if err != nil {
-		return fmt.Errorf("template parsing error: %w", err)
+		return withStatus(64, fmt.Errorf("template parsing error: %w", err)) // docker's status for it
 	}
 	for _, v := range out {
 		// Templates see the JSON form, as docker's do: {{.State.Status}}.

@@ -61,6 +61,8 @@ func newRoot(g *globals) *cobra.Command {
 	addSystemCommands(root, g)
 	addNetworkCommands(root, g)
 	addVolumeCommands(root, g)
+	refuseUnknownSubcommands(root)
+	dockerArgErrors(root)
 	return root
 }
 
@@ -79,7 +81,9 @@ func newRootFor(g *globals, args []string) *cobra.Command {
 		return newRoot(g)
 	}
 	root := newBareRoot(g)
-	root.AddCommand(mk(g))
+	cmd := mk(g)
+	dockerArgErrors(cmd)
+	root.AddCommand(cmd)
 	return root
 }
 
@@ -134,7 +138,11 @@ func newBareRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.registriesConfig, "registries-config", envOr("PELAGOS_REGISTRIES_CONFIG", ""), "registries config file: mirrors and insecure registries (env PELAGOS_REGISTRIES_CONFIG)")
 	root.PersistentFlags().StringVar(&g.runRoot, "runroot", os.Getenv("PELAGOS_RUNROOT"), "runtime state directory (env PELAGOS_RUNROOT; default /run/pelagos, or <root>/run with another --root)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.loadConfig(cmd) }
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withStatus(125, err) })
+	// Docker's words and status for a bad flag: the error, then where to
+	// look (unknown flag: --x / See 'pelagos run --help'.), exit 125.
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withStatus(125, &seeHelpError{err: err, cmd: c.CommandPath()})
+	})
 	return root
 }
 

@@ -31,7 +31,7 @@ func (h *hostFlags) register(fl *pflag.FlagSet) {
 	fl.Int64VarP(&h.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fl.StringVar(&h.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
 	fl.StringVar(&h.cpusetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
-	fl.StringVar(&h.memoryReservation, "memory-reservation", "", "memory soft limit")
+	sizeVarP(fl, &h.memoryReservation, "memory-reservation", "", "memory soft limit", false)
 	fl.BoolVar(&h.oomKillDisable, "oom-kill-disable", false, "disable OOM killer")
 	fl.IntVar(&h.oomScoreAdj, "oom-score-adj", 0, "tune host's OOM preferences (-1000 to 1000)")
 }

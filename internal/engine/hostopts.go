@@ -159,6 +159,11 @@ func validateHostOptions(cfg *Config, hc *HostConfig) error {
 	if hc.UTSMode == modeHostNS && cfg.Hostname != "" {
 		return invalid("Conflicting options: hostname and the UTS mode")
 	}
+	// Docker's check at create; the runtime would refuse the spec only at
+	// start, leaving a container that can never run.
+	if wd := cfg.WorkingDir; wd != "" && !filepath.IsAbs(wd) {
+		return invalid("the working directory '%s' is invalid, it needs to be an absolute path", wd)
+	}
 	checks := []func(*HostConfig) error{validateModes, validateUserns, validateSysctls, validateCgroupKnobs, validateDevices}
 	for _, check := range checks {
 		if err := check(hc); err != nil {

@@ -373,9 +373,10 @@ func ParseTmpfs(s string) (Mount, error) {
 // ParseEnvFile reads KEY=VALUE lines (a bare KEY takes the value from
 // our environment; # comments and blank lines are skipped).
 func ParseEnvFile(path string) ([]string, error) {
+	// Docker's words: invalid env file (PATH): open PATH: no such file ...
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, errors.Unwrap(err))
+		return nil, fmt.Errorf("invalid env file (%s): %w", path, err)
 	}
 	defer f.Close()
 	var out []string
@@ -398,7 +399,10 @@ func ParseEnvFile(path string) ([]string, error) {
 		}
 		out = append(out, line)
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("invalid env file (%s): %w", path, err)
+	}
+	return out, nil
 }
 
 // ExpandEnv completes -e KEY (no value) from our environment, as Docker does.
@@ -463,6 +467,12 @@ func validateHostConfig(hc *HostConfig) error {
 		switch strings.ReplaceAll(o, ":", "=") {
 		case "seccomp=unconfined", "no-new-privileges", "no-new-privileges=true", "no-new-privileges=false":
 		default:
+			if isLSM, err := lsmOpt(o); isLSM {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			if err := checkSeccompOpt(o); err == nil {
 				continue
 			} else if !errors.Is(err, errNotSeccomp) {
@@ -473,6 +483,15 @@ func validateHostConfig(hc *HostConfig) error {
 	}
 	if hc.ShmSize < 0 {
 		return invalid("SHM size can not be less than 0")
+	}
+	// Checked here, not only when the spec is made at start: docker
+	// refuses an unknown capability and a --mount bind of a missing path
+	// at create, leaving no container.
+	if _, err := capabilities(hc); err != nil {
+		return err
+	}
+	if err := checkBindSources(hc); err != nil {
+		return err
 	}
 	return ValidateResources(hc)
 }
@@ -492,6 +511,21 @@ func validateNetFlags(hc *HostConfig) error {
 	for k := range hc.PortBindings {
 		if _, _, err := network.ParsePortKey(k); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkBindSources checks that the source of every --mount bind exists
+// (unless the mount creates it); start checks again, since it may have
+// gone since.
+func checkBindSources(hc *HostConfig) error {
+	for _, m := range hc.Mounts {
+		if m.Type != "bind" || (m.BindOptions != nil && m.BindOptions.CreateMountpoint) {
+			continue
+		}
+		if _, err := os.Stat(m.Source); err != nil {
+			return errorf(ErrInvalid, "invalid mount config for type \"bind\": bind source path does not exist: %s", m.Source)
 		}
 	}
 	return nil

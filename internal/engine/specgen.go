@@ -123,6 +123,7 @@ func processSpec(c *Container, in specInput) (*specs.Process, error) {
 			UID: in.user.uid, GID: in.user.gid, AdditionalGids: in.user.groups,
 		},
 		NoNewPrivileges: securityOpt(hc, "no-new-privileges") || securityOpt(hc, "no-new-privileges=true"),
+		ApparmorProfile: apparmorProfile(hc),
 	}
 	if p.Cwd == "" {
 		p.Cwd = "/"

@@ -43,7 +43,7 @@ func TestRunForegroundOutputAndExitCodes(t *testing.T) {
 		{"ulimit above host", []string{"run", "--rm", "--ulimit", "nofile=1000000:1000000", "busybox:test", "true"}, 125, "exceeds this host's hard limit"},
 		{"unknown cap", []string{"run", "--rm", "--cap-add", "CAP_NOPE", "busybox:test", "true"}, 125, "unknown capability"},
 		{"bad network", []string{"run", "--rm", "--network", "mynet", "busybox:test", "true"}, 125, "network mynet not found"},
-		{"bad security opt", []string{"run", "--rm", "--security-opt", "apparmor=x", "busybox:test", "true"}, 125, "invalid --security-opt"},
+		{"bad security opt", []string{"run", "--rm", "--security-opt", "label=bogus", "busybox:test", "true"}, 125, "invalid --security-opt"},
 		{"bad signal", []string{"run", "--rm", "--stop-signal", "SIGNOPE", "busybox:test", "true"}, 125, "invalid signal"},
 	}
 	for _, tc := range cases {

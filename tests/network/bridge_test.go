@@ -241,7 +241,7 @@ func TestNetworkBadInput(t *testing.T) {
 		{[]string{"run", "--rm", "--ip", "10.60.0.5", "net:test", "true"}, 125, "supported on user defined networks only"},
 		{[]string{"run", "--rm", "--network", "a", "--ip", "10.99.0.5", "net:test", "true"}, 125, "not a usable address of network a"},
 		{[]string{"run", "--rm", "--network", "a", "--mac-address", "01:00:00:00:00:01", "net:test", "true"}, 125, "invalid MAC address"},
-		{[]string{"run", "--rm", "--dns", "notanip", "net:test", "true"}, 125, "notanip is not an ip address"},
+		{[]string{"run", "--rm", "--dns", "notanip", "net:test", "true"}, 125, "IP address is not correctly formatted: notanip"},
 		{[]string{"run", "--rm", "--add-host", "nocolon", "net:test", "true"}, 125, "bad format for add-host"},
 		{[]string{"run", "--rm", "--network", "container:nosuch", "net:test", "true"}, 125, "No such container: nosuch"},
 	}
