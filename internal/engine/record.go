@@ -303,7 +303,7 @@ func lostRecord(dir string) bool {
 }
 
 func (c *Container) write(put func(string, []byte) error) error {
-	b, err := json.Marshal(c)
+	b, err := c.marshal() // json.Marshal's bytes; see record_json.go
 	if err != nil {
 		return err
 	}
