@@ -120,7 +120,7 @@ func unmarshalRecord(b []byte, r *record) error {
 		case "initexe":
 			return true, jsondec.Ptr(d, &r.InitExe, decodeFileID)
 		case "created":
-			return true, jsondec.Std(d, &r.Created)
+			return true, jsondec.Time(d, &r.Created)
 		case "owner":
 			return true, jsondec.String(d, &r.Owner)
 		case "creator":

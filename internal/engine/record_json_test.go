@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/pelagos-go/pelagos/internal/network"
 	"github.com/pelagos-go/pelagos/internal/spec"
@@ -232,4 +233,96 @@ func TestEncodeGeneratedSpecs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sameRecordAsUnmarshal fails t unless unmarshalRecord and json.Unmarshal
+// both refuse b or both decode it to the same record.
+func sameRecordAsUnmarshal(t *testing.T, b []byte) {
+	t.Helper()
+	var want, got Container
+	wantErr := json.Unmarshal(b, &want)
+	err := unmarshalRecord(b, &got)
+	if (err == nil) != (wantErr == nil) {
+		t.Fatalf("unmarshalRecord(%.300q) error = %v, json.Unmarshal's = %v", b, err, wantErr)
+	}
+	if err != nil {
+		return
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Container{}, MountPoint{})); diff != "" {
+		t.Fatalf("unmarshalRecord(%.300q) differs from json.Unmarshal (-json.Unmarshal +unmarshalRecord):\n%s", b, diff)
+	}
+}
+
+// recordDecodeEdgeCases are inputs where encoding/json's rules are easy to
+// get wrong.
+var recordDecodeEdgeCases = []string{
+	``, `null`, `{}`, `[]`, `{"Id": "a"} }`, `{"Id": "a"} x`, `{"Id": 1}`,
+	`{"id": "lower", "ID": "upper"}`,
+	`{"Created": "2026-11-29T06:00:00.5+01:00"}`,
+	`{"Created": null}`, `{"Created": 5}`, `{"Created": "yesterday"}`, `{"Created": {}}`,
+	`{"State": {"StartedAt": "2026-11-29T06:00:00Z", "Health": {"Log": [{"End": "0001-01-01T00:00:00Z"}]}}}`,
+	`{"Config": {"ExposedPorts": {"80/tcp": {}, "53/udp": {"x": 1}}, "Volumes": null}}`,
+	`{"Config": {"ExposedPorts": {"80/tcp": []}}}`,
+	`{"Config": {"ExposedPorts": {"80/tcp": null}}}`,
+	`{"Config": {"StopTimeout": null, "Healthcheck": {"Interval": 1000000000, "Test": []}}}`,
+	`{"Config": {"StopTimeout": 1.5}}`,
+	`{"HostConfig": {"PidsLimit": 9223372036854775807, "Init": false, "OomKillDisable": null, "CpuShares": 2}}`,
+	`{"HostConfig": {"PidsLimit": 9223372036854775808}}`,
+	`{"HostConfig": {"Sysctls": {"a": "1"}, "cpushares": 5, "CPUPERIOD": 1}}`,
+	`{"HostConfig": {"Mounts": [{"Type": "tmpfs", "TmpfsOptions": {"Mode": 4294967295}}]}}`,
+	`{"HostConfig": {"Mounts": [{"Type": "tmpfs", "TmpfsOptions": {"Mode": -1}}]}}`,
+	`{"HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}], "81/tcp": null}}}`,
+	`{"NetworkSettings": {"Networks": {"a": null, "b": {"IPAMConfig": null, "DNSNames": []}}}}`,
+	`{"NetworkSettings": {"Networks": {"a": {"IPPrefixLen": "16"}}}}`,
+	`{"MountPoints": [{"Name": "v", "RW": true}], "MountPoints": [{"Driver": "local"}]}`,
+	`{"Userns": {"Size": 65536}, "Userns": null}`,
+	`{"RestartDelay": -5, "MonitorStart": 18446744073709551615}`,
+	`{"unknown": {"deep": [1, {"x": [true, null, "s\"]"]}]}, "Name": "n"}`,
+	"{\"Name\": \"bad \xff utf8\", \"Path\": \"\\u00e9\\ud800\"}",
+}
+
+func TestRecordDecode(t *testing.T) {
+	for i, c := range recordCorpus(t) {
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) { sameRecordAsUnmarshal(t, b) })
+	}
+	for _, in := range recordDecodeEdgeCases {
+		t.Run("", func(t *testing.T) { sameRecordAsUnmarshal(t, []byte(in)) })
+	}
+}
+
+// TestRecordRoundTrip: every field the encoder writes, the decoder reads
+// back (a field forgotten on either side shows up here).
+func TestRecordRoundTrip(t *testing.T) {
+	for i, c := range recordCorpus(t)[:4] {
+		b, err := c.marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Container
+		if err := unmarshalRecord(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(*c, got, cmpopts.IgnoreUnexported(Container{}, MountPoint{})); diff != "" {
+			t.Errorf("record %d after a round trip (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+// FuzzRecordDecode holds unmarshalRecord to json.Unmarshal on any input.
+func FuzzRecordDecode(f *testing.F) {
+	for _, c := range recordCorpus(f) {
+		b, err := json.Marshal(c)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, in := range recordDecodeEdgeCases {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(sameRecordAsUnmarshal)
 }

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -441,6 +442,19 @@ func Std[T any](d *Decoder, p *T) error {
 	d.skip()
 	d.ws()
 	if err := json.Unmarshal(d.b[start:d.i], p); err != nil {
+		return &typeError{msg: err.Error()}
+	}
+	return nil
+}
+
+// Time stores a time as encoding/json does, through the time's own
+// UnmarshalJSON (which costs no reflection tables): null leaves it alone,
+// anything but an RFC 3339 string is an error.
+func Time(d *Decoder, t *time.Time) error {
+	d.ws()
+	start := d.i
+	d.skip()
+	if err := t.UnmarshalJSON(d.b[start:d.i]); err != nil {
 		return &typeError{msg: err.Error()}
 	}
 	return nil
