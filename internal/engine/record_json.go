@@ -360,3 +360,27 @@ func appendMountPoint(b []byte, m *MountPoint) []byte {
 	}
 	return append(b, '}')
 }
+
+// marshal encodes ev as json.Marshal does: every command appends events
+// to the journal (see appendEvent).
+func (ev *Event) marshal() []byte {
+	b := make([]byte, 0, 256)
+	start := jsonenc.Start(b)
+	if ev.Status != "" {
+		b = jsonenc.String(append(b, `,"status":`...), ev.Status)
+	}
+	if ev.ID != "" {
+		b = jsonenc.String(append(b, `,"id":`...), ev.ID)
+	}
+	if ev.From != "" {
+		b = jsonenc.String(append(b, `,"from":`...), ev.From)
+	}
+	b = jsonenc.String(append(b, `,"Type":`...), ev.Type)
+	b = jsonenc.String(append(b, `,"Action":`...), ev.Action)
+	b = jsonenc.String(append(b, `,"Actor":{"ID":`...), ev.Actor.ID)
+	b = append(jsonenc.StringMap(append(b, `,"Attributes":`...), ev.Actor.Attributes), '}')
+	b = jsonenc.String(append(b, `,"scope":`...), ev.Scope)
+	b = jsonenc.Int(append(b, `,"time":`...), ev.Time)
+	b = jsonenc.Int(append(b, `,"timeNano":`...), ev.TimeNano)
+	return jsonenc.End(b, start)
+}

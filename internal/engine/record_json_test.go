@@ -326,3 +326,45 @@ func FuzzRecordDecode(f *testing.F) {
 	}
 	f.Fuzz(sameRecordAsUnmarshal)
 }
+
+func TestEventMarshal(t *testing.T) {
+	var full Event
+	n := 0
+	fillRecord(reflect.ValueOf(&full).Elem(), &n, true)
+	for i, ev := range []Event{
+		{},
+		{Status: "die", ID: "0123", From: "busybox:test", Type: "container", Action: "die",
+			Actor: Actor{ID: "0123", Attributes: map[string]string{"exitCode": "0", "name": "x", "image": "busybox:test"}},
+			Scope: "local", Time: 1764396000, TimeNano: 1764396000123456789},
+		{Type: "container", Actor: Actor{Attributes: map[string]string{}}},
+		full,
+	} {
+		want, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(string(want), string(ev.marshal())); diff != "" {
+			t.Errorf("event %d: marshal differs from json.Marshal (-json.Marshal +marshal):\n%s", i, diff)
+		}
+	}
+}
+
+// FuzzEventMarshal holds Event.marshal to json.Marshal on every event
+// encoding/json decodes from the input.
+func FuzzEventMarshal(f *testing.F) {
+	f.Add([]byte(`{"status": "start", "id": "x", "Type": "container", "Action": "start", "Actor": {"ID": "x", "Attributes": {"b": "<", "a": ""}}, "scope": "local", "time": -1, "timeNano": 9223372036854775807}`))
+	f.Add([]byte(`{"Actor": {"Attributes": null}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ev Event
+		if json.Unmarshal(b, &ev) != nil {
+			return
+		}
+		want, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ev.marshal(); string(got) != string(want) {
+			t.Fatalf("marshal(%+v) = %s, json.Marshal = %s", ev, got, want)
+		}
+	})
+}
