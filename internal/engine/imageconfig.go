@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
-
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pelagos-go/pelagos/internal/jsondec"
@@ -16,11 +14,7 @@ import (
 // unchecked: a config that is wrong only there is no error here; commit,
 // which writes the whole config back, decodes it with encoding/json.
 func unmarshalRunConfig(b []byte, cf *v1.ConfigFile) error {
-	if !json.Valid(b) { // json.Valid costs no reflection tables
-		var v any
-		return json.Unmarshal(b, &v)
-	}
-	d, err := jsondec.New(b)
+	d, err := jsondec.NewValue(b)
 	if err != nil {
 		return err
 	}

@@ -1,23 +1,17 @@
 package engine
 
 import (
-	"encoding/json"
-
 	"github.com/pelagos-go/pelagos/internal/jsondec"
 	"github.com/pelagos-go/pelagos/internal/network"
 )
 
 // unmarshalRecord decodes container.json into c as json.Unmarshal would,
-// by hand (see record_json.go): input encoding/json refuses is refused
-// with its error, and the fields are stored by its rules (see package
-// jsondec). Field names are matched in the form jsondec's fold gives
-// them: lower case.
+// by hand (see record_json.go): input that is no JSON value is refused
+// with json.Unmarshal's error, and the fields are stored by its rules
+// (see package jsondec). Field names are matched in the form jsondec's
+// fold gives them: lower case.
 func unmarshalRecord(b []byte, c *Container) error {
-	if !json.Valid(b) { // json.Valid costs no reflection tables
-		var c Container
-		return json.Unmarshal(b, &c)
-	}
-	d, err := jsondec.New(b)
+	d, err := jsondec.NewValue(b)
 	if err != nil {
 		return err
 	}

@@ -40,11 +40,7 @@ func (m *Message) marshal() ([]byte, error) {
 
 // unmarshalMessage decodes b into m as json.Unmarshal does.
 func unmarshalMessage(b []byte, m *Message) error {
-	if !json.Valid(b) { // json.Valid costs no reflection tables
-		var v any
-		return json.Unmarshal(b, &v)
-	}
-	d, err := jsondec.New(b)
+	d, err := jsondec.NewValue(b)
 	if err != nil {
 		return err
 	}

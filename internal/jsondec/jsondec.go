@@ -54,6 +54,18 @@ func New(b []byte) (*Decoder, error) {
 	return &Decoder{b: raw}, nil
 }
 
+// NewValue is New for input that json.Unmarshal would read, not a
+// Decoder: anything but exactly one JSON value (trailing data included)
+// is refused with json.Unmarshal's error, which it reports before it
+// looks at the type it decodes into.
+func NewValue(b []byte) (*Decoder, error) {
+	if json.Valid(b) {
+		return &Decoder{b: b}, nil
+	}
+	var v any
+	return nil, json.Unmarshal(b, &v)
+}
+
 // typeError reports a JSON value of the wrong kind (or out of range) for
 // the Go type it is stored in; path, the field it is in, is filled in on
 // the way out.

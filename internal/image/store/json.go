@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -59,13 +58,9 @@ func unmarshalHold(b []byte, h *Hold) error {
 }
 
 // unmarshalWith runs decode on b; input that is no JSON value gets
-// json.Unmarshal's error (json.Valid costs no reflection tables).
+// json.Unmarshal's error.
 func unmarshalWith(b []byte, decode func(*jsondec.Decoder) error) error {
-	if !json.Valid(b) {
-		var v any
-		return json.Unmarshal(b, &v)
-	}
-	d, err := jsondec.New(b)
+	d, err := jsondec.NewValue(b)
 	if err != nil {
 		return err
 	}
