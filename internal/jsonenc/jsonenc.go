@@ -54,6 +54,13 @@ func String[T ~string](b []byte, s T) []byte {
 // bytes), escaped as String escapes it.
 func AppendEscaped[T ~string | ~[]byte](b []byte, s T) []byte {
 	for i := 0; i < len(s); {
+		if start := i; plain[s[i]] {
+			for i < len(s) && plain[s[i]] {
+				i++
+			}
+			b = append(b, s[start:i]...) // a run that needs no escaping
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			b = appendASCII(b, c)
@@ -79,6 +86,15 @@ func AppendEscaped[T ~string | ~[]byte](b []byte, s T) []byte {
 func decodeRune[T ~string | ~[]byte](s T) (rune, int) {
 	return utf8.DecodeRuneInString(string(s[:min(len(s), utf8.UTFMax)]))
 }
+
+// plain holds the bytes a JSON string holds as they are: printable ASCII
+// but for the quote, the backslash and the HTML characters.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 // appendASCII appends one ASCII byte of a string, escaped.
 func appendASCII(b []byte, c byte) []byte {
