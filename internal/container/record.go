@@ -2,12 +2,11 @@ package container
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/pelagos-go/pelagos/internal/cgroups"
 	"github.com/pelagos-go/pelagos/internal/jsondec"
+	"github.com/pelagos-go/pelagos/internal/jsonenc"
 )
 
 // state.json is read by every command (start, kill, delete, state) and
@@ -21,13 +20,13 @@ import (
 func (r *record) marshal() ([]byte, error) {
 	b := make([]byte, 0, 512)
 	b = append(b, `{"id":`...)
-	b = appendString(b, r.ID)
+	b = jsonenc.String(b, r.ID)
 	b = append(b, `,"bundle":`...)
-	b = appendString(b, r.Bundle)
+	b = jsonenc.String(b, r.Bundle)
 	b = append(b, `,"rootfs":`...)
-	b = appendString(b, r.Rootfs)
+	b = jsonenc.String(b, r.Rootfs)
 	b = append(b, `,"status":`...)
-	b = appendString(b, string(r.Status))
+	b = jsonenc.String(b, string(r.Status))
 	if r.Pid != 0 {
 		b = strconv.AppendInt(append(b, `,"pid":`...), int64(r.Pid), 10)
 	}
@@ -45,7 +44,7 @@ func (r *record) marshal() ([]byte, error) {
 	}
 	b = append(append(b, `,"created":`...), created...)
 	if r.Owner != "" {
-		b = appendString(append(b, `,"owner":`...), r.Owner)
+		b = jsonenc.String(append(b, `,"owner":`...), r.Owner)
 	}
 	if r.Creator != 0 {
 		b = strconv.AppendInt(append(b, `,"creator":`...), int64(r.Creator), 10)
@@ -53,9 +52,9 @@ func (r *record) marshal() ([]byte, error) {
 	if r.CreatorStart != 0 {
 		b = strconv.AppendUint(append(b, `,"creatorStart":`...), r.CreatorStart, 10)
 	}
-	b = appendString(append(b, `,"ociVersion":`...), r.Version)
+	b = jsonenc.String(append(b, `,"ociVersion":`...), r.Version)
 	if len(r.Annotations) > 0 {
-		b = appendStringMap(append(b, `,"annotations":`...), r.Annotations)
+		b = jsonenc.StringMap(append(b, `,"annotations":`...), r.Annotations)
 	}
 	if r.Hooks != nil {
 		h, err := json.Marshal(r.Hooks)
@@ -78,23 +77,12 @@ func (r *record) marshal() ([]byte, error) {
 func appendCgroup(b []byte, s *cgroups.State) ([]byte, error) {
 	b = strconv.AppendInt(append(b, `{"mode":`...), int64(s.Mode), 10)
 	b = append(b, `,"paths":`...)
-	if s.Paths == nil {
-		b = append(b, "null"...)
-	} else {
-		b = appendStringMap(b, s.Paths)
-	}
+	b = jsonenc.StringMap(b, s.Paths)
 	if len(s.Mounts) > 0 {
-		b = appendStringMap(append(b, `,"mounts":`...), s.Mounts)
+		b = jsonenc.StringMap(append(b, `,"mounts":`...), s.Mounts)
 	}
 	if len(s.Created) > 0 {
-		b = append(b, `,"created":[`...)
-		for i, c := range s.Created {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, c)
-		}
-		b = append(b, ']')
+		b = jsonenc.Strings(append(b, `,"created":`...), s.Created)
 	}
 	if s.Scope != nil {
 		sc, err := json.Marshal(s.Scope)
@@ -107,68 +95,6 @@ func appendCgroup(b []byte, s *cgroups.State) ([]byte, error) {
 		b = append(b, `,"scopeStarted":true`...)
 	}
 	return append(b, '}'), nil
-}
-
-// appendStringMap encodes m with its keys sorted, as encoding/json does.
-func appendStringMap(b []byte, m map[string]string) []byte {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(appendString(b, k), ':')
-		b = appendString(b, m[k])
-	}
-	return append(b, '}')
-}
-
-// appendString encodes s as a JSON string. Like encoding/json it replaces
-// invalid UTF-8 with U+FFFD and escapes control characters, <, > and &
-// (and U+2028, U+2029), so the bytes are the same as json.Marshal's.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\b':
-				b = append(b, '\\', 'b')
-			case c == '\f':
-				b = append(b, '\\', 'f')
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			b = append(b, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(b, '"')
 }
 
 // unmarshalRecord decodes state.json into r as json.Unmarshal would.
@@ -194,7 +120,7 @@ func unmarshalRecord(b []byte, r *record) error {
 		case "initexe":
 			return true, jsondec.Ptr(d, &r.InitExe, decodeFileID)
 		case "created":
-			return true, jsondec.Std(d, &r.Created)
+			return true, jsondec.Time(d, &r.Created)
 		case "owner":
 			return true, jsondec.String(d, &r.Owner)
 		case "creator":

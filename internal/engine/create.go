@@ -61,7 +61,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if err != nil {
 		return nil, err
 	}
-	cf, err := imageConfig(st, img)
+	cf, err := imageRunConfig(st, img)
 	if err != nil {
 		return nil, err
 	}
@@ -96,13 +96,24 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	return c, nil
 }
 
+// imageConfig reads img's whole config.
 func imageConfig(st *store.Store, img store.Image) (*v1.ConfigFile, error) {
+	return readImageConfig(st, img, func(b []byte, cf *v1.ConfigFile) error { return json.Unmarshal(b, cf) })
+}
+
+// imageRunConfig reads the part of img's config a create uses (see
+// unmarshalRunConfig).
+func imageRunConfig(st *store.Store, img store.Image) (*v1.ConfigFile, error) {
+	return readImageConfig(st, img, unmarshalRunConfig)
+}
+
+func readImageConfig(st *store.Store, img store.Image, unmarshal func([]byte, *v1.ConfigFile) error) (*v1.ConfigFile, error) {
 	b, err := st.ReadBlob(img.ID)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: config: %w", img.ID, err)
 	}
 	var cf v1.ConfigFile
-	if err := json.Unmarshal(b, &cf); err != nil {
+	if err := unmarshal(b, &cf); err != nil {
 		return nil, fmt.Errorf("image %s: config: %w", img.ID, err)
 	}
 	return &cf, nil

@@ -68,10 +68,7 @@ func (e *Engine) event(c *Container, action string, extra map[string]string) {
 func (e *Engine) Event(c *Container, action string) { e.event(c, action, nil) }
 
 func (e *Engine) appendEvent(ev Event) error {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
+	b := ev.marshal() // json.Marshal's bytes; see record_json.go
 	f, err := os.OpenFile(e.eventsPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return err

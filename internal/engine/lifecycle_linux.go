@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/pelagos-go/pelagos/internal/cgroups"
 	"github.com/pelagos-go/pelagos/internal/container"
 	"github.com/pelagos-go/pelagos/internal/image/snapshot"
+	"github.com/pelagos-go/pelagos/internal/spec"
 )
 
 // Stdio is what the container process gets: its stdin, stdout and stderr,
@@ -97,7 +97,7 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(s)
+	b, err := spec.Encode(s) // json.Marshal's bytes, without its first-use cost
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/pelagos-go/pelagos/internal/atomicfile"
@@ -269,7 +268,7 @@ func loadRecord(dir string) (*Container, error) {
 		return nil, ErrNotFound
 	}
 	c := &Container{dir: dir}
-	if err := json.Unmarshal(b, c); err != nil {
+	if err := unmarshalRecord(b, c); err != nil { // json.Unmarshal's rules; see record_decode.go
 		return nil, fmt.Errorf("container %s: corrupt record: %w", filepath.Base(dir), err)
 	}
 	return c, nil
@@ -303,7 +302,7 @@ func lostRecord(dir string) bool {
 }
 
 func (c *Container) write(put func(string, []byte) error) error {
-	b, err := json.Marshal(c)
+	b, err := c.marshal() // json.Marshal's bytes; see record_json.go
 	if err != nil {
 		return err
 	}

@@ -221,7 +221,7 @@ func (c *Conn) Send(m Message) error { return c.SendFd(m, nil) }
 
 // SendFd writes one message with a file descriptor attached.
 func (c *Conn) SendFd(m Message, fd *os.File) error {
-	b, err := json.Marshal(m)
+	b, err := m.marshal() // json.Marshal's bytes; see message_json.go
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func (c *Conn) RecvFd() (Message, *os.File, error) {
 		if err != nil {
 			return m, nil, err
 		}
-		if err := json.Unmarshal(data, &m); err != nil {
+		if err := unmarshalMessage(data, &m); err != nil {
 			if fd != nil {
 				fd.Close()
 			}

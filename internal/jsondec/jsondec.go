@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -51,6 +52,18 @@ func New(b []byte) (*Decoder, error) {
 		return nil, errors.New("trailing data after the JSON value")
 	}
 	return &Decoder{b: raw}, nil
+}
+
+// NewValue is New for input that json.Unmarshal would read, not a
+// Decoder: anything but exactly one JSON value (trailing data included)
+// is refused with json.Unmarshal's error, which it reports before it
+// looks at the type it decodes into.
+func NewValue(b []byte) (*Decoder, error) {
+	if json.Valid(b) {
+		return &Decoder{b: b}, nil
+	}
+	var v any
+	return nil, json.Unmarshal(b, &v)
 }
 
 // typeError reports a JSON value of the wrong kind (or out of range) for
@@ -441,6 +454,19 @@ func Std[T any](d *Decoder, p *T) error {
 	d.skip()
 	d.ws()
 	if err := json.Unmarshal(d.b[start:d.i], p); err != nil {
+		return &typeError{msg: err.Error()}
+	}
+	return nil
+}
+
+// Time stores a time as encoding/json does, through the time's own
+// UnmarshalJSON (which costs no reflection tables): null leaves it alone,
+// anything but an RFC 3339 string is an error.
+func Time(d *Decoder, t *time.Time) error {
+	d.ws()
+	start := d.i
+	d.skip()
+	if err := t.UnmarshalJSON(d.b[start:d.i]); err != nil {
 		return &typeError{msg: err.Error()}
 	}
 	return nil

@@ -7,7 +7,7 @@
 // the file is renamed to .1, .1 to .2, and so on, the oldest dropped.
 //
 // It is linked into the per-container monitor, which must stay small: it
-// uses no reflection-based encoding (entries are escaped by hand) and no
+// uses no reflection-based encoding (entries are escaped by package jsonenc) and no
 // package beyond the standard library's basics. Reading logs is the
 // engine's business (package engine), not this one's.
 package jsonlog
@@ -20,7 +20,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/pelagos-go/pelagos/internal/jsonenc"
 )
 
 // MaxEntry is the most bytes of output one entry holds: a longer line is
@@ -150,53 +151,13 @@ func (w *Writer) Copy(stream string, r io.Reader, tee io.Writer) error {
 	}
 }
 
-const hexDigits = "0123456789abcdef"
-
 // AppendEntry appends one log line for msg to b.
 func AppendEntry(b []byte, stream string, msg []byte, t time.Time) []byte {
 	b = append(b, `{"log":"`...)
-	b = appendEscaped(b, msg)
+	b = jsonenc.AppendEscaped(b, msg)
 	b = append(b, `","stream":"`...)
-	b = appendEscaped(b, []byte(stream))
+	b = jsonenc.AppendEscaped(b, stream)
 	b = append(b, `","time":"`...)
 	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
 	return append(b, "\"}\n"...)
-}
-
-// appendEscaped writes s as the inside of a JSON string, escaping as
-// encoding/json does (HTML characters too) and replacing invalid UTF-8
-// with U+FFFD.
-func appendEscaped(b, s []byte) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return b
 }

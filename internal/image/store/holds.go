@@ -53,7 +53,7 @@ func (s *Store) putHold(ctx context.Context, h Hold, durable bool) error {
 	if find(&ix, h.Image) < 0 {
 		return fmt.Errorf("image %s: %w", h.Image, ErrNotFound)
 	}
-	return writeJSONFile(s.path("holds", h.ID+".json"), h, durable)
+	return writeFile(s.path("holds", h.ID+".json"), marshalHold(&h), durable)
 }
 
 // HoldOf returns the hold with the given ID, or an error wrapping
@@ -63,7 +63,7 @@ func (s *Store) HoldOf(id string) (Hold, error) {
 		return Hold{}, err
 	}
 	var h Hold
-	err := readJSON(s.path("holds", id+".json"), &h)
+	err := readHoldFile(s.path("holds", id+".json"), &h)
 	if errors.Is(err, os.ErrNotExist) {
 		err = fmt.Errorf("hold %s: %w", id, ErrNotFound)
 	}
@@ -98,7 +98,7 @@ func (s *Store) Holds() ([]Hold, error) {
 			continue
 		}
 		var h Hold
-		if err := readJSON(s.path("holds", e.Name()), &h); err != nil {
+		if err := readHoldFile(s.path("holds", e.Name()), &h); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue
 			}

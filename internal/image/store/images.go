@@ -38,7 +38,7 @@ func (s *Store) indexPath() string { return s.path("images.json") }
 
 func (s *Store) readIndex() (imageIndex, error) {
 	var ix imageIndex
-	err := readJSON(s.indexPath(), &ix)
+	err := readIndexFile(s.indexPath(), &ix)
 	if errors.Is(err, os.ErrNotExist) {
 		err = nil
 	}
