@@ -254,6 +254,9 @@ func (r *Runner) cleanup(tmp string) []string {
 	var found []string
 	ents, _ := os.ReadDir(r.root)
 	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // no container ID starts with a dot: pelagos-runc's cache of seccomp programs
+		}
 		found = append(found, "container "+e.Name())
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		exec.CommandContext(ctx, r.wrapper, "delete", "--force", e.Name()).Run()
