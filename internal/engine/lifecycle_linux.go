@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -298,6 +299,37 @@ func (e *Engine) teardownRecorded(ctx context.Context, c *Container, record bool
 	return nil
 }
 
+// deleteRuntimeAlongside starts deleting the runtime container of c, a
+// --rm container whose process exited, while the caller unmounts and
+// removes its snapshot: the cgroups' removal (a dozen directories on a
+// cgroup v1 host) is kernel work that needs neither, and the other core
+// does it. Only when c had a pid namespace of its own, so that nothing of
+// it still runs in its rootfs. removeLocked waits for it before the
+// record goes (runtimeGone): a removal killed halfway leaves a record
+// that still names the runtime container, which the next command deletes.
+func (e *Engine) deleteRuntimeAlongside(ctx context.Context, c *Container) {
+	if !c.Runtime || (c.HostConfig.PidMode != "" && c.HostConfig.PidMode != modePrivateNS) {
+		return
+	}
+	done := make(chan error, 1)
+	go func() {
+		rc, err := container.Load(e.RuntimeRoot(), c.ID)
+		switch {
+		case err == nil:
+			if err := rc.Delete(ctx, true, e.Warn); err != nil {
+				done <- fmt.Errorf("delete the runtime container: %w", err)
+				return
+			}
+		case !errors.Is(err, container.ErrNotExist):
+			done <- err
+			return
+		}
+		done <- nil
+	}()
+	c.Runtime = false // in memory only: a --rm container's record is not saved again
+	c.runtimeGone = sync.OnceValue(func() error { return <-done })
+}
+
 // runtimeAlive reports whether c's runtime container has a live init.
 func (e *Engine) runtimeAlive(c *Container) bool {
 	if !c.Runtime {
@@ -341,6 +373,12 @@ func (e *Engine) Exited(ctx context.Context, ref string, status int) (Next, erro
 		e.event(c, "oom", nil)
 	}
 	e.event(c, "die", map[string]string{"exitCode": strconv.Itoa(status)})
+	if c.HostConfig.AutoRemove {
+		e.deleteRuntimeAlongside(ctx, c)
+		if c.runtimeGone != nil {
+			defer c.runtimeGone() // never return with the deletion still running
+		}
+	}
 	if err := e.teardownRecorded(ctx, c, !c.HostConfig.AutoRemove); err != nil {
 		return Next{}, err
 	}

@@ -235,6 +235,11 @@ func (e *Engine) removeLocked(ctx context.Context, c *Container) error {
 	if err := snapshot.Remove(ctx, st, c.ID); err != nil {
 		return err
 	}
+	if c.runtimeGone != nil {
+		if err := c.runtimeGone(); err != nil {
+			return err
+		}
+	}
 	nl, err := e.lockNames(ctx)
 	if err != nil {
 		return err

@@ -236,6 +236,9 @@ type Container struct {
 	Userns *Userns `json:"Userns,omitempty"`
 
 	dir string
+	// runtimeGone, when set, waits for a deletion of the runtime
+	// container that runs alongside the removal (exitRemove).
+	runtimeGone func() error
 }
 
 // Dir returns the container's directory.
