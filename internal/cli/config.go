@@ -10,6 +10,7 @@ import (
 
 	"github.com/pelagos-go/pelagos/internal/config"
 	"github.com/pelagos-go/pelagos/internal/engine"
+	"github.com/pelagos-go/pelagos/internal/image/registryconfig"
 	"github.com/pelagos-go/pelagos/internal/rootless"
 )
 
@@ -55,6 +56,33 @@ func (g *globals) cgroupParent() string {
 		return p
 	}
 	return g.config().CgroupParent
+}
+
+// registryConfig is --registries-config (or PELAGOS_REGISTRIES_CONFIG)
+// alone when given; otherwise /etc/pelagos/registries.json with
+// pelagos.json's mirrors and insecure registries added.
+func (g *globals) registryConfig() (registryconfig.Config, error) {
+	if g.registriesConfig != "" {
+		return registryconfig.Load(g.registriesConfig)
+	}
+	rc, err := registryconfig.Load(registryconfig.DefaultConfigPath)
+	if err != nil {
+		return rc, err
+	}
+	f := g.config()
+	if len(f.RegistryMirrors) > 0 || len(f.Mirrors) > 0 {
+		m := map[string][]string{}
+		for k, v := range rc.Mirrors {
+			m[k] = slices.Clone(v)
+		}
+		m["docker.io"] = append(m["docker.io"], f.RegistryMirrors...)
+		for k, v := range f.Mirrors {
+			m[k] = append(m[k], v...)
+		}
+		rc.Mirrors = m
+	}
+	rc.Insecure = append(slices.Clone(rc.Insecure), f.InsecureRegistries...)
+	return rc, nil
 }
 
 // applyDefaults gives a new container the file's defaults for what its

@@ -10,9 +10,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/pelagos-go/pelagos/internal/config"
 	"github.com/pelagos-go/pelagos/internal/image/progress"
 	"github.com/pelagos-go/pelagos/internal/image/reference"
+	"github.com/pelagos-go/pelagos/internal/image/registryconfig"
 	"github.com/pelagos-go/pelagos/internal/image/store"
 )
 
@@ -28,23 +28,14 @@ import (
 // transports to its git-remote-* helpers.
 type Registry interface {
 	// Pull fetches ref into st, for platform (zero: this host's).
-	Pull(ctx context.Context, s RegistrySettings, st *store.Store, ref reference.Reference, platform v1.Platform, sink progress.Sink) error
+	Pull(ctx context.Context, cfg registryconfig.Config, st *store.Store, ref reference.Reference, platform v1.Platform, sink progress.Sink) error
 	// Push uploads img to ref and returns the pushed manifest's digest.
-	Push(ctx context.Context, s RegistrySettings, st *store.Store, img store.Image, ref reference.Reference, sink progress.Sink) (v1.Hash, error)
+	Push(ctx context.Context, cfg registryconfig.Config, st *store.Store, img store.Image, ref reference.Reference, sink progress.Sink) (v1.Hash, error)
 	// Verify checks credentials against host's registry.
-	Verify(ctx context.Context, s RegistrySettings, host, user, password string) error
+	Verify(ctx context.Context, cfg registryconfig.Config, host, user, password string) error
 	// SaveCredentials and EraseCredentials edit the docker config file.
 	SaveCredentials(host, user, password string) error
 	EraseCredentials(host string) (bool, error)
-}
-
-// RegistrySettings are what a registry client is configured from:
-// --registries-config (or PELAGOS_REGISTRIES_CONFIG) when given, else
-// /etc/pelagos/registries.json with pelagos.json's mirrors and insecure
-// registries added.
-type RegistrySettings struct {
-	ConfigPath string
-	File       *config.File
 }
 
 // remote is the registry client UseRegistry gave; nil in pelagos.
@@ -56,22 +47,22 @@ func UseRegistry(r Registry) { remote = r }
 // EnvRegistryHelper names pelagos-registry when it is not beside pelagos.
 const EnvRegistryHelper = "PELAGOS_REGISTRY_HELPER"
 
-// registry returns the registry client with its settings. Without one
+// registry returns the registry client with its configuration. Without one
 // (pelagos), it replaces this process with pelagos-registry running the
 // same command line, which then does all of it: so it must be called
 // before the command has written anything or changed any state. It
 // returns only with an error.
-func (g *globals) registry() (Registry, RegistrySettings, error) {
-	s := RegistrySettings{ConfigPath: g.registriesConfig, File: g.config()}
-	if remote != nil {
-		return remote, s, nil
+func (g *globals) registry() (Registry, registryconfig.Config, error) {
+	if remote == nil {
+		helper, err := registryHelper()
+		if err != nil {
+			return nil, registryconfig.Config{}, err
+		}
+		argv := append([]string{helper}, g.args...)
+		return nil, registryconfig.Config{}, fmt.Errorf("run %s: %w", helper, syscall.Exec(helper, argv, os.Environ()))
 	}
-	helper, err := registryHelper()
-	if err != nil {
-		return nil, s, err
-	}
-	argv := append([]string{helper}, g.args...)
-	return nil, s, fmt.Errorf("run %s: %w", helper, syscall.Exec(helper, argv, os.Environ()))
+	cfg, err := g.registryConfig()
+	return remote, cfg, err
 }
 
 // registryHelper finds pelagos-registry: $PELAGOS_REGISTRY_HELPER, or
