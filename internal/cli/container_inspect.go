@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"text/template"
 	"time"
 
@@ -36,11 +37,98 @@ type inspectContainer struct {
 	ProcessLabel    string            `json:"ProcessLabel"`
 	AppArmorProfile string            `json:"AppArmorProfile"`
 	ExecIDs         []string          `json:"ExecIDs"`
-	HostConfig      engine.HostConfig `json:"HostConfig"`
+	HostConfig      inspectHostConfig `json:"HostConfig"`
 	GraphDriver     graphDriver       `json:"GraphDriver"`
 	Mounts          []inspectMount    `json:"Mounts"`
 	Config          engine.Config     `json:"Config"`
 	NetworkSettings networkSettings   `json:"NetworkSettings"`
+}
+
+// inspectHostConfig is the record's HostConfig as docker's inspect shows
+// it (docker 20.10's keys, compared with a real dockerd by
+// tests/dockercmp): the fields below shadow the record's where docker
+// writes them differently, fill in the defaults the engine applies, and
+// add docker's knobs that pelagos has no use for at their zero values.
+// Empty lists are [] or null as docker's are.
+type inspectHostConfig struct {
+	engine.HostConfig
+	Init           *bool          `json:"Init,omitempty"`
+	Mounts         []engine.Mount `json:"Mounts,omitempty"`
+	OomKillDisable bool           `json:"OomKillDisable"`
+	ShmSize        int64          `json:"ShmSize"`
+	IpcMode        string         `json:"IpcMode"`
+	CgroupnsMode   string         `json:"CgroupnsMode"`
+
+	PortBindings map[string][]network.PortBinding `json:"PortBindings"`
+	DNS          []string                         `json:"Dns"`
+	DNSOptions   []string                         `json:"DnsOptions"`
+	DNSSearch    []string                         `json:"DnsSearch"`
+	Devices      []engine.DeviceMapping           `json:"Devices"`
+
+	MaskedPaths   []string `json:"MaskedPaths"`
+	ReadonlyPaths []string `json:"ReadonlyPaths"`
+	Runtime       string   `json:"Runtime"`
+
+	ContainerIDFile      string     `json:"ContainerIDFile"`
+	VolumeDriver         string     `json:"VolumeDriver"`
+	Cgroup               string     `json:"Cgroup"`
+	Links                []string   `json:"Links"`
+	ConsoleSize          [2]uint    `json:"ConsoleSize"`
+	Isolation            string     `json:"Isolation"`
+	BlkioWeight          uint16     `json:"BlkioWeight"`
+	BlkioWeightDevice    []struct{} `json:"BlkioWeightDevice"`
+	BlkioDeviceReadBps   []struct{} `json:"BlkioDeviceReadBps"`
+	BlkioDeviceWriteBps  []struct{} `json:"BlkioDeviceWriteBps"`
+	BlkioDeviceReadIOps  []struct{} `json:"BlkioDeviceReadIOps"`
+	BlkioDeviceWriteIOps []struct{} `json:"BlkioDeviceWriteIOps"`
+	CPURealtimePeriod    int64      `json:"CpuRealtimePeriod"`
+	CPURealtimeRuntime   int64      `json:"CpuRealtimeRuntime"`
+	DeviceRequests       []struct{} `json:"DeviceRequests"`
+	KernelMemory         int64      `json:"KernelMemory"`
+	KernelMemoryTCP      int64      `json:"KernelMemoryTCP"`
+	MemorySwappiness     *int64     `json:"MemorySwappiness"`
+	CPUCount             int64      `json:"CpuCount"`
+	CPUPercent           int64      `json:"CpuPercent"`
+	IOMaximumIOps        uint64     `json:"IOMaximumIOps"`
+	IOMaximumBandwidth   uint64     `json:"IOMaximumBandwidth"`
+}
+
+// toInspectHostConfig fills inspectHostConfig from the record.
+func toInspectHostConfig(hc engine.HostConfig) inspectHostConfig {
+	out := inspectHostConfig{
+		HostConfig: hc, Init: hc.Init, ShmSize: hc.ShmSize, IpcMode: hc.IpcMode, CgroupnsMode: hc.CgroupnsMode,
+		OomKillDisable: hc.OomKillDisable != nil && *hc.OomKillDisable,
+		PortBindings:   hc.PortBindings, DNS: nonNil(hc.DNS), DNSOptions: nonNil(hc.DNSOptions), DNSSearch: nonNil(hc.DNSSearch),
+		Devices: nonNil(hc.Devices), BlkioWeightDevice: []struct{}{},
+		MaskedPaths: engine.MaskedPaths(&hc), ReadonlyPaths: engine.ReadonlyPaths(&hc), Runtime: "pelagos",
+	}
+	for _, m := range hc.Mounts {
+		if m.Flag == "" {
+			out.Mounts = append(out.Mounts, m)
+		}
+	}
+	if out.PortBindings == nil {
+		out.PortBindings = map[string][]network.PortBinding{}
+	}
+	if out.ShmSize == 0 {
+		out.ShmSize = engine.DefaultShmSize
+	}
+	// The namespaces every container gets unless told otherwise.
+	if out.IpcMode == "" {
+		out.IpcMode = "private"
+	}
+	if out.CgroupnsMode == "" {
+		out.CgroupnsMode = "private"
+	}
+	return out
+}
+
+// nonNil is s, or an empty slice (JSON []) for nil.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 type inspectState struct {
@@ -163,17 +251,29 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectContainer {
 		ResolvConfPath: filepath.Join(c.Dir(), "resolv.conf"), HostnamePath: filepath.Join(c.Dir(), "hostname"),
 		HostsPath: filepath.Join(c.Dir(), "hosts"), LogPath: c.LogPath(), Name: "/" + c.Name,
 		RestartCount: c.RestartCount, Driver: "overlay", Platform: "linux",
-		HostConfig: c.HostConfig, Config: c.Config, Mounts: []inspectMount{},
+		HostConfig: toInspectHostConfig(c.HostConfig), Config: inspectConfig(c), Mounts: []inspectMount{},
 		GraphDriver:     graphDriver{Name: "overlay", Data: map[string]string{"MergedDir": c.RootfsPath()}},
 		NetworkSettings: toNetworkSettings(c),
 	}
 	if ic.Args == nil {
 		ic.Args = []string{}
 	}
+	if s.StartedAt.IsZero() {
+		// docker writes these files, and names them, at the first start.
+		ic.HostnamePath, ic.HostsPath, ic.ResolvConfPath, ic.LogPath = "", "", "", ""
+	}
 	if st, err := e.Images(); err == nil {
 		snap := filepath.Join(st.Root(), "snapshots", c.ID)
 		ic.GraphDriver.Data["UpperDir"] = filepath.Join(snap, "upper")
 		ic.GraphDriver.Data["WorkDir"] = filepath.Join(snap, "work")
+		if img, err := st.Lookup(c.Image); err == nil && len(img.Layers) > 0 {
+			// The overlay's lower layers, top first, as docker's overlay2.
+			lower := make([]string, 0, len(img.Layers))
+			for i := len(img.Layers) - 1; i >= 0; i-- {
+				lower = append(lower, st.LayerDir(img.Layers[i]))
+			}
+			ic.GraphDriver.Data["LowerDir"] = strings.Join(lower, ":")
+		}
 	}
 	ic.Mounts = append(ic.Mounts, volumeMounts(e, c)...)
 	for _, m := range c.HostConfig.Mounts {
@@ -193,6 +293,19 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectContainer {
 		ic.Mounts = append(ic.Mounts, im)
 	}
 	return ic
+}
+
+// inspectConfig is the record's Config as docker shows it: the hostname
+// the container gets when none was asked for, and {} for no labels.
+func inspectConfig(c *engine.Container) engine.Config {
+	cfg := c.Config
+	if cfg.Hostname == "" && c.HostConfig.NetworkMode != "host" && c.HostConfig.UTSMode != "host" {
+		cfg.Hostname = c.ShortID()
+	}
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	return cfg
 }
 
 // newInspectContainerCmd is `container inspect`, or with images the

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/engine"
-	"github.com/pelagos-go/pelagos/internal/image/progress"
+	"github.com/pelagos-go/pelagos/internal/image/store"
 )
 
 var psHeaders = map[string]string{
@@ -71,6 +71,9 @@ func ps(ctx context.Context, g *globals, e *engine.Engine, o psOptions) error {
 	if err != nil {
 		return err
 	}
+	// As docker's CLI: a template that shows .Size (json shows every
+	// field) gets sizes without -s.
+	wantSize := o.size || templateUses(o.format, "Size")
 	var rows []map[string]string
 	for _, c := range cs {
 		if !o.all && !c.State.Running && !c.State.Restarting {
@@ -83,7 +86,7 @@ func ps(ctx context.Context, g *globals, e *engine.Engine, o psOptions) error {
 			fmt.Fprintln(g.out, psID(c, o.noTrunc))
 			continue
 		}
-		rows = append(rows, psRow(e, c, o))
+		rows = append(rows, psRow(e, c, o, wantSize))
 	}
 	if o.quiet {
 		return nil
@@ -103,8 +106,8 @@ func psID(c *engine.Container, noTrunc bool) string {
 }
 
 // psRow is one container in docker ps's fields, as strings.
-func psRow(e *engine.Engine, c *engine.Container, o psOptions) map[string]string {
-	cmd := strings.Join(append([]string{c.Path}, c.Args...), " ")
+func psRow(e *engine.Engine, c *engine.Container, o psOptions, wantSize bool) map[string]string {
+	cmd := psCommand(c)
 	if !o.noTrunc {
 		cmd = ellipsis(cmd, 20)
 	}
@@ -114,7 +117,7 @@ func psRow(e *engine.Engine, c *engine.Container, o psOptions) map[string]string
 	}
 	sort.Strings(labels)
 	size := "0B"
-	if o.size {
+	if wantSize {
 		size = containerSize(e, c)
 	}
 	return map[string]string{
@@ -124,6 +127,20 @@ func psRow(e *engine.Engine, c *engine.Container, o psOptions) map[string]string
 		"Names": c.Name, "Labels": strings.Join(labels, ","), "Mounts": mountNames(c),
 		"Networks": networksColumn(c), "LocalVolumes": strconv.Itoa(len(c.MountPoints)),
 	}
+}
+
+// psCommand is docker's Command: the path and arguments joined by
+// spaces, an argument holding a space in single quotes (docker's daemon
+// builds it so, and its CLI quotes and truncates the result).
+func psCommand(c *engine.Container) string {
+	parts := []string{c.Path}
+	for _, a := range c.Args {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
 }
 
 func mountNames(c *engine.Container) string {
@@ -181,6 +198,21 @@ func containerSize(e *engine.Engine, c *engine.Container) string {
 	if err != nil {
 		return "0B"
 	}
+	rw := containerRW(st, c)
+	virtual := rw
+	if img, err := st.Lookup(c.Image); err == nil {
+		virtual += img.Size
+	}
+	// docker's CLI: three significant digits, the virtual size only when
+	// there is one.
+	if virtual == 0 {
+		return decimalSize(uint64(rw))
+	}
+	return fmt.Sprintf("%s (virtual %s)", decimalSize(uint64(rw)), decimalSize(uint64(virtual)))
+}
+
+// containerRW is the bytes of the files in c's writable layer.
+func containerRW(st *store.Store, c *engine.Container) int64 {
 	var rw int64
 	filepath.WalkDir(filepath.Join(st.Root(), "snapshots", c.ID, "upper"), func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
@@ -190,11 +222,7 @@ func containerSize(e *engine.Engine, c *engine.Container) string {
 		}
 		return nil
 	})
-	virtual := rw
-	if img, err := st.Lookup(c.Image); err == nil {
-		virtual += img.Size
-	}
-	return fmt.Sprintf("%s (virtual %s)", progress.HumanSize(rw), progress.HumanSize(virtual))
+	return rw
 }
 
 // psFilter compiles --filter id=, name=, label=, status=, exited=,

@@ -17,22 +17,63 @@ import (
 
 // inspectImage is Docker's image inspect JSON shape.
 type inspectImage struct {
-	ID            string         `json:"Id"`
-	RepoTags      []string       `json:"RepoTags"`
-	RepoDigests   []string       `json:"RepoDigests"`
-	Parent        string         `json:"Parent"`
-	Comment       string         `json:"Comment"`
-	Created       string         `json:"Created"`
-	DockerVersion string         `json:"DockerVersion"`
-	Author        string         `json:"Author"`
-	Config        v1.Config      `json:"Config"`
-	Architecture  string         `json:"Architecture"`
-	Variant       string         `json:"Variant,omitempty"`
-	Os            string         `json:"Os"`
-	Size          int64          `json:"Size"`
-	GraphDriver   graphDriver    `json:"GraphDriver"`
-	RootFS        inspectRootFS  `json:"RootFS"`
-	Metadata      map[string]any `json:"Metadata"`
+	ID            string      `json:"Id"`
+	RepoTags      []string    `json:"RepoTags"`
+	RepoDigests   []string    `json:"RepoDigests"`
+	Parent        string      `json:"Parent"`
+	Comment       string      `json:"Comment"`
+	Created       string      `json:"Created"`
+	DockerVersion string      `json:"DockerVersion"`
+	Author        string      `json:"Author"`
+	Config        imageConfig `json:"Config"`
+	Architecture  string      `json:"Architecture"`
+	Variant       string      `json:"Variant,omitempty"`
+	Os            string      `json:"Os"`
+	Size          int64       `json:"Size"`
+	// VirtualSize is Size (docker's API dropped it in 1.44; 20.10's has it).
+	VirtualSize int64          `json:"VirtualSize"`
+	GraphDriver graphDriver    `json:"GraphDriver"`
+	RootFS      inspectRootFS  `json:"RootFS"`
+	Metadata    map[string]any `json:"Metadata"`
+}
+
+// imageConfig is an image's config in docker's shape (a container
+// Config): every key, empty ones included, where the OCI config omits
+// them.
+type imageConfig struct {
+	Hostname     string              `json:"Hostname"`
+	Domainname   string              `json:"Domainname"`
+	User         string              `json:"User"`
+	AttachStdin  bool                `json:"AttachStdin"`
+	AttachStdout bool                `json:"AttachStdout"`
+	AttachStderr bool                `json:"AttachStderr"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Tty          bool                `json:"Tty"`
+	OpenStdin    bool                `json:"OpenStdin"`
+	StdinOnce    bool                `json:"StdinOnce"`
+	Env          []string            `json:"Env"`
+	Cmd          []string            `json:"Cmd"`
+	Healthcheck  *v1.HealthConfig    `json:"Healthcheck,omitempty"`
+	ArgsEscaped  bool                `json:"ArgsEscaped,omitempty"`
+	Image        string              `json:"Image"`
+	Volumes      map[string]struct{} `json:"Volumes"`
+	WorkingDir   string              `json:"WorkingDir"`
+	Entrypoint   []string            `json:"Entrypoint"`
+	OnBuild      []string            `json:"OnBuild"`
+	Labels       map[string]string   `json:"Labels"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
+	Shell        []string            `json:"Shell,omitempty"`
+}
+
+func toImageConfig(c v1.Config) imageConfig {
+	return imageConfig{
+		Hostname: c.Hostname, Domainname: c.Domainname, User: c.User,
+		AttachStdin: c.AttachStdin, AttachStdout: c.AttachStdout, AttachStderr: c.AttachStderr,
+		ExposedPorts: c.ExposedPorts, Tty: c.Tty, OpenStdin: c.OpenStdin, StdinOnce: c.StdinOnce,
+		Env: c.Env, Cmd: c.Cmd, Healthcheck: c.Healthcheck, ArgsEscaped: c.ArgsEscaped, Image: c.Image,
+		Volumes: c.Volumes, WorkingDir: c.WorkingDir, Entrypoint: c.Entrypoint, OnBuild: c.OnBuild,
+		Labels: c.Labels, StopSignal: c.StopSignal, Shell: c.Shell,
+	}
 }
 
 type graphDriver struct {
@@ -120,8 +161,8 @@ func inspect(st *store.Store, img store.Image) (inspectImage, error) {
 	ii := inspectImage{
 		ID: img.ID.String(), RepoTags: familiar(img.RepoTags), RepoDigests: familiar(img.RepoDigests),
 		Comment: historyComment(cf), Created: cf.Created.UTC().Format(time.RFC3339Nano),
-		Author: cf.Author, Config: cf.Config,
-		Architecture: cf.Architecture, Variant: cf.Variant, Os: cf.OS, Size: img.Size,
+		Author: cf.Author, Config: toImageConfig(cf.Config),
+		Architecture: cf.Architecture, Variant: cf.Variant, Os: cf.OS, Size: img.Size, VirtualSize: img.Size,
 		GraphDriver: graphDriver{Name: "overlay", Data: layerDirs(st, img)},
 		RootFS:      inspectRootFS{Type: "layers"},
 		Metadata:    map[string]any{"LastTagTime": img.Added.Format(time.RFC3339Nano)},

@@ -61,6 +61,7 @@ func (e *Engine) mountPoints(ctx context.Context, c *Container) (*lock, error) {
 	for _, m := range fromBinds {
 		if !seen[m.Target] {
 			seen[m.Target] = true
+			m.Flag = "--volumes-from"
 			c.HostConfig.Mounts = append(c.HostConfig.Mounts, m)
 		}
 	}
