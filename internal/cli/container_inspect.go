@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 	"text/template"
@@ -277,8 +278,8 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectContainer {
 	}
 	ic.Mounts = append(ic.Mounts, volumeMounts(e, c)...)
 	for _, m := range c.HostConfig.Mounts {
-		if m.Type == "volume" {
-			continue // in volumeMounts
+		if m.Type == "volume" || m.Flag == "--tmpfs" {
+			continue // volumes are in volumeMounts; docker lists no --tmpfs
 		}
 		im := inspectMount{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly}
 		if m.Type == "bind" {
@@ -304,6 +305,18 @@ func inspectConfig(c *engine.Container) engine.Config {
 	}
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}
+	}
+	// docker records -v /path (an anonymous volume) as a VOLUME.
+	for _, m := range c.HostConfig.Mounts {
+		if m.Type == "volume" && m.Source == "" && m.Flag == "-v" {
+			if _, ok := cfg.Volumes[m.Target]; !ok {
+				cfg.Volumes = maps.Clone(cfg.Volumes)
+				if cfg.Volumes == nil {
+					cfg.Volumes = map[string]struct{}{}
+				}
+				cfg.Volumes[m.Target] = struct{}{}
+			}
+		}
 	}
 	return cfg
 }

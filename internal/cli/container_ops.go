@@ -164,7 +164,7 @@ func printPorts(g *globals, c *engine.Container, only []string) error {
 
 // newTopCmd lists the container's processes with ps(1), as docker top.
 func newTopCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "top CONTAINER [ps OPTIONS]",
 		Short: "Display the running processes of a container",
 		Args:  cobra.MinimumNArgs(1),
@@ -180,6 +180,9 @@ func newTopCmd(g *globals) *cobra.Command {
 			return psTable(g, pids, psArgs)
 		}),
 	}
+	// ps's options follow the container and are ps's, not ours.
+	cmd.Flags().SetInterspersed(false)
+	return cmd
 }
 
 // psTable runs ps with psArgs and prints the header and the rows of pids

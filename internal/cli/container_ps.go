@@ -149,14 +149,11 @@ func mountNames(c *engine.Container) string {
 		out = append(out, ellipsis(mp.Name, 15))
 	}
 	for _, m := range c.HostConfig.Mounts {
-		if m.Type == "volume" {
-			continue // a MountPoint
+		if m.Type == "volume" || m.Flag == "--tmpfs" {
+			continue // a volume is a MountPoint; docker lists no --tmpfs
 		}
-		src := m.Source
-		if src == "" {
-			src = m.Target
-		}
-		out = append(out, ellipsis(src, 15))
+		// docker's CLI: the name, else the source (a tmpfs has neither).
+		out = append(out, ellipsis(m.Source, 15))
 	}
 	return strings.Join(out, ",")
 }

@@ -25,18 +25,21 @@ func TestDockerCompare(t *testing.T) {
 		{"ps json", []string{"ps", "-a", "--format", "{{json .}}"}, asJSONLines},
 		{"images", []string{"images"}, asTable},
 		{"images json", []string{"images", "--format", "{{json .}}"}, asJSONLines},
-		{"inspect running", []string{"inspect", "run1"}, asDocument},
-		{"inspect exited", []string{"inspect", "exit1"}, asDocument},
-		{"inspect created", []string{"inspect", "created1"}, asDocument},
+		{"inspect container running", []string{"inspect", "run1"}, asDocument},
+		{"inspect container exited", []string{"inspect", "exit1"}, asDocument},
+		{"inspect container options", []string{"inspect", "opts1"}, asDocument},
+		{"inspect container paused", []string{"inspect", "paused1"}, asDocument},
+		{"inspect container created", []string{"inspect", "created1"}, asDocument},
 		{"inspect image", []string{"image", "inspect", "busybox:test"}, asDocument},
 		{"volume ls", []string{"volume", "ls"}, asTable},
 		{"volume ls json", []string{"volume", "ls", "--format", "{{json .}}"}, asJSONLines},
 		{"volume inspect", []string{"volume", "inspect", "vol1", "vol2"}, asDocument},
 		{"logs -t stdout", []string{"logs", "-t", "exit1"}, asLines},
-		{"stats", []string{"stats", "--no-stream", "run1"}, asTable},
-		{"stats json", []string{"stats", "--no-stream", "--format", "{{json .}}", "run1"}, asJSONLines},
-		{"port", []string{"port", "run1"}, asLines},
+		{"stats", []string{"stats", "--no-stream", "run1", "opts1"}, asTable},
+		{"stats json", []string{"stats", "--no-stream", "--format", "{{json .}}", "run1", "opts1"}, asJSONLines},
+		{"port", []string{"port", "opts1"}, asLines},
 		{"top", []string{"top", "run1"}, asTop},
+		{"top options", []string{"top", "opts1", "-o", "pid,comm,args"}, asTop},
 		{"system df", []string{"system", "df"}, asTable},
 		{"system df json", []string{"system", "df", "--format", "{{json .}}"}, asJSONLines},
 		{"system df -v", []string{"system", "df", "-v"}, asSections},
@@ -53,6 +56,25 @@ func TestDockerCompare(t *testing.T) {
 			}
 		})
 	}
+	// Last, as its volume's random name would order volume lists
+	// differently on each side.
+	t.Run("anonymous volume", func(t *testing.T) {
+		for _, s := range []side{w.docker, w.pelagos} {
+			s.ok(t, "run", "-d", "--name", "anon1", "--network", "none", "-v", "/anon", "busybox:test", "sleep", "1000")
+			t.Cleanup(func() { s.run(t, "rm", "-f", "-v", "anon1") })
+		}
+		d, p := w.both(t, "inspect", "anon1")
+		for _, diff := range asDocument("inspect container anonymous", d, p) {
+			t.Error(diff)
+		}
+		vol := func(s side) string {
+			return strings.TrimSpace(s.ok(t, "inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", "anon1"))
+		}
+		d, p = w.docker.ok(t, "volume", "inspect", vol(w.docker)), w.pelagos.ok(t, "volume", "inspect", vol(w.pelagos))
+		for _, diff := range asDocument("volume inspect anonymous", d, p) {
+			t.Error(diff)
+		}
+	})
 	t.Run("logs -t stderr", func(t *testing.T) {
 		_, d, _ := w.docker.run(t, "logs", "-t", "exit1")
 		_, p, _ := w.pelagos.run(t, "logs", "-t", "exit1")

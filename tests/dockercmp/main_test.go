@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pelagos-go/pelagos/internal/image/imagetest"
 	"github.com/pelagos-go/pelagos/tests/testenv"
@@ -69,17 +70,28 @@ func (w *world) both(t testing.TB, args ...string) (docker, pelagos string) {
 	return w.docker.ok(t, args...), w.pelagos.ok(t, args...)
 }
 
-// setup is what both sides get, in this order: an image imported from a
-// busybox-static tarball, a labelled and a bare volume, a running
-// container using the volume, one that exited after writing to stdout
-// and stderr, and one only created. Containers use --network none: the
-// private dockerd has no bridge.
-var setup = [][]string{
-	{"volume", "create", "--label", "purpose=dockercmp", "vol1"},
-	{"volume", "create", "vol2"},
-	{"run", "-d", "--name", "run1", "--network", "none", "-v", "vol1:/data", "--label", "app=dockercmp", "busybox:test", "sleep", "1000"},
-	{"run", "--name", "exit1", "--network", "none", "busybox:test", "sh", "-c", "echo hi; echo err >&2"},
-	{"create", "--name", "created1", "--network", "none", "busybox:test", "true"},
+// setup is what both sides get, in this order: a labelled and a bare
+// volume, a running container using the volume, one with many of run's
+// options (mounts of every kind, a published port, a health check, a
+// restart policy, a file written into its writable layer), one paused,
+// one that exited after writing to stdout and stderr, and one only
+// created. Containers use --network none: the private dockerd has no
+// bridge. bind is a host directory both may bind.
+func setup(bind string) [][]string {
+	return [][]string{
+		{"volume", "create", "--label", "purpose=dockercmp", "vol1"},
+		{"volume", "create", "vol2"},
+		{"run", "-d", "--name", "run1", "--network", "none", "-v", "vol1:/data", "--label", "app=dockercmp", "busybox:test", "sleep", "1000"},
+		{"run", "-d", "--name", "opts1", "--network", "none", "--mount", "type=volume,source=vol2,target=/m",
+			"--mount", "type=tmpfs,target=/t2", "--tmpfs", "/scratch", "-v", bind + ":/b:ro",
+			"-p", "8080:80", "--health-cmd", "true", "--health-interval", "1s", "-e", "FOO=bar", "--restart", "unless-stopped",
+			"-w", "/tmp", "-u", "0:0", "--stop-signal", "SIGINT", "--memory", "64m", "--pids-limit", "50",
+			"busybox:test", "sh", "-c", "echo data > /tmp/f; exec sleep 1000"},
+		{"run", "-d", "--name", "paused1", "--network", "none", "busybox:test", "sleep", "1000"},
+		{"pause", "paused1"},
+		{"run", "--name", "exit1", "--network", "none", "busybox:test", "sh", "-c", "echo hi; echo err >&2"},
+		{"create", "--name", "created1", "--network", "none", "busybox:test", "true"},
+	}
 }
 
 // newWorld starts the private dockerd, builds pelagos, and makes setup's
@@ -110,13 +122,37 @@ func newWorld(t *testing.T) *world {
 	if err := os.WriteFile(tarball, busyboxTar(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	bind := filepath.Join(dir, "bind")
+	if err := os.Mkdir(bind, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, s := range []side{w.docker, w.pelagos} {
 		s.ok(t, "import", "-c", `CMD ["/bin/sh"]`, tarball, "busybox:test")
-		for _, args := range setup {
+		for _, args := range setup(bind) {
 			s.ok(t, args...)
 		}
 	}
+	// Compare once both health checks have passed: "(healthy)" on both.
+	for _, s := range []side{w.docker, w.pelagos} {
+		waitHealthy(t, s, "opts1")
+	}
 	return w
+}
+
+// waitHealthy waits until the container's health check has passed.
+func waitHealthy(t *testing.T, s side, name string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, _, _ := s.run(t, "inspect", "-f", "{{.State.Health.Status}}", name)
+		if strings.TrimSpace(out) == "healthy" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s not healthy after 60s: %q", s.name, name, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // newPelagos is the built pelagos on a data root of its own, with its
