@@ -43,6 +43,9 @@ type inspectContainer struct {
 	Mounts          []inspectMount    `json:"Mounts"`
 	Config          engine.Config     `json:"Config"`
 	NetworkSettings networkSettings   `json:"NetworkSettings"`
+	// SizeRw and SizeRootFs are there with --size, as docker's.
+	SizeRw     *int64 `json:"SizeRw,omitempty"`
+	SizeRootFs *int64 `json:"SizeRootFs,omitempty"`
 }
 
 // inspectHostConfig is the record's HostConfig as docker's inspect shows
@@ -296,6 +299,21 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectContainer {
 	return ic
 }
 
+// addSizes adds --size's fields: the bytes of the container's writable
+// layer, and of it and its image together.
+func addSizes(e *engine.Engine, c *engine.Container, ic *inspectContainer) {
+	st, err := e.Images()
+	if err != nil {
+		return
+	}
+	rw := containerRW(st, c)
+	root := rw
+	if img, err := st.Lookup(c.Image); err == nil {
+		root += img.Size
+	}
+	ic.SizeRw, ic.SizeRootFs = &rw, &root
+}
+
 // inspectConfig is the record's Config as docker shows it: the hostname
 // the container gets when none was asked for, and {} for no labels.
 func inspectConfig(c *engine.Container) engine.Config {
@@ -331,7 +349,7 @@ func newInspectContainerCmd(g *globals, images bool) *cobra.Command {
 		Short: "Display detailed information on one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
-			return inspectAny(ctx, g, e, args, format, images)
+			return inspectAny(ctx, g, e, args, format, images, size)
 		}),
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a custom template")
@@ -341,13 +359,17 @@ func newInspectContainerCmd(g *globals, images bool) *cobra.Command {
 
 // inspectAny prints containers (and, with images, images of that name
 // when no container has it), as docker's top-level inspect does.
-func inspectAny(ctx context.Context, g *globals, e *engine.Engine, refs []string, format string, images bool) error {
+func inspectAny(ctx context.Context, g *globals, e *engine.Engine, refs []string, format string, images, size bool) error {
 	var out []any
 	var errs []error
 	for _, ref := range refs {
 		c, err := e.Get(ctx, ref)
 		if err == nil {
-			out = append(out, toInspect(e, c))
+			ic := toInspect(e, c)
+			if size {
+				addSizes(e, c, &ic)
+			}
+			out = append(out, ic)
 			continue
 		}
 		if images && errors.Is(err, engine.ErrNotFound) {

@@ -2,9 +2,12 @@ package dockercmp
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestDockerCompare runs the same commands on docker and pelagos, holding
@@ -23,7 +26,20 @@ func TestDockerCompare(t *testing.T) {
 		{"ps -a --no-trunc", []string{"ps", "-a", "--no-trunc"}, asTable},
 		{"ps table format", []string{"ps", "-a", "--format", "table {{.Names}}\t{{.Status}}"}, asTable},
 		{"ps json", []string{"ps", "-a", "--format", "{{json .}}"}, asJSONLines},
+		{"ps -q", []string{"ps", "-aq"}, asLines},
+		{"ps filters", []string{"ps", "-a", "--filter", "status=exited", "--filter", "label=app=dockercmp"}, asTable},
+		{"ps -n", []string{"ps", "-n", "2"}, asTable},
+		{"ps every field", []string{"ps", "-a", "--format", "table {{.ID}}\t{{.Labels}}\t{{.Mounts}}\t{{.Networks}}\t{{.LocalVolumes}}\t{{.CreatedAt}}\t{{.State}}\t{{.Size}}"}, asTable},
+		{"container ls", []string{"container", "ls", "-a"}, asTable},
 		{"images", []string{"images"}, asTable},
+		{"images -q", []string{"images", "-q"}, asLines},
+		{"images --digests --no-trunc", []string{"images", "--digests", "--no-trunc"}, asTable},
+		{"history", []string{"history", "busybox:test"}, asTable},
+		{"history json", []string{"history", "--format", "{{json .}}", "busybox:test"}, asJSONLines},
+		{"inspect container --size", []string{"inspect", "--size", "opts1"}, asDocument},
+		{"inspect -f json", []string{"inspect", "-f", "{{json .State}}", "run1"}, asDocument},
+		{"diff", []string{"diff", "opts1"}, asLineSet},
+		{"network ls", []string{"network", "ls"}, asHeader},
 		{"images json", []string{"images", "--format", "{{json .}}"}, asJSONLines},
 		{"inspect container running", []string{"inspect", "run1"}, asDocument},
 		{"inspect container exited", []string{"inspect", "exit1"}, asDocument},
@@ -35,11 +51,12 @@ func TestDockerCompare(t *testing.T) {
 		{"volume ls json", []string{"volume", "ls", "--format", "{{json .}}"}, asJSONLines},
 		{"volume inspect", []string{"volume", "inspect", "vol1", "vol2"}, asDocument},
 		{"logs -t stdout", []string{"logs", "-t", "exit1"}, asLines},
+		{"volume ls -q", []string{"volume", "ls", "-q"}, asLines},
 		{"stats", []string{"stats", "--no-stream", "run1", "opts1"}, asTable},
 		{"stats json", []string{"stats", "--no-stream", "--format", "{{json .}}", "run1", "opts1"}, asJSONLines},
 		{"port", []string{"port", "opts1"}, asLines},
-		{"top", []string{"top", "run1"}, asTop},
-		{"top options", []string{"top", "opts1", "-o", "pid,comm,args"}, asTop},
+		{"top", []string{"top", "run1"}, asHeaderAndRows},
+		{"top options", []string{"top", "run1", "-o", "pid,comm,args"}, asHeaderAndRows},
 		{"system df", []string{"system", "df"}, asTable},
 		{"system df json", []string{"system", "df", "--format", "{{json .}}"}, asJSONLines},
 		{"system df -v", []string{"system", "df", "-v"}, asSections},
@@ -56,6 +73,25 @@ func TestDockerCompare(t *testing.T) {
 			}
 		})
 	}
+	// One line, the last logged, on whichever stream wrote it: the order
+	// of lines written to stdout and stderr at once is the log copiers'.
+	t.Run("logs -t --tail", func(t *testing.T) {
+		var outs [2]string
+		for i, s := range []side{w.docker, w.pelagos} {
+			out, errs, code := s.run(t, "logs", "-t", "--tail", "1", "exit1")
+			if code != 0 {
+				t.Fatalf("%s logs: exit %d: %s", s.name, code, errs)
+			}
+			// The timestamp only: which line is last differs.
+			for _, l := range nonEmptyLines(out + errs) {
+				ts, _, _ := strings.Cut(l, " ")
+				outs[i] += ts + "\n"
+			}
+		}
+		for _, diff := range asLineSet("logs -t --tail", outs[0], outs[1]) {
+			t.Error(diff)
+		}
+	})
 	// Last, as its volume's random name would order volume lists
 	// differently on each side.
 	t.Run("anonymous volume", func(t *testing.T) {
@@ -152,15 +188,42 @@ func asLines(what, d, p string) []string {
 	return diffs
 }
 
-// asTop compares top's header only: the processes are the container's,
-// listed by the host's ps on both sides.
-func asTop(what, d, p string) []string {
+// asHeaderAndRows compares a table's columns and its number of rows: top
+// lists the container's processes as the host's ps sees them, whose
+// values are the host's on both sides.
+func asHeaderAndRows(what, d, p string) []string {
+	if diffs := asHeader(what, d, p); len(diffs) > 0 {
+		return diffs
+	}
+	if dl, pl := nonEmptyLines(d), nonEmptyLines(p); len(dl) != len(pl) {
+		return []string{lineCount(dl, pl)}
+	}
+	return nil
+}
+
+// asHeader compares a table's columns only: network ls lists the
+// networks each engine has, and the private dockerd has no bridge.
+func asHeader(what, d, p string) []string {
 	dt, pt := parseTable(d), parseTable(p)
 	if strings.Join(dt.header, "|") != strings.Join(pt.header, "|") {
-		return []string{"columns: docker " + quote(strings.Join(dt.header, " ")) + ", pelagos " + quote(strings.Join(pt.header, " "))}
+		return []string{fmt.Sprintf("columns: docker %q, pelagos %q", dt.header, pt.header)}
 	}
-	if len(dt.rows) != len(pt.rows) {
-		return []string{lineCount(nonEmptyLines(d), nonEmptyLines(p))}
+	return nil
+}
+
+// asLineSet compares lines by shape in any order: docker's diff lists
+// changes in no fixed order.
+func asLineSet(what, d, p string) []string {
+	sorted := func(s string) []string {
+		var out []string
+		for _, l := range nonEmptyLines(s) {
+			out = append(out, shape(l))
+		}
+		sort.Strings(out)
+		return out
+	}
+	if diff := cmp.Diff(sorted(d), sorted(p)); diff != "" {
+		return []string{"lines (-docker +pelagos):\n" + diff}
 	}
 	return nil
 }
