@@ -287,3 +287,38 @@ func waitGone(pid int, d time.Duration) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// killStale kills what a killed earlier run left running: dockerd dies
+// with the test (Pdeathsig), but containerd and its shims keep running in
+// their mount namespace, and pelagos's monitors outlive any CLI by
+// design. They are found by the scratch directory their command lines
+// name (os.TempDir()/prefix<pid>-...), whose creator pid is gone. The
+// containers of both go with their cgroups (testenv.CleanStale).
+func killStale(prefix string) {
+	marker := filepath.Join(os.TempDir(), prefix)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		switch filepath.Base(args[0]) {
+		case "containerd", "containerd-shim-runc-v2", "dockerd", "pelagos-monitor":
+		default:
+			continue
+		}
+		_, rest, ok := strings.Cut(string(b), marker)
+		if !ok {
+			continue
+		}
+		owner, _, _ := strings.Cut(rest, "-")
+		if n, err := strconv.Atoi(owner); err == nil && n > 0 && unix.Kill(n, 0) == unix.ESRCH {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+}

@@ -30,6 +30,7 @@ import (
 const prefix = "pelagos-dockercmp-"
 
 func TestMain(m *testing.M) {
+	killStale(prefix)
 	if err := testenv.CleanStale(prefix); err != nil {
 		fmt.Fprintln(os.Stderr, "clean up after an earlier run:", err)
 	}
