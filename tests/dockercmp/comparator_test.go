@@ -23,6 +23,7 @@ func TestShape(t *testing.T) {
 		{"1.98MB", "2.5kB", true},
 		{"1.98MB", "1.982MB", false},
 		{"1.2MiB", "1.2MB", false},
+		{"2.059MiB / 64MiB", "496KiB / 64MiB", true},
 		{"0B (virtual 1.98MB)", "0B", false},
 		{"2026-11-29T06:04:10.123456789Z hi", "2025-01-02T03:04:05.000000001Z hi", true},
 		{"2026-11-29T06:04:10.123456789Z hi", "2026-11-29T06:04:10.123456Z hi", false},

@@ -71,20 +71,20 @@ func shape(s string) string {
 	})
 }
 
-// sizeForm names a human size's form: its precision (docker prints
-// three significant digits in some places, four in others) and whether
-// its unit is decimal (kB, MB) or binary (KiB, MiB).
+// sizeForm names a human size's form: whether its unit is binary (KiB,
+// MiB: docker always prints those with four significant digits, so the
+// count a value shows depends on the value) or decimal (kB, MB), and for
+// decimal ones their precision: docker prints three significant digits
+// in some places and four in others, and a fourth digit tells them apart.
 func sizeForm(mant, unit string) string {
-	digits := strings.TrimLeft(strings.ReplaceAll(mant, ".", ""), "0")
-	prec := "upto3"
-	if len(digits) > 3 {
-		prec = "over3"
-	}
-	kind := "decimal"
 	if strings.Contains(unit, "i") {
-		kind = "binary"
+		return "binary"
 	}
-	return prec + "-" + kind
+	digits := strings.TrimLeft(strings.ReplaceAll(mant, ".", ""), "0")
+	if len(digits) > 3 {
+		return "over3-decimal"
+	}
+	return "upto3-decimal"
 }
 
 // jsonType is the JSON type of a decoded value.
