@@ -2,6 +2,8 @@ package dockercmp
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,54 +17,7 @@ import (
 // every subtest.
 func TestDockerCompare(t *testing.T) {
 	w := newWorld(t)
-	for _, tc := range []struct {
-		name string
-		args []string
-		kind outputKind
-	}{
-		{"ps", []string{"ps"}, asTable},
-		{"ps -a", []string{"ps", "-a"}, asTable},
-		{"ps -a -s", []string{"ps", "-a", "-s"}, asTable},
-		{"ps -a --no-trunc", []string{"ps", "-a", "--no-trunc"}, asTable},
-		{"ps table format", []string{"ps", "-a", "--format", "table {{.Names}}\t{{.Status}}"}, asTable},
-		{"ps json", []string{"ps", "-a", "--format", "{{json .}}"}, asJSONLines},
-		{"ps -q", []string{"ps", "-aq"}, asLines},
-		{"ps filters", []string{"ps", "-a", "--filter", "status=exited", "--filter", "label=app=dockercmp"}, asTable},
-		{"ps -n", []string{"ps", "-n", "2"}, asTable},
-		{"ps every field", []string{"ps", "-a", "--format", "table {{.ID}}\t{{.Labels}}\t{{.Mounts}}\t{{.Networks}}\t{{.LocalVolumes}}\t{{.CreatedAt}}\t{{.State}}\t{{.Size}}"}, asTable},
-		{"container ls", []string{"container", "ls", "-a"}, asTable},
-		{"images", []string{"images"}, asTable},
-		{"images -q", []string{"images", "-q"}, asLines},
-		{"images --digests --no-trunc", []string{"images", "--digests", "--no-trunc"}, asTable},
-		{"history", []string{"history", "busybox:test"}, asTable},
-		{"history json", []string{"history", "--format", "{{json .}}", "busybox:test"}, asJSONLines},
-		{"inspect container --size", []string{"inspect", "--size", "opts1"}, asDocument},
-		{"inspect -f json", []string{"inspect", "-f", "{{json .State}}", "run1"}, asDocument},
-		{"diff", []string{"diff", "opts1"}, asLineSet},
-		{"network ls", []string{"network", "ls"}, asHeader},
-		{"images json", []string{"images", "--format", "{{json .}}"}, asJSONLines},
-		{"inspect container running", []string{"inspect", "run1"}, asDocument},
-		{"inspect container exited", []string{"inspect", "exit1"}, asDocument},
-		{"inspect container options", []string{"inspect", "opts1"}, asDocument},
-		{"inspect container paused", []string{"inspect", "paused1"}, asDocument},
-		{"inspect container created", []string{"inspect", "created1"}, asDocument},
-		{"inspect image", []string{"image", "inspect", "busybox:test"}, asDocument},
-		{"volume ls", []string{"volume", "ls"}, asTable},
-		{"volume ls json", []string{"volume", "ls", "--format", "{{json .}}"}, asJSONLines},
-		{"volume inspect", []string{"volume", "inspect", "vol1", "vol2"}, asDocument},
-		{"logs -t stdout", []string{"logs", "-t", "exit1"}, asLines},
-		{"volume ls -q", []string{"volume", "ls", "-q"}, asLines},
-		{"stats", []string{"stats", "--no-stream", "run1", "opts1"}, asTable},
-		{"stats json", []string{"stats", "--no-stream", "--format", "{{json .}}", "run1", "opts1"}, asJSONLines},
-		{"port", []string{"port", "opts1"}, asLines},
-		{"top", []string{"top", "run1"}, asHeaderAndRows},
-		{"top options", []string{"top", "run1", "-o", "pid,comm,args"}, asHeaderAndRows},
-		{"system df", []string{"system", "df"}, asTable},
-		{"system df json", []string{"system", "df", "--format", "{{json .}}"}, asJSONLines},
-		{"system df -v", []string{"system", "df", "-v"}, asSections},
-		{"version json", []string{"version", "--format", "{{json .}}"}, asKeys},
-		{"info json", []string{"info", "--format", "{{json .}}"}, asKeys},
-	} {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d, p := w.both(t, tc.args...)
 			for _, diff := range tc.kind(tc.name, d, p) {
@@ -73,6 +28,26 @@ func TestDockerCompare(t *testing.T) {
 			}
 		})
 	}
+	// The commands whose output docker's CLI shapes, through the newer
+	// docker CLI on this machine and the same daemon: docker 28's CLI
+	// adds fields and changes some precisions.
+	t.Run("docker 28 CLI", func(t *testing.T) {
+		cli := newerCLI(t, w)
+		for _, tc := range cases {
+			if !byCLI(tc.args) {
+				continue
+			}
+			t.Run(tc.name, func(t *testing.T) {
+				d, p := cli.ok(t, tc.args...), w.pelagos.ok(t, tc.args...)
+				for _, diff := range tc.kind(newerPrefix+tc.name, d, p) {
+					t.Error(diff)
+				}
+				if t.Failed() {
+					t.Logf("docker:\n%s\npelagos:\n%s", d, p)
+				}
+			})
+		}
+	})
 	// One line, the last logged, on whichever stream wrote it: the order
 	// of lines written to stdout and stderr at once is the log copiers'.
 	t.Run("logs -t --tail", func(t *testing.T) {
@@ -118,6 +93,88 @@ func TestDockerCompare(t *testing.T) {
 			t.Error(diff)
 		}
 	})
+}
+
+// newerCLI is the docker 28 CLI on this machine (docs/TESTING.md lists
+// it) talking to the private daemon.
+func newerCLI(t *testing.T, w *world) side {
+	t.Helper()
+	const bin = "/usr/local/bin/docker"
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("no docker CLI at %s (the machine's newer client): %v", bin, err)
+	}
+	cmd := exec.Command(bin, "version", "--format", "{{.Client.Version}}")
+	cmd.Env = w.docker.env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s version: %v", bin, err)
+	}
+	if v := strings.TrimSpace(string(out)); !strings.HasPrefix(v, "28.") {
+		t.Skipf("%s is docker %s, these comparisons are written for 28", bin, v)
+	}
+	return side{name: "docker 28", bin: bin, env: w.docker.env}
+}
+
+// byCLI reports whether docker's CLI, rather than its daemon, shapes the
+// output of args: tables and --format templates. Inspect, version and
+// info print the daemon's JSON as it comes.
+func byCLI(args []string) bool {
+	switch args[0] {
+	case "inspect", "image", "version", "info", "logs", "diff", "port":
+		return false
+	}
+	return true
+}
+
+// cases are the commands run on both sides, each with how its output is
+// compared.
+var cases = []struct {
+	name string
+	args []string
+	kind outputKind
+}{
+	{"ps", []string{"ps"}, asTable},
+	{"ps -a", []string{"ps", "-a"}, asTable},
+	{"ps -a -s", []string{"ps", "-a", "-s"}, asTable},
+	{"ps -a --no-trunc", []string{"ps", "-a", "--no-trunc"}, asTable},
+	{"ps table format", []string{"ps", "-a", "--format", "table {{.Names}}\t{{.Status}}"}, asTable},
+	{"ps json", []string{"ps", "-a", "--format", "{{json .}}"}, asJSONLines},
+	{"ps -q", []string{"ps", "-aq"}, asLines},
+	{"ps filters", []string{"ps", "-a", "--filter", "status=exited", "--filter", "label=app=dockercmp"}, asTable},
+	{"ps -n", []string{"ps", "-n", "2"}, asTable},
+	{"ps every field", []string{"ps", "-a", "--format", "table {{.ID}}\t{{.Labels}}\t{{.Mounts}}\t{{.Networks}}\t{{.LocalVolumes}}\t{{.CreatedAt}}\t{{.State}}\t{{.Size}}"}, asTable},
+	{"container ls", []string{"container", "ls", "-a"}, asTable},
+	{"images", []string{"images"}, asTable},
+	{"images -q", []string{"images", "-q"}, asLines},
+	{"images --digests --no-trunc", []string{"images", "--digests", "--no-trunc"}, asTable},
+	{"history", []string{"history", "busybox:test"}, asTable},
+	{"history json", []string{"history", "--format", "{{json .}}", "busybox:test"}, asJSONLines},
+	{"inspect container --size", []string{"inspect", "--size", "opts1"}, asDocument},
+	{"inspect -f json", []string{"inspect", "-f", "{{json .State}}", "run1"}, asDocument},
+	{"diff", []string{"diff", "opts1"}, asLineSet},
+	{"network ls", []string{"network", "ls"}, asHeader},
+	{"images json", []string{"images", "--format", "{{json .}}"}, asJSONLines},
+	{"inspect container running", []string{"inspect", "run1"}, asDocument},
+	{"inspect container exited", []string{"inspect", "exit1"}, asDocument},
+	{"inspect container options", []string{"inspect", "opts1"}, asDocument},
+	{"inspect container paused", []string{"inspect", "paused1"}, asDocument},
+	{"inspect container created", []string{"inspect", "created1"}, asDocument},
+	{"inspect image", []string{"image", "inspect", "busybox:test"}, asDocument},
+	{"volume ls", []string{"volume", "ls"}, asTable},
+	{"volume ls json", []string{"volume", "ls", "--format", "{{json .}}"}, asJSONLines},
+	{"volume inspect", []string{"volume", "inspect", "vol1", "vol2"}, asDocument},
+	{"logs -t stdout", []string{"logs", "-t", "exit1"}, asLines},
+	{"volume ls -q", []string{"volume", "ls", "-q"}, asLines},
+	{"stats", []string{"stats", "--no-stream", "run1", "opts1"}, asTable},
+	{"stats json", []string{"stats", "--no-stream", "--format", "{{json .}}", "run1", "opts1"}, asJSONLines},
+	{"port", []string{"port", "opts1"}, asLines},
+	{"top", []string{"top", "run1"}, asHeaderAndRows},
+	{"top options", []string{"top", "run1", "-o", "pid,comm,args"}, asHeaderAndRows},
+	{"system df", []string{"system", "df"}, asTable},
+	{"system df json", []string{"system", "df", "--format", "{{json .}}"}, asJSONLines},
+	{"system df -v", []string{"system", "df", "-v"}, asSections},
+	{"version json", []string{"version", "--format", "{{json .}}"}, asKeys},
+	{"info json", []string{"info", "--format", "{{json .}}"}, asKeys},
 }
 
 // outputKind compares docker's output d with pelagos's p and lists the
@@ -240,7 +297,7 @@ func asSections(what, d, p string) []string {
 			diffs = append(diffs, "section title: docker "+quote(ds[i].title)+", pelagos "+quote(ps[i].title))
 			continue
 		}
-		for _, diff := range asTable(what+"/"+ds[i].title, ds[i].body, ps[i].body) {
+		for _, diff := range asTable(what+" "+strings.TrimSuffix(ds[i].title, ":"), ds[i].body, ps[i].body) {
 			diffs = append(diffs, ds[i].title+" "+diff)
 		}
 	}

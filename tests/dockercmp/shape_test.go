@@ -164,6 +164,10 @@ var allowed = map[string]string{
 	"volume ls json:.Group":                                         "docker 23's CLI added it (cluster volumes)",
 	"volume ls json:.Status":                                        "docker 23's CLI added it (cluster volumes)",
 	"volume inspect anonymous:[].Labels":                            "docker 23 labels anonymous volumes com.docker.volume.anonymous, as pelagos does",
+	// docker 28's CLI against 20.10's: where they differ, pelagos follows
+	// 20.10's.
+	"docker 28 ps json:.Platform":                    "docker 28's CLI shows the image platform of API 1.48's ImageManifestDescriptor; not given yet",
+	"docker 28 system df -v Images space usage:SIZE": "docker 28's df -v prints an image's size with three digits, 20.10's with four, as pelagos",
 	// Keys newer docker removed, which pelagos leaves out.
 	"inspect image:[].Container":       "docker 26 (API 1.45) removed it",
 	"inspect image:[].ContainerConfig": "docker 26 (API 1.45) removed it",
@@ -205,6 +209,9 @@ var allowed = map[string]string{
 	"info json:.RegistryConfig":              "registries and mirrors are configured in pelagos's registries file (docs/IMAGES.md), not shown here yet",
 }
 
+// newerPrefix names the comparisons made through docker 28's CLI.
+const newerPrefix = "docker 28 "
+
 // varyingLength are arrays whose length depends on timing (health probes
 // so far): compared element by element as far as both go.
 var varyingLength = map[string]bool{
@@ -214,10 +221,14 @@ var varyingLength = map[string]bool{
 // isAllowed reports whether path, under the comparison named what, is
 // covered by an allow-list entry.
 func isAllowed(what, path string) bool {
-	groups := []string{what}
-	words := strings.Fields(what)
-	for i := len(words) - 1; i > 0; i-- {
-		groups = append(groups, strings.Join(words[:i], " "))
+	// A comparison through docker 28's CLI ("docker 28 ps json") is
+	// also covered by the entries of the same comparison with 20.10's.
+	var groups []string
+	for _, w := range []string{what, strings.TrimPrefix(what, newerPrefix)} {
+		words := strings.Fields(w)
+		for i := len(words); i > 0; i-- {
+			groups = append(groups, strings.Join(words[:i], " "))
+		}
 	}
 	for p := path; ; {
 		for _, g := range groups {
