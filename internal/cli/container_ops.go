@@ -157,7 +157,7 @@ func printPorts(g *globals, c *engine.Container, only []string) error {
 		}
 	}
 	if want != "" && !found {
-		return fmt.Errorf("no public port '%s' published for %s", only[0], c.Name)
+		return dockerError(fmt.Sprintf("No public port '%s' published for %s", want, c.Name))
 	}
 	return nil
 }

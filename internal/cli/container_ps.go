@@ -246,13 +246,13 @@ func psFilter(e *engine.Engine, filters []string) (func(*engine.Container) bool,
 			switch v {
 			case "created", "restarting", "running", "removing", "paused", "exited", "dead":
 			default:
-				return nil, fmt.Errorf("invalid filter 'status=%s'", v)
+				return nil, dockerError(fmt.Sprintf("Invalid filter 'status=%s'", v))
 			}
 			preds = append(preds, func(c *engine.Container) bool { return containerState(e, c) == v })
 		case "exited":
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return nil, fmt.Errorf("invalid filter 'exited=%s'", v)
+				return nil, dockerError(fmt.Sprintf("Invalid filter 'exited=%s'", v))
 			}
 			preds = append(preds, func(c *engine.Container) bool {
 				return c.State.Status == engine.StatusExited && c.State.ExitCode == n
@@ -269,7 +269,7 @@ func psFilter(e *engine.Engine, filters []string) (func(*engine.Container) bool,
 				return c.Config.Image == v || strings.HasPrefix(strings.TrimPrefix(c.Image, "sha256:"), strings.TrimPrefix(v, "sha256:"))
 			})
 		default:
-			return nil, fmt.Errorf("invalid filter '%s'", k)
+			return nil, dockerError(fmt.Sprintf("Invalid filter '%s'", k))
 		}
 	}
 	return func(c *engine.Container) bool {

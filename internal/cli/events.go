@@ -113,7 +113,7 @@ func eventFilter(filters []string) (func(engine.Event) bool, error) {
 		switch k {
 		case "container", "volume", "network", "event", "type", "image", "label", "scope":
 		default:
-			return nil, fmt.Errorf("invalid filter '%s'", k)
+			return nil, dockerError(fmt.Sprintf("Invalid filter '%s'", k))
 		}
 		by[k] = append(by[k], v)
 	}

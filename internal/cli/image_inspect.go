@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/template"
@@ -97,11 +98,14 @@ func newInspectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out []inspectImage
+			// As docker: every image found is printed, then what was not.
+			out := []inspectImage{}
+			var errs []error
 			for _, a := range args {
-				img, err := st.Lookup(a)
+				img, err := lookupImage(st, a)
 				if err != nil {
-					return err
+					errs = append(errs, err)
+					continue
 				}
 				ii, err := inspect(st, img)
 				if err != nil {
@@ -109,7 +113,10 @@ func newInspectCmd(g *globals) *cobra.Command {
 				}
 				out = append(out, ii)
 			}
-			return printInspect(g, format, out)
+			if err := printInspect(g, format, out); err != nil {
+				return err
+			}
+			return errors.Join(errs...)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")
@@ -143,6 +150,16 @@ func printInspect(g *globals, format string, out []inspectImage) error {
 		fmt.Fprintln(g.out, buf.String())
 	}
 	return nil
+}
+
+// lookupImage is st.Lookup with docker's message for an image that is
+// not there.
+func lookupImage(st *store.Store, name string) (store.Image, error) {
+	img, err := st.Lookup(name)
+	if errors.Is(err, store.ErrNotFound) {
+		return img, dockerError("No such image: " + name)
+	}
+	return img, err
 }
 
 func configOf(st *store.Store, img store.Image) (*v1.ConfigFile, error) {

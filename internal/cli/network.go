@@ -186,7 +186,7 @@ func networkFilter(filters []string) (func(*network.Network) bool, error) {
 			}
 			preds = append(preds, func(n *network.Network) bool { return n.IsDefault() == (v == "builtin") })
 		default:
-			return nil, fmt.Errorf("invalid filter '%s'", k)
+			return nil, dockerError(fmt.Sprintf("Invalid filter '%s'", k))
 		}
 	}
 	return func(n *network.Network) bool {

@@ -122,11 +122,11 @@ func (f *runFlags) register(cmd *cobra.Command, run bool) {
 	fl.BoolVar(&f.privileged, "privileged", false, "give extended privileges to this container")
 	stringsVar(fl, &f.securityOpt, "security-opt", "security options (seccomp=unconfined, no-new-privileges)")
 	fl.Int64Var(&f.pidsLimit, "pids-limit", 0, "tune container pids limit (-1 for unlimited)")
-	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit")
+	fl.VarP(bytesFlag{&f.memory}, "memory", "m", "memory limit")
 	fl.StringVar(&f.memorySwap, "memory-swap", "", "swap limit equal to memory plus swap: '-1' to enable unlimited swap")
 	fl.StringVar(&f.cpus, "cpus", "", "number of CPUs")
 	f.cpu.register(fl)
-	fl.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm")
+	fl.Var(bytesFlag{&f.shmSize}, "shm-size", "size of /dev/shm")
 	fl.StringVar(&f.cgroupParent, "cgroup-parent", "", "optional parent cgroup for the container")
 	stringsVar(fl, &f.ulimits, "ulimit", "ulimit options")
 	stringsVarP(fl, &f.labels, "label", "l", "set meta data on a container")
@@ -467,3 +467,20 @@ func stdinFile(g *globals) *os.File {
 	}
 	return nil
 }
+
+// bytesFlag is a size flag (-m 64m) kept as its text but checked when
+// set, so that a bad size is reported as docker's flag parser reports
+// it: invalid argument "x" for "-m, --memory" flag: invalid size: 'x'.
+type bytesFlag struct{ s *string }
+
+func (b bytesFlag) String() string { return *b.s }
+
+func (b bytesFlag) Set(v string) error {
+	if _, err := engine.ParseBytes(v); err != nil {
+		return err
+	}
+	*b.s = v
+	return nil
+}
+
+func (b bytesFlag) Type() string { return "bytes" }

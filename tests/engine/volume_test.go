@@ -340,7 +340,7 @@ func TestVolumeCommands(t *testing.T) {
 		{[]string{"volume", "create", "-o", "type=tmpfs", "t1"}, 1, `"type" and "device" are both required`},
 		{[]string{"volume", "create", "-o", "color=red", "t1"}, 1, `invalid option: "color"`},
 		{[]string{"volume", "create", "-d", "nfs", "t1"}, 1, `plugin "nfs" not found`},
-		{[]string{"volume", "ls", "--filter", "colour=red"}, 1, "invalid filter 'colour'"},
+		{[]string{"volume", "ls", "--filter", "colour=red"}, 1, "Invalid filter 'colour'"},
 		{[]string{"volume", "rm"}, 1, "requires at least 1 arg"},
 	} {
 		if got := c.fails(tc.code, tc.args...); !strings.Contains(got, tc.msg) {
