@@ -75,7 +75,8 @@ func parseEventTime(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if d, err := time.ParseDuration(s); err == nil {
+	// "0" is Unix time 0, not a duration (docker's GetTimestamp).
+	if d, err := time.ParseDuration(s); err == nil && s != "0" {
 		return now.Add(-d), nil
 	}
 	if sec, frac, ok := strings.Cut(s, "."); !strings.ContainsAny(s, "-:T") {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -66,6 +67,19 @@ func TestDockerCompare(t *testing.T) {
 					t.Errorf("message:\ndocker:  %q\npelagos: %q", d, p)
 				}
 			})
+		}
+	})
+	t.Run("events", func(t *testing.T) {
+		// Everything journalled so far, the same instant for both.
+		now := time.Now()
+		until := fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond())
+		args := []string{"events", "--since", "0", "--until", until, "--format", "{{json .}}"}
+		d, p := w.both(t, args...)
+		for _, diff := range compareEvents(d, p) {
+			t.Error(diff)
+		}
+		if t.Failed() {
+			t.Logf("docker:\n%s\npelagos:\n%s", d, p)
 		}
 	})
 	// One line, the last logged, on whichever stream wrote it: the order
@@ -133,6 +147,52 @@ func newerCLI(t *testing.T, w *world) side {
 		t.Skipf("%s is docker %s, these comparisons are written for 28", bin, v)
 	}
 	return side{name: "docker 28", bin: bin, env: w.docker.env}
+}
+
+// compareEvents compares the first event of each kind (type and action,
+// an exec's command left out) that docker journalled with pelagos's
+// first of the same kind: every kind docker has, pelagos must have too.
+func compareEvents(d, p string) []string {
+	first := func(out string) (map[string]any, []string, error) {
+		m := map[string]any{}
+		var order []string
+		for _, l := range nonEmptyLines(out) {
+			v, err := decodeJSON(l)
+			if err != nil {
+				return nil, nil, err
+			}
+			ev, _ := v.(map[string]any)
+			action, _, _ := strings.Cut(fmt.Sprint(ev["Action"]), ":")
+			kind := fmt.Sprint(ev["Type"]) + " " + action
+			if _, ok := m[kind]; !ok {
+				m[kind] = ev
+				order = append(order, kind)
+			}
+		}
+		return m, order, nil
+	}
+	dm, order, err := first(d)
+	if err != nil {
+		return []string{"docker's events: " + err.Error()}
+	}
+	pm, _, err := first(p)
+	if err != nil {
+		return []string{"pelagos's events: " + err.Error()}
+	}
+	var diffs []string
+	for _, kind := range order {
+		what := "events " + kind
+		if isAllowed(what, "") {
+			continue
+		}
+		pe, ok := pm[kind]
+		if !ok {
+			diffs = append(diffs, "no "+kind+" event from pelagos")
+			continue
+		}
+		diffs = append(diffs, compareJSON(what, "", dm[kind], pe, byClass)...)
+	}
+	return diffs
 }
 
 // errorCases fail on both sides: the exit codes must be the same, and

@@ -186,6 +186,11 @@ var allowed = map[string]string{
 	"history json:.CreatedBy":           "an imported layer's history: docker records no command, pelagos names itself",
 	"history json:.Comment":             "docker records its upload's source (\"Imported from -\"), pelagos that it was a tarball",
 	"inspect container:[].ExecIDs":      "docker's health probes are execs, listed here while one runs; pelagos's monitor runs them itself",
+	"events image:":                     "pelagos journals no image events (docs/ENGINE.md, Events)",
+	"events network:":                   "docker connects a --network none container to its \"none\" network object; pelagos has none",
+	"events container exec_create:":     "docker's health probes are execs and journal exec events; pelagos's do not (docs/ENGINE.md, Events)",
+	"events container exec_start:":      "docker's health probes are execs and journal exec events; pelagos's do not (docs/ENGINE.md, Events)",
+	"events container exec_die:":        "docker's health probes are execs and journal exec events; pelagos's do not (docs/ENGINE.md, Events)",
 	"inspect image:[].DockerVersion":    "the docker release that built the image; pelagos is not docker",
 	"inspect image:[].GraphDriver.Data": "an image's layers are not mounted in pelagos's store: no merged or work directory to name",
 
