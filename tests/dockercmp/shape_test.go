@@ -160,6 +160,7 @@ var allowed = map[string]string{
 	// Keys newer docker added, which pelagos follows.
 	"inspect container:[].NetworkSettings.Networks.none.DNSNames":   "docker 25 (API 1.44) added it",
 	"inspect container:[].NetworkSettings.Networks.none.GwPriority": "docker 28 (API 1.48) added it",
+	"network inspect:[].EnableIPv4":                                 "docker 28 (API 1.47) added it",
 	"volume ls json:.Availability":                                  "docker 23's CLI added it (cluster volumes)",
 	"volume ls json:.Group":                                         "docker 23's CLI added it (cluster volumes)",
 	"volume ls json:.Status":                                        "docker 23's CLI added it (cluster volumes)",
@@ -191,6 +192,7 @@ var allowed = map[string]string{
 	"events container exec_create:":     "docker's health probes are execs and journal exec events; pelagos's do not (docs/ENGINE.md, Events)",
 	"events container exec_start:":      "docker's health probes are execs and journal exec events; pelagos's do not (docs/ENGINE.md, Events)",
 	"events container exec_die:":        "docker's health probes are execs and journal exec events; pelagos's do not (docs/ENGINE.md, Events)",
+	"network inspect:[].Containers":     "docker's none network holds an endpoint per --network none container; pelagos's lists none",
 	"inspect image:[].DockerVersion":    "the docker release that built the image; pelagos is not docker",
 	"inspect image:[].GraphDriver.Data": "an image's layers are not mounted in pelagos's store: no merged or work directory to name",
 
