@@ -180,6 +180,7 @@ type Info struct {
 	Labels             []string
 	ExperimentalBuild  bool
 	ServerVersion      string
+	RegistryConfig     registryServiceConfig
 	Runtimes           map[string]infoRuntime
 	DefaultRuntime     string
 	// LiveRestoreEnabled: containers outlive every pelagos process, as
@@ -222,6 +223,11 @@ func newInfoCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			rc, err := g.registryConfig()
+			if err != nil {
+				return err
+			}
+			info.RegistryConfig = registryInfo(rc)
 			if format != "" {
 				return formatOne(g.out, format, info)
 			}

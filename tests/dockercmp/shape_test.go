@@ -213,7 +213,6 @@ var allowed = map[string]string{
 	"info json:.ContainerdCommit":            "no containerd",
 	"info json:.RuncCommit":                  "no runc: the runtime is built in",
 	"info json:.Runtimes":                    "runtime names: docker's are runc under containerd's names; pelagos's runtime is built in",
-	"info json:.RegistryConfig":              "registries and mirrors are configured in pelagos's registries file (docs/IMAGES.md), not shown here yet",
 }
 
 // newerPrefix names the comparisons made through docker 28's CLI.
