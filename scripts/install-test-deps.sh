@@ -27,6 +27,7 @@ pkgs=(
 	systemd          # systemd-analyze verify checks contrib/systemd's unit files; tests/systemd boots it in a sandbox
 	qemu-system-x86    # tests/vm: boots the cgroup v2 VM (TCG)
 	linux-image-amd64  # tests/vm: Debian's kernel and modules for that VM
+	libdevmapper1.02.1 # tests/dockercmp: a library the unpacked dockerd links
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -52,6 +53,21 @@ export GOBIN="${GOBIN:-$(go env GOPATH)/bin}"
 if [ ! -x "$GOBIN/staticcheck" ]; then
 	echo "installing staticcheck"
 	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+
+# tests/dockercmp compares pelagos's output with a real dockerd: Debian's
+# docker.io and containerd, unpacked into the test cache, never installed
+# (no maintainer scripts, no service, no docker group, nothing started).
+dockerdir="${PELAGOS_TEST_CACHE:-/var/cache/pelagos-test}/docker-20.10"
+if [ ! -x "$dockerdir/root/usr/sbin/dockerd" ]; then
+	echo "unpacking docker.io and containerd into $dockerdir"
+	rm -rf "$dockerdir.tmp"
+	mkdir -p "$dockerdir.tmp/debs"
+	(cd "$dockerdir.tmp/debs" && { apt-get download -qq docker.io containerd 2>/dev/null ||
+		{ apt-get update -qq && apt-get download -qq docker.io containerd; }; })
+	for deb in "$dockerdir.tmp"/debs/*.deb; do dpkg-deb -x "$deb" "$dockerdir.tmp/root"; done
+	rm -rf "$dockerdir.tmp/debs" "$dockerdir"
+	mv "$dockerdir.tmp" "$dockerdir"
 fi
 
 # The OCI validation suite (runtime-tools), built once and cached in

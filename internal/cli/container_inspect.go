@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"strings"
 	"text/template"
 	"time"
 
@@ -36,11 +38,101 @@ type inspectContainer struct {
 	ProcessLabel    string            `json:"ProcessLabel"`
 	AppArmorProfile string            `json:"AppArmorProfile"`
 	ExecIDs         []string          `json:"ExecIDs"`
-	HostConfig      engine.HostConfig `json:"HostConfig"`
+	HostConfig      inspectHostConfig `json:"HostConfig"`
 	GraphDriver     graphDriver       `json:"GraphDriver"`
 	Mounts          []inspectMount    `json:"Mounts"`
 	Config          engine.Config     `json:"Config"`
 	NetworkSettings networkSettings   `json:"NetworkSettings"`
+	// SizeRw and SizeRootFs are there with --size, as docker's.
+	SizeRw     *int64 `json:"SizeRw,omitempty"`
+	SizeRootFs *int64 `json:"SizeRootFs,omitempty"`
+}
+
+// inspectHostConfig is the record's HostConfig as docker's inspect shows
+// it (docker 20.10's keys, compared with a real dockerd by
+// tests/dockercmp): the fields below shadow the record's where docker
+// writes them differently, fill in the defaults the engine applies, and
+// add docker's knobs that pelagos has no use for at their zero values.
+// Empty lists are [] or null as docker's are.
+type inspectHostConfig struct {
+	engine.HostConfig
+	Init           *bool          `json:"Init,omitempty"`
+	Mounts         []engine.Mount `json:"Mounts,omitempty"`
+	OomKillDisable bool           `json:"OomKillDisable"`
+	ShmSize        int64          `json:"ShmSize"`
+	IpcMode        string         `json:"IpcMode"`
+	CgroupnsMode   string         `json:"CgroupnsMode"`
+
+	PortBindings map[string][]network.PortBinding `json:"PortBindings"`
+	DNS          []string                         `json:"Dns"`
+	DNSOptions   []string                         `json:"DnsOptions"`
+	DNSSearch    []string                         `json:"DnsSearch"`
+	Devices      []engine.DeviceMapping           `json:"Devices"`
+
+	MaskedPaths   []string `json:"MaskedPaths"`
+	ReadonlyPaths []string `json:"ReadonlyPaths"`
+	Runtime       string   `json:"Runtime"`
+
+	ContainerIDFile      string     `json:"ContainerIDFile"`
+	VolumeDriver         string     `json:"VolumeDriver"`
+	Cgroup               string     `json:"Cgroup"`
+	Links                []string   `json:"Links"`
+	ConsoleSize          [2]uint    `json:"ConsoleSize"`
+	Isolation            string     `json:"Isolation"`
+	BlkioWeight          uint16     `json:"BlkioWeight"`
+	BlkioWeightDevice    []struct{} `json:"BlkioWeightDevice"`
+	BlkioDeviceReadBps   []struct{} `json:"BlkioDeviceReadBps"`
+	BlkioDeviceWriteBps  []struct{} `json:"BlkioDeviceWriteBps"`
+	BlkioDeviceReadIOps  []struct{} `json:"BlkioDeviceReadIOps"`
+	BlkioDeviceWriteIOps []struct{} `json:"BlkioDeviceWriteIOps"`
+	CPURealtimePeriod    int64      `json:"CpuRealtimePeriod"`
+	CPURealtimeRuntime   int64      `json:"CpuRealtimeRuntime"`
+	DeviceRequests       []struct{} `json:"DeviceRequests"`
+	KernelMemory         int64      `json:"KernelMemory"`
+	KernelMemoryTCP      int64      `json:"KernelMemoryTCP"`
+	MemorySwappiness     *int64     `json:"MemorySwappiness"`
+	CPUCount             int64      `json:"CpuCount"`
+	CPUPercent           int64      `json:"CpuPercent"`
+	IOMaximumIOps        uint64     `json:"IOMaximumIOps"`
+	IOMaximumBandwidth   uint64     `json:"IOMaximumBandwidth"`
+}
+
+// toInspectHostConfig fills inspectHostConfig from the record.
+func toInspectHostConfig(hc engine.HostConfig) inspectHostConfig {
+	out := inspectHostConfig{
+		HostConfig: hc, Init: hc.Init, ShmSize: hc.ShmSize, IpcMode: hc.IpcMode, CgroupnsMode: hc.CgroupnsMode,
+		OomKillDisable: hc.OomKillDisable != nil && *hc.OomKillDisable,
+		PortBindings:   hc.PortBindings, DNS: nonNil(hc.DNS), DNSOptions: nonNil(hc.DNSOptions), DNSSearch: nonNil(hc.DNSSearch),
+		Devices: nonNil(hc.Devices), BlkioWeightDevice: []struct{}{},
+		MaskedPaths: engine.MaskedPaths(&hc), ReadonlyPaths: engine.ReadonlyPaths(&hc), Runtime: "pelagos",
+	}
+	for _, m := range hc.Mounts {
+		if m.Flag == "" {
+			out.Mounts = append(out.Mounts, m)
+		}
+	}
+	if out.PortBindings == nil {
+		out.PortBindings = map[string][]network.PortBinding{}
+	}
+	if out.ShmSize == 0 {
+		out.ShmSize = engine.DefaultShmSize
+	}
+	// The namespaces every container gets unless told otherwise.
+	if out.IpcMode == "" {
+		out.IpcMode = "private"
+	}
+	if out.CgroupnsMode == "" {
+		out.CgroupnsMode = "private"
+	}
+	return out
+}
+
+// nonNil is s, or an empty slice (JSON []) for nil.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 type inspectState struct {
@@ -163,22 +255,34 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectContainer {
 		ResolvConfPath: filepath.Join(c.Dir(), "resolv.conf"), HostnamePath: filepath.Join(c.Dir(), "hostname"),
 		HostsPath: filepath.Join(c.Dir(), "hosts"), LogPath: c.LogPath(), Name: "/" + c.Name,
 		RestartCount: c.RestartCount, Driver: "overlay", Platform: "linux",
-		HostConfig: c.HostConfig, Config: c.Config, Mounts: []inspectMount{},
+		HostConfig: toInspectHostConfig(c.HostConfig), Config: inspectConfig(c), Mounts: []inspectMount{},
 		GraphDriver:     graphDriver{Name: "overlay", Data: map[string]string{"MergedDir": c.RootfsPath()}},
 		NetworkSettings: toNetworkSettings(c),
 	}
 	if ic.Args == nil {
 		ic.Args = []string{}
 	}
+	if s.StartedAt.IsZero() {
+		// docker writes these files, and names them, at the first start.
+		ic.HostnamePath, ic.HostsPath, ic.ResolvConfPath, ic.LogPath = "", "", "", ""
+	}
 	if st, err := e.Images(); err == nil {
 		snap := filepath.Join(st.Root(), "snapshots", c.ID)
 		ic.GraphDriver.Data["UpperDir"] = filepath.Join(snap, "upper")
 		ic.GraphDriver.Data["WorkDir"] = filepath.Join(snap, "work")
+		if img, err := st.Lookup(c.Image); err == nil && len(img.Layers) > 0 {
+			// The overlay's lower layers, top first, as docker's overlay2.
+			lower := make([]string, 0, len(img.Layers))
+			for i := len(img.Layers) - 1; i >= 0; i-- {
+				lower = append(lower, st.LayerDir(img.Layers[i]))
+			}
+			ic.GraphDriver.Data["LowerDir"] = strings.Join(lower, ":")
+		}
 	}
 	ic.Mounts = append(ic.Mounts, volumeMounts(e, c)...)
 	for _, m := range c.HostConfig.Mounts {
-		if m.Type == "volume" {
-			continue // in volumeMounts
+		if m.Type == "volume" || m.Flag == "--tmpfs" {
+			continue // volumes are in volumeMounts; docker lists no --tmpfs
 		}
 		im := inspectMount{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly}
 		if m.Type == "bind" {
@@ -195,6 +299,46 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectContainer {
 	return ic
 }
 
+// addSizes adds --size's fields: the bytes of the container's writable
+// layer, and of it and its image together.
+func addSizes(e *engine.Engine, c *engine.Container, ic *inspectContainer) {
+	st, err := e.Images()
+	if err != nil {
+		return
+	}
+	rw := containerRW(st, c)
+	root := rw
+	if img, err := st.Lookup(c.Image); err == nil {
+		root += img.Size
+	}
+	ic.SizeRw, ic.SizeRootFs = &rw, &root
+}
+
+// inspectConfig is the record's Config as docker shows it: the hostname
+// the container gets when none was asked for, and {} for no labels.
+func inspectConfig(c *engine.Container) engine.Config {
+	cfg := c.Config
+	if cfg.Hostname == "" && c.HostConfig.NetworkMode != "host" && c.HostConfig.UTSMode != "host" {
+		cfg.Hostname = c.ShortID()
+	}
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	// docker records -v /path (an anonymous volume) as a VOLUME.
+	for _, m := range c.HostConfig.Mounts {
+		if m.Type == "volume" && m.Source == "" && m.Flag == "-v" {
+			if _, ok := cfg.Volumes[m.Target]; !ok {
+				cfg.Volumes = maps.Clone(cfg.Volumes)
+				if cfg.Volumes == nil {
+					cfg.Volumes = map[string]struct{}{}
+				}
+				cfg.Volumes[m.Target] = struct{}{}
+			}
+		}
+	}
+	return cfg
+}
+
 // newInspectContainerCmd is `container inspect`, or with images the
 // top-level `inspect`, which also finds images.
 func newInspectContainerCmd(g *globals, images bool) *cobra.Command {
@@ -205,7 +349,7 @@ func newInspectContainerCmd(g *globals, images bool) *cobra.Command {
 		Short: "Display detailed information on one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withEngine(g, func(ctx context.Context, e *engine.Engine, args []string) error {
-			return inspectAny(ctx, g, e, args, format, images)
+			return inspectAny(ctx, g, e, args, format, images, size)
 		}),
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output using a custom template")
@@ -215,13 +359,17 @@ func newInspectContainerCmd(g *globals, images bool) *cobra.Command {
 
 // inspectAny prints containers (and, with images, images of that name
 // when no container has it), as docker's top-level inspect does.
-func inspectAny(ctx context.Context, g *globals, e *engine.Engine, refs []string, format string, images bool) error {
+func inspectAny(ctx context.Context, g *globals, e *engine.Engine, refs []string, format string, images, size bool) error {
 	var out []any
 	var errs []error
 	for _, ref := range refs {
 		c, err := e.Get(ctx, ref)
 		if err == nil {
-			out = append(out, toInspect(e, c))
+			ic := toInspect(e, c)
+			if size {
+				addSizes(e, c, &ic)
+			}
+			out = append(out, ic)
 			continue
 		}
 		if images && errors.Is(err, engine.ErrNotFound) {

@@ -78,7 +78,8 @@ func parseTimeArg(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if d, err := time.ParseDuration(s); err == nil {
+	// "0" is Unix time 0, not a duration (docker's GetTimestamp).
+	if d, err := time.ParseDuration(s); err == nil && s != "0" {
 		return now.Add(-d), nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, time.RFC3339, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {

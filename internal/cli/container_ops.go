@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -155,14 +157,14 @@ func printPorts(g *globals, c *engine.Container, only []string) error {
 		}
 	}
 	if want != "" && !found {
-		return fmt.Errorf("no public port '%s' published for %s", only[0], c.Name)
+		return dockerError(fmt.Sprintf("No public port '%s' published for %s", want, c.Name))
 	}
 	return nil
 }
 
 // newTopCmd lists the container's processes with ps(1), as docker top.
 func newTopCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "top CONTAINER [ps OPTIONS]",
 		Short: "Display the running processes of a container",
 		Args:  cobra.MinimumNArgs(1),
@@ -178,21 +180,23 @@ func newTopCmd(g *globals) *cobra.Command {
 			return psTable(g, pids, psArgs)
 		}),
 	}
+	// ps's options follow the container and are ps's, not ours.
+	cmd.Flags().SetInterspersed(false)
+	return cmd
 }
 
-// psTable runs ps with psArgs and keeps the header and the rows of pids.
+// psTable runs ps with psArgs and prints the header and the rows of pids
+// as docker does: its daemon splits ps's output into fields (the last
+// column keeps its spaces) and its CLI aligns them with a tabwriter of
+// 20-column cells.
 func psTable(g *globals, pids []int, psArgs []string) error {
 	out, err := exec.Command("ps", psArgs...).Output()
 	if err != nil {
 		return fmt.Errorf("ps %s: %w", strings.Join(psArgs, " "), err)
 	}
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	col := -1
-	for i, h := range strings.Fields(lines[0]) {
-		if h == "PID" {
-			col = i
-		}
-	}
+	titles := strings.Fields(lines[0])
+	col := slices.Index(titles, "PID")
 	if col < 0 {
 		return fmt.Errorf("ps %s: no PID column", strings.Join(psArgs, " "))
 	}
@@ -200,16 +204,19 @@ func psTable(g *globals, pids []int, psArgs []string) error {
 	for _, p := range pids {
 		in[p] = true
 	}
-	fmt.Fprintln(g.out, lines[0])
+	tw := tabwriter.NewWriter(g.out, 20, 1, 3, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(titles, "\t"))
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
-		if col < len(f) {
-			if p, err := strconv.Atoi(f[col]); err == nil && in[p] {
-				fmt.Fprintln(g.out, l)
-			}
+		if len(f) < len(titles) {
+			continue
+		}
+		if p, err := strconv.Atoi(f[col]); err == nil && in[p] {
+			row := append(f[:len(titles)-1:len(titles)-1], strings.Join(f[len(titles)-1:], " "))
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
 		}
 	}
-	return nil
+	return tw.Flush()
 }
 
 func newContainerPruneCmd(g *globals) *cobra.Command {

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pelagos-go/pelagos/internal/engine"
-	"github.com/pelagos-go/pelagos/internal/image/progress"
+	"github.com/pelagos-go/pelagos/internal/image/store"
 )
 
 var psHeaders = map[string]string{
@@ -71,6 +71,9 @@ func ps(ctx context.Context, g *globals, e *engine.Engine, o psOptions) error {
 	if err != nil {
 		return err
 	}
+	// As docker's CLI: a template that shows .Size (json shows every
+	// field) gets sizes without -s.
+	wantSize := o.size || templateUses(o.format, "Size")
 	var rows []map[string]string
 	for _, c := range cs {
 		if !o.all && !c.State.Running && !c.State.Restarting {
@@ -83,7 +86,7 @@ func ps(ctx context.Context, g *globals, e *engine.Engine, o psOptions) error {
 			fmt.Fprintln(g.out, psID(c, o.noTrunc))
 			continue
 		}
-		rows = append(rows, psRow(e, c, o))
+		rows = append(rows, psRow(e, c, o, wantSize))
 	}
 	if o.quiet {
 		return nil
@@ -103,8 +106,8 @@ func psID(c *engine.Container, noTrunc bool) string {
 }
 
 // psRow is one container in docker ps's fields, as strings.
-func psRow(e *engine.Engine, c *engine.Container, o psOptions) map[string]string {
-	cmd := strings.Join(append([]string{c.Path}, c.Args...), " ")
+func psRow(e *engine.Engine, c *engine.Container, o psOptions, wantSize bool) map[string]string {
+	cmd := psCommand(c)
 	if !o.noTrunc {
 		cmd = ellipsis(cmd, 20)
 	}
@@ -114,7 +117,7 @@ func psRow(e *engine.Engine, c *engine.Container, o psOptions) map[string]string
 	}
 	sort.Strings(labels)
 	size := "0B"
-	if o.size {
+	if wantSize {
 		size = containerSize(e, c)
 	}
 	return map[string]string{
@@ -126,20 +129,31 @@ func psRow(e *engine.Engine, c *engine.Container, o psOptions) map[string]string
 	}
 }
 
+// psCommand is docker's Command: the path and arguments joined by
+// spaces, an argument holding a space in single quotes (docker's daemon
+// builds it so, and its CLI quotes and truncates the result).
+func psCommand(c *engine.Container) string {
+	parts := []string{c.Path}
+	for _, a := range c.Args {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
 func mountNames(c *engine.Container) string {
 	var out []string
 	for _, mp := range c.MountPoints {
 		out = append(out, ellipsis(mp.Name, 15))
 	}
 	for _, m := range c.HostConfig.Mounts {
-		if m.Type == "volume" {
-			continue // a MountPoint
+		if m.Type == "volume" || m.Flag == "--tmpfs" {
+			continue // a volume is a MountPoint; docker lists no --tmpfs
 		}
-		src := m.Source
-		if src == "" {
-			src = m.Target
-		}
-		out = append(out, ellipsis(src, 15))
+		// docker's CLI: the name, else the source (a tmpfs has neither).
+		out = append(out, ellipsis(m.Source, 15))
 	}
 	return strings.Join(out, ",")
 }
@@ -181,6 +195,21 @@ func containerSize(e *engine.Engine, c *engine.Container) string {
 	if err != nil {
 		return "0B"
 	}
+	rw := containerRW(st, c)
+	virtual := rw
+	if img, err := st.Lookup(c.Image); err == nil {
+		virtual += img.Size
+	}
+	// docker's CLI: three significant digits, the virtual size only when
+	// there is one.
+	if virtual == 0 {
+		return decimalSize(uint64(rw))
+	}
+	return fmt.Sprintf("%s (virtual %s)", decimalSize(uint64(rw)), decimalSize(uint64(virtual)))
+}
+
+// containerRW is the bytes of the files in c's writable layer.
+func containerRW(st *store.Store, c *engine.Container) int64 {
 	var rw int64
 	filepath.WalkDir(filepath.Join(st.Root(), "snapshots", c.ID, "upper"), func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
@@ -190,11 +219,7 @@ func containerSize(e *engine.Engine, c *engine.Container) string {
 		}
 		return nil
 	})
-	virtual := rw
-	if img, err := st.Lookup(c.Image); err == nil {
-		virtual += img.Size
-	}
-	return fmt.Sprintf("%s (virtual %s)", progress.HumanSize(rw), progress.HumanSize(virtual))
+	return rw
 }
 
 // psFilter compiles --filter id=, name=, label=, status=, exited=,
@@ -221,13 +246,13 @@ func psFilter(e *engine.Engine, filters []string) (func(*engine.Container) bool,
 			switch v {
 			case "created", "restarting", "running", "removing", "paused", "exited", "dead":
 			default:
-				return nil, fmt.Errorf("invalid filter 'status=%s'", v)
+				return nil, dockerError(fmt.Sprintf("Invalid filter 'status=%s'", v))
 			}
 			preds = append(preds, func(c *engine.Container) bool { return containerState(e, c) == v })
 		case "exited":
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return nil, fmt.Errorf("invalid filter 'exited=%s'", v)
+				return nil, dockerError(fmt.Sprintf("Invalid filter 'exited=%s'", v))
 			}
 			preds = append(preds, func(c *engine.Container) bool {
 				return c.State.Status == engine.StatusExited && c.State.ExitCode == n
@@ -244,7 +269,7 @@ func psFilter(e *engine.Engine, filters []string) (func(*engine.Container) bool,
 				return c.Config.Image == v || strings.HasPrefix(strings.TrimPrefix(c.Image, "sha256:"), strings.TrimPrefix(v, "sha256:"))
 			})
 		default:
-			return nil, fmt.Errorf("invalid filter '%s'", k)
+			return nil, dockerError(fmt.Sprintf("Invalid filter '%s'", k))
 		}
 	}
 	return func(c *engine.Container) bool {

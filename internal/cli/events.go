@@ -75,7 +75,8 @@ func parseEventTime(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if d, err := time.ParseDuration(s); err == nil {
+	// "0" is Unix time 0, not a duration (docker's GetTimestamp).
+	if d, err := time.ParseDuration(s); err == nil && s != "0" {
 		return now.Add(-d), nil
 	}
 	if sec, frac, ok := strings.Cut(s, "."); !strings.ContainsAny(s, "-:T") {
@@ -113,7 +114,7 @@ func eventFilter(filters []string) (func(engine.Event) bool, error) {
 		switch k {
 		case "container", "volume", "network", "event", "type", "image", "label", "scope":
 		default:
-			return nil, fmt.Errorf("invalid filter '%s'", k)
+			return nil, dockerError(fmt.Sprintf("Invalid filter '%s'", k))
 		}
 		by[k] = append(by[k], v)
 	}

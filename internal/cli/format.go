@@ -51,6 +51,14 @@ func table(w io.Writer, format, def string, headers map[string]string, rows []ma
 	return nil
 }
 
+// templateUses reports whether a --format template shows field: it names
+// it, or is json, which shows every field. Docker's CLI computes costly
+// fields (container sizes) only then.
+func templateUses(format, field string) bool {
+	f := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(format), "table"))
+	return f == "json" || strings.Contains(strings.ReplaceAll(f, " ", ""), "json.}}") || strings.Contains(f, "."+field)
+}
+
 // since is Docker's "2 weeks ago".
 func since(t time.Time) string {
 	if t.IsZero() {

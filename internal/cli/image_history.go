@@ -4,8 +4,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/pelagos-go/pelagos/internal/image/progress"
 )
 
 func newHistoryCmd(g *globals, use string) *cobra.Command {
@@ -53,7 +51,7 @@ func newHistoryCmd(g *globals, use string) *cobra.Command {
 				}
 				rows = append(rows, map[string]string{
 					"ID": id, "CreatedSince": since(h.Created.Time), "CreatedAt": h.Created.Format("2006-01-02T15:04:05Z07:00"),
-					"CreatedBy": by, "Size": progress.HumanSize(size), "Comment": h.Comment,
+					"CreatedBy": by, "Size": decimalSize(uint64(size)), "Comment": h.Comment,
 				})
 			}
 			// Newest first, as docker prints it.

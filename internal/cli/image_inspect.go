@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/template"
@@ -17,22 +18,63 @@ import (
 
 // inspectImage is Docker's image inspect JSON shape.
 type inspectImage struct {
-	ID            string         `json:"Id"`
-	RepoTags      []string       `json:"RepoTags"`
-	RepoDigests   []string       `json:"RepoDigests"`
-	Parent        string         `json:"Parent"`
-	Comment       string         `json:"Comment"`
-	Created       string         `json:"Created"`
-	DockerVersion string         `json:"DockerVersion"`
-	Author        string         `json:"Author"`
-	Config        v1.Config      `json:"Config"`
-	Architecture  string         `json:"Architecture"`
-	Variant       string         `json:"Variant,omitempty"`
-	Os            string         `json:"Os"`
-	Size          int64          `json:"Size"`
-	GraphDriver   graphDriver    `json:"GraphDriver"`
-	RootFS        inspectRootFS  `json:"RootFS"`
-	Metadata      map[string]any `json:"Metadata"`
+	ID            string      `json:"Id"`
+	RepoTags      []string    `json:"RepoTags"`
+	RepoDigests   []string    `json:"RepoDigests"`
+	Parent        string      `json:"Parent"`
+	Comment       string      `json:"Comment"`
+	Created       string      `json:"Created"`
+	DockerVersion string      `json:"DockerVersion"`
+	Author        string      `json:"Author"`
+	Config        imageConfig `json:"Config"`
+	Architecture  string      `json:"Architecture"`
+	Variant       string      `json:"Variant,omitempty"`
+	Os            string      `json:"Os"`
+	Size          int64       `json:"Size"`
+	// VirtualSize is Size (docker's API dropped it in 1.44; 20.10's has it).
+	VirtualSize int64          `json:"VirtualSize"`
+	GraphDriver graphDriver    `json:"GraphDriver"`
+	RootFS      inspectRootFS  `json:"RootFS"`
+	Metadata    map[string]any `json:"Metadata"`
+}
+
+// imageConfig is an image's config in docker's shape (a container
+// Config): every key, empty ones included, where the OCI config omits
+// them.
+type imageConfig struct {
+	Hostname     string              `json:"Hostname"`
+	Domainname   string              `json:"Domainname"`
+	User         string              `json:"User"`
+	AttachStdin  bool                `json:"AttachStdin"`
+	AttachStdout bool                `json:"AttachStdout"`
+	AttachStderr bool                `json:"AttachStderr"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Tty          bool                `json:"Tty"`
+	OpenStdin    bool                `json:"OpenStdin"`
+	StdinOnce    bool                `json:"StdinOnce"`
+	Env          []string            `json:"Env"`
+	Cmd          []string            `json:"Cmd"`
+	Healthcheck  *v1.HealthConfig    `json:"Healthcheck,omitempty"`
+	ArgsEscaped  bool                `json:"ArgsEscaped,omitempty"`
+	Image        string              `json:"Image"`
+	Volumes      map[string]struct{} `json:"Volumes"`
+	WorkingDir   string              `json:"WorkingDir"`
+	Entrypoint   []string            `json:"Entrypoint"`
+	OnBuild      []string            `json:"OnBuild"`
+	Labels       map[string]string   `json:"Labels"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
+	Shell        []string            `json:"Shell,omitempty"`
+}
+
+func toImageConfig(c v1.Config) imageConfig {
+	return imageConfig{
+		Hostname: c.Hostname, Domainname: c.Domainname, User: c.User,
+		AttachStdin: c.AttachStdin, AttachStdout: c.AttachStdout, AttachStderr: c.AttachStderr,
+		ExposedPorts: c.ExposedPorts, Tty: c.Tty, OpenStdin: c.OpenStdin, StdinOnce: c.StdinOnce,
+		Env: c.Env, Cmd: c.Cmd, Healthcheck: c.Healthcheck, ArgsEscaped: c.ArgsEscaped, Image: c.Image,
+		Volumes: c.Volumes, WorkingDir: c.WorkingDir, Entrypoint: c.Entrypoint, OnBuild: c.OnBuild,
+		Labels: c.Labels, StopSignal: c.StopSignal, Shell: c.Shell,
+	}
 }
 
 type graphDriver struct {
@@ -56,11 +98,14 @@ func newInspectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out []inspectImage
+			// As docker: every image found is printed, then what was not.
+			out := []inspectImage{}
+			var errs []error
 			for _, a := range args {
-				img, err := st.Lookup(a)
+				img, err := lookupImage(st, a)
 				if err != nil {
-					return err
+					errs = append(errs, err)
+					continue
 				}
 				ii, err := inspect(st, img)
 				if err != nil {
@@ -68,7 +113,10 @@ func newInspectCmd(g *globals) *cobra.Command {
 				}
 				out = append(out, ii)
 			}
-			return printInspect(g, format, out)
+			if err := printInspect(g, format, out); err != nil {
+				return err
+			}
+			return errors.Join(errs...)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "format output with a Go template")
@@ -104,6 +152,16 @@ func printInspect(g *globals, format string, out []inspectImage) error {
 	return nil
 }
 
+// lookupImage is st.Lookup with docker's message for an image that is
+// not there.
+func lookupImage(st *store.Store, name string) (store.Image, error) {
+	img, err := st.Lookup(name)
+	if errors.Is(err, store.ErrNotFound) {
+		return img, dockerError("No such image: " + name)
+	}
+	return img, err
+}
+
 func configOf(st *store.Store, img store.Image) (*v1.ConfigFile, error) {
 	b, err := st.ReadBlob(img.ID)
 	if err != nil {
@@ -120,8 +178,8 @@ func inspect(st *store.Store, img store.Image) (inspectImage, error) {
 	ii := inspectImage{
 		ID: img.ID.String(), RepoTags: familiar(img.RepoTags), RepoDigests: familiar(img.RepoDigests),
 		Comment: historyComment(cf), Created: cf.Created.UTC().Format(time.RFC3339Nano),
-		Author: cf.Author, Config: cf.Config,
-		Architecture: cf.Architecture, Variant: cf.Variant, Os: cf.OS, Size: img.Size,
+		Author: cf.Author, Config: toImageConfig(cf.Config),
+		Architecture: cf.Architecture, Variant: cf.Variant, Os: cf.OS, Size: img.Size, VirtualSize: img.Size,
 		GraphDriver: graphDriver{Name: "overlay", Data: layerDirs(st, img)},
 		RootFS:      inspectRootFS{Type: "layers"},
 		Metadata:    map[string]any{"LastTagTime": img.Added.Format(time.RFC3339Nano)},

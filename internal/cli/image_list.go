@@ -15,7 +15,8 @@ import (
 
 var imageHeaders = map[string]string{
 	"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Digest": "DIGEST",
-	"CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+	"CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE", "VirtualSize": "SIZE",
+	"Containers": "CONTAINERS", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
 }
 
 func newImagesCmd(g *globals, use string) *cobra.Command {
@@ -90,7 +91,10 @@ func imageRows(st *store.Store, imgs []store.Image, filters []string, noTrunc bo
 		}
 		base := map[string]string{
 			"ID": id, "CreatedSince": since(img.Created), "CreatedAt": img.Created.Format("2006-01-02 15:04:05 -0700 MST"),
-			"Size": progress.HumanSize(img.Size), "Digest": "<none>", "Repository": "<none>", "Tag": "<none>",
+			"Size": decimalSize(uint64(img.Size)), "VirtualSize": progress.HumanSize(img.Size),
+			"Digest": "<none>", "Repository": "<none>", "Tag": "<none>",
+			// docker lists these only for `system df -v`; elsewhere "N/A".
+			"Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A",
 		}
 		tags := img.RepoTags
 		if len(tags) == 0 {

@@ -48,7 +48,7 @@ func newRmiCmd(g *globals, use string) *cobra.Command {
 // docker rmi does. A name that is an ID deletes the image with all its
 // tags (several only with force).
 func removeImage(ctx context.Context, g *globals, st *store.Store, name string, force bool) error {
-	img, err := st.Lookup(name)
+	img, err := lookupImage(st, name)
 	if err != nil {
 		return err
 	}

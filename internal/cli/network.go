@@ -186,7 +186,7 @@ func networkFilter(filters []string) (func(*network.Network) bool, error) {
 			}
 			preds = append(preds, func(n *network.Network) bool { return n.IsDefault() == (v == "builtin") })
 		default:
-			return nil, fmt.Errorf("invalid filter '%s'", k)
+			return nil, dockerError(fmt.Sprintf("Invalid filter '%s'", k))
 		}
 	}
 	return func(n *network.Network) bool {
@@ -336,6 +336,12 @@ func newNetworkDisconnectCmd(g *globals) *cobra.Command {
 // portsColumn is docker ps's PORTS: "0.0.0.0:8080->80/tcp, :::8080->80/tcp",
 // and exposed ports without a binding as "80/tcp".
 func portsColumn(c *engine.Container) string {
+	// Without a network of its own a container publishes nothing, and
+	// docker lists no ports for it, not even exposed ones.
+	switch mode := c.HostConfig.NetworkMode; {
+	case mode == "none", mode == "host", strings.HasPrefix(mode, "container:"):
+		return ""
+	}
 	ports := c.NetworkSettings.Ports
 	if ports == nil {
 		ports = map[string][]network.PortBinding{}

@@ -292,6 +292,7 @@ func (f *runFlags) hostOptions(cmd *cobra.Command, hc *engine.HostConfig) error 
 		if m.Type != "volume" || m.Source != "" {
 			hc.Binds = append(hc.Binds, v) // docker keeps an anonymous -v out of Binds
 		}
+		m.Flag = "-v"
 		hc.Mounts = append(hc.Mounts, m)
 	}
 	for _, v := range f.mounts {
@@ -311,6 +312,7 @@ func (f *runFlags) hostOptions(cmd *cobra.Command, hc *engine.HostConfig) error 
 		}
 		_, opts, _ := strings.Cut(v, ":")
 		hc.Tmpfs[m.Target] = opts
+		m.Flag = "--tmpfs"
 		hc.Mounts = append(hc.Mounts, m)
 	}
 	return nil

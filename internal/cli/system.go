@@ -24,6 +24,7 @@ func addSystemCommands(root *cobra.Command, g *globals) {
 // which pelagos does not have.
 func newDfCmd(g *globals) *cobra.Command {
 	var format string
+	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "df",
 		Short: "Show disk usage",
@@ -32,6 +33,13 @@ func newDfCmd(g *globals) *cobra.Command {
 			st, err := g.store()
 			if err != nil {
 				return err
+			}
+			if verbose {
+				e, err := g.engine()
+				if err != nil {
+					return err
+				}
+				return dfVerbose(cmd.Context(), g, e, st)
 			}
 			images, err := imageUsage(st)
 			if err != nil {
@@ -53,6 +61,7 @@ func newDfCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "", "format output with a Go template")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show detailed information on space usage")
 	return cmd
 }
 

@@ -38,8 +38,21 @@ type VersionInfo struct {
 	GoVersion string
 	Os        string
 	Arch      string
-	BuildTime string `json:",omitempty"`
-	Context   string `json:",omitempty"`
+	BuildTime string
+	// Context and Experimental are the client's, KernelVersion and
+	// Components the server's, as docker has them.
+	Context       string             `json:",omitempty"`
+	Experimental  *bool              `json:",omitempty"`
+	KernelVersion string             `json:",omitempty"`
+	Components    []VersionComponent `json:",omitempty"`
+}
+
+// VersionComponent is a part of the server and its version: pelagos's
+// engine and runtime are the pelagos binary itself.
+type VersionComponent struct {
+	Name    string
+	Version string
+	Details map[string]string
 }
 
 // Versions is what `version --format` sees: docker's Client and Server.
@@ -66,7 +79,15 @@ func versions() Versions {
 	client, server := v, v
 	client.Context = "default"
 	client.Platform.Name = "pelagos"
+	client.Experimental = new(bool)
 	server.Platform.Name = "pelagos (daemonless)"
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	server.KernelVersion = unix.ByteSliceToString(uts.Release[:])
+	server.Components = []VersionComponent{{Name: "Engine", Version: v.Version, Details: map[string]string{
+		"GitCommit": v.GitCommit, "GoVersion": v.GoVersion, "Os": v.Os, "Arch": v.Arch,
+		"KernelVersion": server.KernelVersion, "BuildTime": v.BuildTime, "Experimental": "false",
+	}}}
 	return Versions{Client: client, Server: server}
 }
 
@@ -133,21 +154,62 @@ type Info struct {
 	ContainersStopped int
 	Images            int
 	Driver            string
-	LoggingDriver     string
-	CgroupDriver      string
-	CgroupVersion     string
-	KernelVersion     string
-	OperatingSystem   string
-	OSType            string
-	Architecture      string
-	NCPU              int
-	MemTotal          int64
-	Name              string
-	ServerVersion     string
-	DockerRootDir     string
-	DefaultRuntime    string
-	SecurityOptions   []string
-	Warnings          []string
+	// DriverStatus: the overlay driver reports nothing more.
+	DriverStatus [][2]string
+	Plugins      infoPlugins
+	hostFeatures
+	Debug              bool
+	SystemTime         string
+	LoggingDriver      string
+	CgroupDriver       string
+	CgroupVersion      string
+	KernelVersion      string
+	OperatingSystem    string
+	OSVersion          string
+	OSType             string
+	Architecture       string
+	IndexServerAddress string
+	NCPU               int
+	MemTotal           int64
+	GenericResources   []struct{}
+	DockerRootDir      string
+	HTTPProxy          string `json:"HttpProxy"`
+	HTTPSProxy         string `json:"HttpsProxy"`
+	NoProxy            string
+	Name               string
+	Labels             []string
+	ExperimentalBuild  bool
+	ServerVersion      string
+	RegistryConfig     registryServiceConfig
+	Runtimes           map[string]infoRuntime
+	DefaultRuntime     string
+	// LiveRestoreEnabled: containers outlive every pelagos process, as
+	// docker's do with live restore.
+	LiveRestoreEnabled bool
+	Isolation          string
+	SecurityOptions    []string
+	Warnings           []string
+	ClientInfo         infoClient
+}
+
+// infoPlugins are the volume, network and log drivers there are.
+type infoPlugins struct {
+	Volume        []string
+	Network       []string
+	Authorization []string
+	Log           []string
+}
+
+type infoRuntime struct {
+	Path string `json:"path"`
+}
+
+// infoClient is what docker's CLI adds about itself.
+type infoClient struct {
+	Debug    bool
+	Context  string
+	Plugins  []struct{}
+	Warnings []string
 }
 
 func newInfoCmd(g *globals) *cobra.Command {
@@ -161,6 +223,11 @@ func newInfoCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			rc, err := g.registryConfig()
+			if err != nil {
+				return err
+			}
+			info.RegistryConfig = registryInfo(rc)
 			if format != "" {
 				return formatOne(g.out, format, info)
 			}
@@ -197,6 +264,16 @@ func systemInfo(ctx context.Context, e *engine.Engine) (Info, error) {
 		NCPU: runtime.NumCPU(), MemTotal: int64(si.Totalram) * int64(si.Unit), Name: host,
 		ServerVersion: Version, DockerRootDir: e.Root(), DefaultRuntime: "pelagos",
 		SecurityOptions: []string{"name=seccomp,profile=builtin"},
+
+		DriverStatus: [][2]string{}, hostFeatures: probeHostFeatures(), LiveRestoreEnabled: true,
+		Plugins:            infoPlugins{Volume: []string{"local"}, Network: []string{"bridge", "host", "none"}, Log: []string{"json-file"}},
+		SystemTime:         time.Now().Format(time.RFC3339Nano),
+		OSVersion:          osReleaseField("VERSION_ID", ""),
+		IndexServerAddress: "https://index.docker.io/v1/",
+		HTTPProxy:          proxyEnv("HTTP_PROXY"), HTTPSProxy: proxyEnv("HTTPS_PROXY"), NoProxy: proxyEnv("NO_PROXY"),
+		Labels:     []string{},
+		Runtimes:   map[string]infoRuntime{"pelagos": {Path: selfPath()}},
+		ClientInfo: infoClient{Context: "default", Plugins: []struct{}{}},
 	}
 	if e.Rootless {
 		// As rootless docker shows itself: no cgroups of its own.
@@ -226,19 +303,40 @@ func cgroupVersion() string {
 }
 
 // osRelease is PRETTY_NAME from os-release.
-func osRelease() string {
+func osRelease() string { return osReleaseField("PRETTY_NAME", "Linux") }
+
+// osReleaseField is key's value in os-release, or def.
+func osReleaseField(key, def string) string {
 	f, err := os.Open("/etc/os-release")
 	if err != nil {
-		return "Linux"
+		return def
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), key+"="); ok {
 			return strings.Trim(v, `"`)
 		}
 	}
-	return "Linux"
+	return def
+}
+
+// proxyEnv is the proxy setting pelagos's registry client uses, from
+// the upper- or lower-case variable, as Go's net/http reads them.
+func proxyEnv(name string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return os.Getenv(strings.ToLower(name))
+}
+
+// selfPath is this binary, which holds pelagos's runtime.
+func selfPath() string {
+	p, err := os.Executable()
+	if err != nil {
+		return "pelagos"
+	}
+	return p
 }
 
 func printInfo(w io.Writer, i Info) {

@@ -187,11 +187,11 @@ func volumeFilter(filters []string) (func(*engine.Volume, int) bool, error) {
 		case "dangling":
 			want, err := strconv.ParseBool(v)
 			if err != nil {
-				return nil, fmt.Errorf("invalid filter 'dangling=%s'", v)
+				return nil, dockerError(fmt.Sprintf("Invalid filter 'dangling=%s'", v))
 			}
 			preds = append(preds, func(_ *engine.Volume, users int) bool { return (users == 0) == want })
 		default:
-			return nil, fmt.Errorf("invalid filter '%s'", k)
+			return nil, dockerError(fmt.Sprintf("Invalid filter '%s'", k))
 		}
 	}
 	return func(vol *engine.Volume, users int) bool {

@@ -17,12 +17,13 @@ import (
 
 // Runtime returns c's runtime container, when it runs.
 func (e *Engine) Runtime(c *Container) (*container.Container, error) {
+	// docker's words, with the full ID.
 	if !c.State.Running {
-		return nil, errorf(ErrState, "container %s is not running", c.ShortID())
+		return nil, errorf(ErrState, "Container %s is not running", c.ID)
 	}
 	rc, err := container.Load(e.RuntimeRoot(), c.ID)
 	if err != nil {
-		return nil, errorf(ErrState, "container %s is not running", c.ShortID())
+		return nil, errorf(ErrState, "Container %s is not running", c.ID)
 	}
 	return rc, nil
 }
@@ -139,7 +140,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig unix.Signal) error {
 		return err
 	}
 	if !c.State.Running {
-		return errorf(ErrState, "cannot kill container: %s: container %s is not running", ref, c.ID)
+		return errorf(ErrState, "Cannot kill container: %s: Container %s is not running", ref, c.ID)
 	}
 	rc, err := e.Runtime(c)
 	if err != nil {
@@ -174,7 +175,7 @@ func (e *Engine) freeze(ctx context.Context, ref string, on bool) error {
 	case on && paused:
 		return errorf(ErrState, "container %s is already paused", c.ID)
 	case !on && !paused:
-		return errorf(ErrState, "container %s is not paused", c.ID)
+		return errorf(ErrState, "Container %s is not paused", c.ID)
 	case on:
 		err = rc.Pause()
 		if err == nil {
@@ -208,7 +209,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, force bool) error {
 	monitor := alive(c.Monitor, c.MonitorStart)
 	running := (c.State.Running || c.State.Restarting) && (monitor || e.runtimeAlive(c))
 	if running && !force {
-		return errorf(ErrState, "cannot remove container %q: container is running: stop the container before removing or force remove", ref)
+		return errorf(ErrState, "You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
 	}
 	if monitor {
 		// The monitor goes first, so that it restarts nothing.
@@ -476,7 +477,7 @@ func (e *Engine) Top(ctx context.Context, ref string) ([]int, error) {
 		return nil, err
 	}
 	if rc.Status() == specs.StateStopped {
-		return nil, errorf(ErrState, "container %s is not running", c.ID)
+		return nil, errorf(ErrState, "Container %s is not running", c.ID)
 	}
 	pids, err := rc.Processes()
 	if err == nil {

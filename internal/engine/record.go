@@ -49,6 +49,10 @@ type Mount struct {
 	TmpfsOptions *TmpfsOptions `json:"TmpfsOptions,omitempty"`
 	// VolumeOptions: see the type (volume_mount_linux.go).
 	VolumeOptions *VolumeOptions `json:"VolumeOptions,omitempty"`
+	// Flag is the option that asked for the mount when it was not
+	// --mount: "-v", "--tmpfs" or "--volumes-from". Docker keeps only
+	// --mount's in HostConfig.Mounts, so inspect shows only those.
+	Flag string `json:"Flag,omitempty"`
 }
 
 // BindOptions of a bind mount.

@@ -313,6 +313,8 @@ func decodeMount(d *jsondec.Decoder, m *Mount) error {
 			return true, jsondec.Ptr(d, &m.TmpfsOptions, decodeTmpfsOptions)
 		case "volumeoptions":
 			return true, jsondec.Ptr(d, &m.VolumeOptions, decodeVolumeOptions)
+		case "flag":
+			return true, jsondec.String(d, &m.Flag)
 		}
 		return false, nil
 	})

@@ -238,6 +238,9 @@ func appendMount(b []byte, m *Mount) []byte {
 	if m.VolumeOptions != nil {
 		b = appendVolumeOptions(append(b, `,"VolumeOptions":`...), m.VolumeOptions)
 	}
+	if m.Flag != "" {
+		b = jsonenc.String(append(b, `,"Flag":`...), m.Flag)
+	}
 	return append(b, '}')
 }
 

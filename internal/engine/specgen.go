@@ -35,6 +35,26 @@ var (
 	}
 )
 
+// MaskedPaths and ReadonlyPaths are the paths a container with hc gets
+// masked and read-only (docker's HostConfig fields of those names).
+func MaskedPaths(hc *HostConfig) []string {
+	if hc.Privileged {
+		return nil
+	}
+	return slices.Clone(defaultMaskedPaths)
+}
+
+// ReadonlyPaths: see MaskedPaths.
+func ReadonlyPaths(hc *HostConfig) []string {
+	if hc.Privileged {
+		return nil
+	}
+	return slices.Clone(defaultReadonlyPaths)
+}
+
+// DefaultShmSize is /dev/shm's size without --shm-size, as docker's.
+const DefaultShmSize = defaultShmSize
+
 const (
 	defaultPath    = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	defaultShmSize = 64 << 20
@@ -311,6 +331,10 @@ func resourcesSpec(hc *HostConfig, r *specs.LinuxResources) error {
 
 // swapAccounting reports whether the memory cgroup can limit swap (v1
 // without swapaccount=1 cannot; Docker then ignores --memory-swap too).
+// SwapAccounting reports whether the host's cgroups limit swap (docker
+// info's SwapLimit).
+func SwapAccounting() bool { return swapAccounting() }
+
 func swapAccounting() bool {
 	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
 		return true

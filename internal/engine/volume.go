@@ -148,7 +148,10 @@ func (e *Engine) lockVolumes(ctx context.Context) (*lock, error) {
 // ValidVolumeName checks docker's rule for volume names:
 // [a-zA-Z0-9][a-zA-Z0-9_.-]+.
 func ValidVolumeName(name string) error {
-	ok := len(name) >= 2
+	if len(name) < 2 {
+		return errorf(ErrInvalid, "create %s: volume name is too short, names should be at least two alphanumeric characters", name)
+	}
+	ok := true
 	for i := 0; ok && i < len(name); i++ {
 		c := name[i]
 		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'

@@ -231,7 +231,7 @@ func TestVolumeCreateRemoveErrors(t *testing.T) {
 		want string
 	}{
 		{VolumeCreateOptions{Name: "b$d"}, `"b$d" includes invalid characters for a local volume name`},
-		{VolumeCreateOptions{Name: "x"}, `includes invalid characters`},
+		{VolumeCreateOptions{Name: "x"}, `volume name is too short, names should be at least two alphanumeric characters`},
 		{VolumeCreateOptions{Name: "ok", Driver: "nfs"}, `plugin "nfs" not found`},
 		{VolumeCreateOptions{Name: "ok", Options: map[string]string{"size": "1"}}, `invalid option: "size"`},
 		{VolumeCreateOptions{Name: "ok", Options: map[string]string{"type": "tmpfs"}}, `"type" and "device" are both required`},

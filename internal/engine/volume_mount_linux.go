@@ -51,7 +51,11 @@ func (e *Engine) mountPoints(ctx context.Context, c *Container) (*lock, error) {
 	modes := bindModes(c.HostConfig.Binds)
 	for _, m := range c.HostConfig.Mounts {
 		if m.Type == "volume" {
-			add(m, modes[m.Target])
+			mode := modes[m.Target]
+			if m.Flag == "" {
+				mode = "z" // --mount's volumes, as docker's inspect shows them
+			}
+			add(m, mode)
 		}
 	}
 	from, fromBinds, err := e.volumesFrom(ctx, c.HostConfig.VolumesFrom)
@@ -61,6 +65,7 @@ func (e *Engine) mountPoints(ctx context.Context, c *Container) (*lock, error) {
 	for _, m := range fromBinds {
 		if !seen[m.Target] {
 			seen[m.Target] = true
+			m.Flag = "--volumes-from"
 			c.HostConfig.Mounts = append(c.HostConfig.Mounts, m)
 		}
 	}

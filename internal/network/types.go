@@ -1,6 +1,7 @@
 package network
 
 import (
+	"encoding/json"
 	"net/netip"
 	"time"
 )
@@ -31,6 +32,16 @@ type IPAM struct {
 	Driver  string            `json:"Driver"`
 	Options map[string]string `json:"Options"`
 	Config  []IPAMConfig      `json:"Config"`
+}
+
+// MarshalJSON writes no subnets as [] (host, none), as docker's inspect
+// does, records saved with none included.
+func (i IPAM) MarshalJSON() ([]byte, error) {
+	type plain IPAM // without this method
+	if i.Config == nil {
+		i.Config = []IPAMConfig{}
+	}
+	return json.Marshal(plain(i))
 }
 
 // IPAMConfig is one subnet of a network.

@@ -84,7 +84,7 @@ func TestEvents(t *testing.T) {
 	if errs := c.fails(125, "events", "--since", "yesterday-ish"); !strings.Contains(errs, "invalid time") {
 		t.Errorf("bad --since: %q", errs)
 	}
-	if errs := c.fails(125, "events", "--filter", "colour=red", "--until", "1s"); !strings.Contains(errs, "invalid filter") {
+	if errs := c.fails(125, "events", "--filter", "colour=red", "--until", "1s"); !strings.Contains(errs, "Invalid filter") {
 		t.Errorf("bad filter: %q", errs)
 	}
 

@@ -158,7 +158,7 @@ func TestPauseTopPortRm(t *testing.T) {
 	if got := c.ok("port", "pz"); got != "" {
 		t.Errorf("port without published ports: %q", got)
 	}
-	if errs := c.fails(1, "rm", "pz"); !strings.Contains(errs, "container is running") {
+	if errs := c.fails(1, "rm", "pz"); !strings.Contains(errs, "You cannot remove a running container") {
 		t.Errorf("rm of a running container: %q", errs)
 	}
 	c.ok("rm", "-f", "pz")

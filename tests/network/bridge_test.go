@@ -117,7 +117,7 @@ func TestPublishedPorts(t *testing.T) {
 	if got := c.ok("port", "pub", "80/udp"); got != "0.0.0.0:8053\n" {
 		t.Errorf("port pub 80/udp = %q", got)
 	}
-	c.fails(1, "no public port '81' published", "port", "pub", "81")
+	c.fails(1, "No public port '81/tcp' published", "port", "pub", "81")
 	if got := c.ok("ps", "--format", "{{.Ports}}"); got != "0.0.0.0:8080->80/tcp, 127.0.0.1:8081->80/tcp, 0.0.0.0:8053->80/udp\n" {
 		t.Errorf("ps Ports = %q", got)
 	}
