@@ -15,7 +15,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -189,26 +188,11 @@ func newPelagos(t *testing.T, root, cgroup string) side {
 // busyboxTar is a root filesystem of busybox-static: every applet, root
 // and nobody in /etc/passwd and /etc/group, /tmp.
 func busyboxTar(t testing.TB) []byte {
-	bb, err := os.ReadFile(imagetest.BusyboxPath)
-	if err != nil {
-		t.Fatalf("busybox-static not installed (scripts/install-test-deps.sh installs it): %v", err)
-	}
-	out, err := exec.Command(imagetest.BusyboxPath, "--list").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ents := []imagetest.Entry{
-		{Name: "bin/", Type: tar.TypeDir},
-		{Name: "bin/busybox", Type: tar.TypeReg, Body: bb, Mode: 0o755},
+	ents := append(imagetest.BusyboxApplets(t), []imagetest.Entry{
 		{Name: "etc/", Type: tar.TypeDir},
 		{Name: "etc/passwd", Type: tar.TypeReg, Body: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")},
 		{Name: "etc/group", Type: tar.TypeReg, Body: []byte("root:x:0:\nnogroup:x:65534:\n")},
 		{Name: "tmp/", Type: tar.TypeDir, Mode: 0o1777},
-	}
-	for _, a := range strings.Fields(string(out)) {
-		if a != "busybox" {
-			ents = append(ents, imagetest.Entry{Name: "bin/" + a, Type: tar.TypeSymlink, Link: "busybox"})
-		}
-	}
+	}...)
 	return imagetest.Tar(t, ents...)
 }

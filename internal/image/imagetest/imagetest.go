@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,31 @@ func BusyboxTar(t testing.TB) []byte {
 		ents = append(ents, Entry{Name: "bin/" + a, Type: tar.TypeSymlink, Link: "busybox"})
 	}
 	return Tar(t, ents...)
+}
+
+// BusyboxApplets are bin/busybox (busybox-static) and a link to it for
+// every applet it has: the programs of a root filesystem on which tests
+// run any command. Callers add /etc and the rest.
+func BusyboxApplets(t testing.TB) []Entry {
+	t.Helper()
+	bb, err := os.ReadFile(BusyboxPath)
+	if err != nil {
+		t.Skipf("busybox-static not installed (scripts/install-test-deps.sh installs it): %v", err)
+	}
+	out, err := exec.Command(BusyboxPath, "--list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents := []Entry{
+		{Name: "bin/", Type: tar.TypeDir},
+		{Name: "bin/busybox", Type: tar.TypeReg, Body: bb, Mode: 0o755},
+	}
+	for _, a := range strings.Fields(string(out)) {
+		if a != "busybox" {
+			ents = append(ents, Entry{Name: "bin/" + a, Type: tar.TypeSymlink, Link: "busybox"})
+		}
+	}
+	return ents
 }
 
 // Layer makes a layer from an uncompressed tar with the given
