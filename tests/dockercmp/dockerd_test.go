@@ -296,29 +296,21 @@ func waitGone(pid int, d time.Duration) {
 // containers of both go with their cgroups (testenv.CleanStale).
 func killStale(prefix string) {
 	marker := filepath.Join(os.TempDir(), prefix)
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
+	stale := testenv.Processes(func(args []string) bool {
 		switch filepath.Base(args[0]) {
 		case "containerd", "containerd-shim-runc-v2", "dockerd", "pelagos-monitor":
 		default:
-			continue
+			return false
 		}
-		_, rest, ok := strings.Cut(string(b), marker)
+		_, rest, ok := strings.Cut(strings.Join(args, "\x00"), marker)
 		if !ok {
-			continue
+			return false
 		}
 		owner, _, _ := strings.Cut(rest, "-")
-		if n, err := strconv.Atoi(owner); err == nil && n > 0 && unix.Kill(n, 0) == unix.ESRCH {
-			unix.Kill(pid, unix.SIGKILL)
-		}
+		n, err := strconv.Atoi(owner)
+		return err == nil && n > 0 && unix.Kill(n, 0) == unix.ESRCH
+	})
+	for _, pid := range stale {
+		unix.Kill(pid, unix.SIGKILL)
 	}
 }

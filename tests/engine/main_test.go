@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -150,23 +149,9 @@ func (c *cli) cgroupDirs() []string {
 
 // monitors lists the pids of live monitors of this test's root.
 func (c *cli) monitors() []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		if strings.HasSuffix(args[0], "pelagos-monitor") && strings.Contains(string(b), c.root) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return testenv.Processes(func(args []string) bool {
+		return strings.HasSuffix(args[0], "pelagos-monitor") && strings.Contains(strings.Join(args, "\x00"), c.root)
+	})
 }
 
 func (c *cli) killMonitors() {

@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -119,19 +118,10 @@ func cgroupDirs(env []string) []string {
 
 // processes lists monitors and DNS servers of this test's root.
 func (c *cli) processes() []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(b, []byte(c.root)) && (bytes.HasPrefix(b, []byte("pelagos-dns")) || bytes.Contains(b, []byte("pelagos-monitor"))) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return testenv.Processes(func(args []string) bool {
+		line := strings.Join(args, "\x00")
+		return strings.Contains(line, c.root) && (strings.HasPrefix(line, "pelagos-dns") || strings.Contains(line, "pelagos-monitor"))
+	})
 }
 
 func (c *cli) run(stdin []byte, args ...string) (string, string, int) {
