@@ -47,11 +47,11 @@ func UseRegistry(r Registry) { remote = r }
 // EnvRegistryHelper names pelagos-registry when it is not beside pelagos.
 const EnvRegistryHelper = "PELAGOS_REGISTRY_HELPER"
 
-// registry returns the registry client with its configuration. Without one
-// (pelagos), it replaces this process with pelagos-registry running the
-// same command line, which then does all of it: so it must be called
-// before the command has written anything or changed any state. It
-// returns only with an error.
+// registry returns the registry client with its configuration. In
+// pelagos, which has none, it replaces this process with pelagos-registry
+// running the same command line, which then does the whole command: so it
+// must be called before the command has written anything or changed any
+// state; it comes back only with an error (no helper, or no exec).
 func (g *globals) registry() (Registry, registryconfig.Config, error) {
 	if remote == nil {
 		helper, err := registryHelper()
