@@ -332,12 +332,12 @@ func (b *bench) memory(k int) (map[string][]float64, error) {
 		return nil, err
 	}
 	time.Sleep(500 * time.Millisecond)
-	for _, pid := range procs(func(args []string) bool { return args[0] == b.monitor }) {
+	for _, pid := range testenv.Processes(func(args []string) bool { return args[0] == b.monitor }) {
 		rss, pss := rssPss(pid)
 		out["pelagos-monitor_rss"] = append(out["pelagos-monitor_rss"], rss)
 		out["pelagos-monitor_pss"] = append(out["pelagos-monitor_pss"], pss)
 	}
-	for _, pid := range procs(func(args []string) bool {
+	for _, pid := range testenv.Processes(func(args []string) bool {
 		return filepath.Base(args[0]) == "conmon" && strings.Contains(strings.Join(args, " "), b.work)
 	}) {
 		rss, pss := rssPss(pid)
@@ -345,26 +345,6 @@ func (b *bench) memory(k int) (map[string][]float64, error) {
 		out["conmon_pss"] = append(out["conmon_pss"], pss)
 	}
 	return out, nil
-}
-
-// procs lists the pids whose command line matches.
-func procs(match func([]string) bool) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || len(raw) == 0 {
-			continue
-		}
-		if match(strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // rssPss reads a process's RSS and PSS in KiB.
@@ -431,7 +411,7 @@ func (b *bench) close() {
 		b.cmd(b.podman[0], append(b.podman[1:], "rm", "-f", "-t", "0", "-a")...)
 		// conmon runs `podman container cleanup` after each exit, which
 		// mounts podman's storage again: let those finish first.
-		for i := 0; i < 100 && len(procs(func(a []string) bool { return strings.Contains(strings.Join(a, " "), b.work) })) > 0; i++ {
+		for i := 0; i < 100 && len(testenv.Processes(func(a []string) bool { return strings.Contains(strings.Join(a, " "), b.work) })) > 0; i++ {
 			time.Sleep(50 * time.Millisecond)
 		}
 		testenv.UnmountUnder(b.podmanRun)
