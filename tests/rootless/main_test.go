@@ -99,6 +99,8 @@ func newCLI(t testing.TB) *cli {
 	c.bin = filepath.Join(dir, "bin", "pelagos")
 	must(t, copyFile(bin, c.bin))
 	must(t, copyFile(mon, filepath.Join(dir, "bin", "pelagos-monitor")))
+	// pelagos hands the commands that need a registry to this one.
+	must(t, copyFile(filepath.Join(filepath.Dir(bin), "pelagos-registry"), filepath.Join(dir, "bin", "pelagos-registry")))
 	for _, d := range []string{c.home, c.run} {
 		must(t, os.Mkdir(d, 0o700))
 		must(t, os.Chown(d, uid, gid))
