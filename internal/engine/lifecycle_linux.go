@@ -269,12 +269,7 @@ func (e *Engine) teardownRecorded(ctx context.Context, c *Container, record bool
 		return c.save()
 	}
 	if c.Runtime {
-		rc, err := container.Load(e.RuntimeRoot(), c.ID)
-		if err == nil {
-			if err := rc.Delete(ctx, true, e.Warn); err != nil {
-				return fmt.Errorf("delete the runtime container: %w", err)
-			}
-		} else if !errors.Is(err, container.ErrNotExist) {
+		if err := e.deleteRuntime(ctx, c.ID); err != nil {
 			return err
 		}
 		c.Runtime = false
@@ -299,6 +294,22 @@ func (e *Engine) teardownRecorded(ctx context.Context, c *Container, record bool
 	return nil
 }
 
+// deleteRuntime deletes the runtime container id, if there is one,
+// killing what is left of it.
+func (e *Engine) deleteRuntime(ctx context.Context, id string) error {
+	rc, err := container.Load(e.RuntimeRoot(), id)
+	if errors.Is(err, container.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := rc.Delete(ctx, true, e.Warn); err != nil {
+		return fmt.Errorf("delete the runtime container: %w", err)
+	}
+	return nil
+}
+
 // deleteRuntimeAlongside starts deleting the runtime container of c, a
 // --rm container whose process exited, while the caller unmounts and
 // removes its snapshot: the cgroups' removal (a dozen directories on a
@@ -312,20 +323,7 @@ func (e *Engine) deleteRuntimeAlongside(ctx context.Context, c *Container) {
 		return
 	}
 	done := make(chan error, 1)
-	go func() {
-		rc, err := container.Load(e.RuntimeRoot(), c.ID)
-		switch {
-		case err == nil:
-			if err := rc.Delete(ctx, true, e.Warn); err != nil {
-				done <- fmt.Errorf("delete the runtime container: %w", err)
-				return
-			}
-		case !errors.Is(err, container.ErrNotExist):
-			done <- err
-			return
-		}
-		done <- nil
-	}()
+	go func() { done <- e.deleteRuntime(ctx, c.ID) }()
 	c.Runtime = false // in memory only: a --rm container's record is not saved again
 	c.runtimeGone = sync.OnceValue(func() error { return <-done })
 }

@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/pelagos-go/pelagos/tests/bundle"
+	"github.com/pelagos-go/pelagos/tests/testenv"
 )
 
 // Bad input gets a clear error and leaves nothing behind: no state
@@ -123,7 +124,7 @@ func assertNothingLeft(t *testing.T, r *runtime, id string, b *bundle.Bundle, cg
 			t.Errorf("state directory for %q left behind", id)
 		}
 	}
-	if entries := stateEntries(r.root); len(entries) > 0 {
+	if entries := testenv.StateEntries(r.root); len(entries) > 0 {
 		t.Errorf("state root not empty: %v", entries)
 	}
 	if _, err := os.Stat(cgDir); !errors.Is(err, fs.ErrNotExist) {
@@ -138,17 +139,4 @@ func assertNothingLeft(t *testing.T, r *runtime, id string, b *bundle.Bundle, cg
 	if n := len(initProcesses()); n > initsBefore {
 		t.Errorf("%d init processes left running", n-initsBefore)
 	}
-}
-
-// stateEntries lists root's entries but the runtime's cache of compiled
-// seccomp programs (.seccomp), which belongs to no container.
-func stateEntries(root string) []string {
-	entries, _ := os.ReadDir(root)
-	var names []string
-	for _, e := range entries {
-		if e.Name() != ".seccomp" {
-			names = append(names, e.Name())
-		}
-	}
-	return names
 }

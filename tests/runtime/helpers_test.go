@@ -111,7 +111,7 @@ func (r *runtime) state(id string) specs.State {
 }
 
 func (r *runtime) deleteAll() {
-	for _, id := range stateEntries(r.root) {
+	for _, id := range testenv.StateEntries(r.root) {
 		_, _, _ = r.run("delete", "--force", id)
 	}
 }

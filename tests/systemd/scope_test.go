@@ -293,11 +293,8 @@ func TestWithoutSystemd(t *testing.T) {
 			if !strings.Contains(errOut, tt.wantErr) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
 				t.Errorf("error = %q, want one line containing %q", errOut, tt.wantErr)
 			}
-			entries, _ := os.ReadDir(root)
-			for _, e := range entries {
-				if e.Name() != ".seccomp" { // the runtime's cache of compiled profiles
-					t.Errorf("a refused run left state: %s", e.Name())
-				}
+			for _, name := range testenv.StateEntries(root) {
+				t.Errorf("a refused run left state: %s", name)
 			}
 		})
 	}

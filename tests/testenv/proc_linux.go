@@ -28,3 +28,20 @@ func Processes(match func(args []string) bool) []int {
 	}
 	return pids
 }
+
+// SeccompCacheDir is where pelagos-runc keeps compiled seccomp programs
+// in its state root: it belongs to no container.
+const SeccompCacheDir = ".seccomp"
+
+// StateEntries lists a runtime state root's entries but its seccomp
+// cache: what a refused or deleted container must not leave behind.
+func StateEntries(root string) []string {
+	entries, _ := os.ReadDir(root)
+	var names []string
+	for _, e := range entries {
+		if e.Name() != SeccompCacheDir {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
