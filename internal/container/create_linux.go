@@ -116,6 +116,12 @@ type creation struct {
 	// cInit: the init runs a plan in C instead of starting the Go
 	// runtime (see initproc.CompilePlan).
 	cInit bool
+	// resolved is the cgroup manager resolved for the plan sent early,
+	// before makeCgroup creates its directories.
+	resolved *cgroups.Manager
+	// planSent: the plan went to the C init right after it started
+	// (sendPlanEarly); cgroupPending: the plan waits for MsgCgroup.
+	planSent, cgroupPending bool
 }
 
 type createStep struct {
@@ -128,9 +134,11 @@ type createStep struct {
 // exist, so a killed create can be cleaned up by delete --force. The init
 // is started as early as it can be, so that its own start (executing the
 // binary, creating namespaces, the Go runtime) overlaps the cgroup setup
-// here: it does nothing until the bootstrap, by which time it is in its
-// cgroup. On cgroup v2 it is cloned straight into the cgroup instead, so
-// the cgroup comes first there.
+// here: the Go init does nothing until the bootstrap, by which time it is
+// in its cgroup. The C init gets its plan at once (sendPlanEarly) and sets
+// up its mounts while the cgroup is made, waiting for MsgCgroup only where
+// it needs the cgroup. On cgroup v2 the init is cloned straight into the
+// cgroup instead, so the cgroup comes first there.
 var createSteps = []createStep{
 	{"config", (*creation).loadConfig},
 	{"state directory", (*creation).makeStateDir},
@@ -138,10 +146,12 @@ var createSteps = []createStep{
 	{"init binary", (*creation).sealBinary},
 	{"cgroup", (*creation).makeCgroupV2},
 	{"start init", (*creation).startInit},
+	{"bootstrap", (*creation).sendPlanEarly},
 	{"start socket", (*creation).listenStart},
 	{"config copy", (*creation).writeConfigCopy},
 	{"cgroup", (*creation).makeCgroupV1},
 	{"namespaces", (*creation).placeInit},
+	{"cgroup", (*creation).cgroupReady},
 	{"idmapped mounts", (*creation).prepareMounts},
 	{"bootstrap", (*creation).sendBootstrap},
 	{"runtime hooks", (*creation).runtimeHooks},
@@ -345,10 +355,7 @@ func (cr *creation) makeCgroup() error {
 		return cr.withoutCgroup(nil)
 	}
 	l := cr.spec.Linux
-	cg, err := cgroups.New(cgroups.Config{
-		Path: l.CgroupsPath, Name: cr.o.ID,
-		Systemd: cr.o.SystemdCgroup, Annotations: cr.spec.Annotations,
-	})
+	cg, err := cr.resolveCgroup()
 	if err != nil {
 		return err
 	}
@@ -381,6 +388,69 @@ func (cr *creation) makeCgroup() error {
 	// 0.5-1 ms on this kind of ext4).
 	st := cg.State()
 	cr.c.rec.Cgroup = &st
+	return nil
+}
+
+// resolveCgroup resolves the container's cgroup directories, once.
+func (cr *creation) resolveCgroup() (*cgroups.Manager, error) {
+	if cr.resolved == nil {
+		cg, err := cgroups.New(cgroups.Config{
+			Path: cr.spec.Linux.CgroupsPath, Name: cr.o.ID,
+			Systemd: cr.o.SystemdCgroup, Annotations: cr.spec.Annotations,
+		})
+		if err != nil {
+			return nil, err
+		}
+		cr.resolved = cg
+	}
+	return cr.resolved, nil
+}
+
+// sendPlanEarly sends the C init its plan as soon as it runs, so that it
+// sets up its mounts while the listening socket, the config copy and (on
+// cgroup v1) the cgroup are made here; the plan waits for MsgCgroup where
+// it needs the cgroup (cgroupReady sends it). Where the constructor still
+// has to talk to us (a user namespace's id maps, a forked pid-namespace
+// init) or systemd makes the cgroup, the plan goes at the usual point.
+func (cr *creation) sendPlanEarly() error {
+	if !cr.cInit || cr.newFlags&(unix.CLONE_NEWUSER|unix.CLONE_NEWPID) != 0 || cr.joinedPidInC {
+		return nil
+	}
+	cgs, pending := cgroupHierarchies(cr.cg), false
+	if cr.cg == nil && !cr.o.NoCgroup && !cr.noCgroup {
+		cg, err := cr.resolveCgroup()
+		if err != nil {
+			return err
+		}
+		if cg.Systemd() {
+			return nil
+		}
+		cgs, pending = cgroupHierarchies(cg), true
+	}
+	cr.proc = cr.cmd.Process // no pid-namespace fork: the init is the process we started
+	if err := cr.sendPlan(cgs, pending); err != nil {
+		return err
+	}
+	cr.planSent, cr.cgroupPending = true, pending
+	return nil
+}
+
+// cgroupReady tells a C init that got its plan early that it is in its
+// cgroup now. If the init has gone, what it said before going is the
+// error.
+func (cr *creation) cgroupReady() error {
+	if !cr.cgroupPending {
+		return nil
+	}
+	if cr.cg == nil {
+		return errors.New("the plan waits for a cgroup, but none was made")
+	}
+	if err := cr.conn.Send(initproc.Message{Type: initproc.MsgCgroup}); err != nil {
+		if _, rerr := cr.expect(initproc.MsgReady); rerr != nil {
+			return rerr
+		}
+		return err
+	}
 	return nil
 }
 
@@ -489,6 +559,15 @@ func (cr *creation) sealBinary() error {
 }
 
 func (cr *creation) sendBootstrap() error {
+	if cr.planSent {
+		return nil
+	}
+	return cr.sendPlan(cgroupHierarchies(cr.cg), false)
+}
+
+// sendPlan sends the bootstrap, or the C init's compiled plan, with the
+// cgroup hierarchies a cgroup mount shows.
+func (cr *creation) sendPlan(cgs []initproc.CgroupHierarchy, cgroupPending bool) error {
 	b := &initproc.Bootstrap{
 		Mode:            initproc.ModeCreate,
 		ID:              cr.o.ID,
@@ -500,7 +579,8 @@ func (cr *creation) sendBootstrap() error {
 		NoNewKeyring:    cr.o.NoNewKeyring,
 		UnshareCgroupNS: newNamespace(cr.spec, specs.CgroupNamespace),
 		UnshareTimeNS:   newNamespace(cr.spec, specs.TimeNamespace),
-		Cgroups:         cgroupHierarchies(cr.cg),
+		Cgroups:         cgs,
+		CgroupPending:   cgroupPending,
 		Fds:             cr.fds,
 		PreserveFds:     cr.o.PreserveFds,
 		PreparedMounts:  len(cr.prepared),
@@ -533,6 +613,9 @@ func (cr *creation) sendBootstrap() error {
 // runtimeHooks runs prestart and createRuntime hooks when the init asks:
 // its namespaces exist and its mounts are done, pivot_root is not.
 func (cr *creation) runtimeHooks() error {
+	if cr.cInit && !initproc.PlanAsksHooks(cr.spec) {
+		return nil // the plan does not stop for them: there are none
+	}
 	if _, err := cr.expect(initproc.MsgHooks); err != nil {
 		return err
 	}

@@ -82,6 +82,8 @@ type planner struct {
 	b    *Bootstrap
 	sp   *specs.Spec
 	proc *specs.Process
+	// entered: the plan has had the init enter its cgroup (enterCgroup).
+	entered bool
 }
 
 // Slots the compiled steps use for their handles.
@@ -175,10 +177,6 @@ func (pl *planner) openRootAndCwd() error {
 
 func (pl *planner) hostHandles() error {
 	pl.p.OpenHost()
-	if pl.b.UnshareCgroupNS {
-		pl.p.Context("cgroup namespace", "")
-		pl.p.Unshare(unix.CLONE_NEWCGROUP)
-	}
 	if pl.b.UnshareTimeNS {
 		// The init itself stays outside until execve enters it.
 		pl.p.Context("time namespace", "")
@@ -313,6 +311,7 @@ func (pl *planner) fsMount(slot int, fstype, source string, o mountopt.Options) 
 // cgroup is mountCgroup.
 func (pl *planner) cgroup(dest string, o mountopt.Options) error {
 	ns := hasNamespace(pl.sp, specs.CgroupNamespace)
+	pl.enterCgroup()
 	if len(pl.b.Cgroups) == 0 {
 		bind := o
 		bind.Flags |= unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY
@@ -419,9 +418,48 @@ func (pl *planner) createCwd() error {
 	return nil
 }
 
+// hooks waits for the cgroup, if it has not yet, since hooks and the
+// container reported created both need the init in it; it stops for the
+// runtime's hooks only when the config has some (PlanAsksHooks).
 func (pl *planner) hooks() error {
-	pl.p.Hooks()
+	pl.enterCgroup()
+	if PlanAsksHooks(pl.sp) {
+		pl.p.Hooks()
+	}
 	return nil
+}
+
+// enterCgroup comes, once, before the first step that needs the init in
+// its cgroup: a cgroup mount (the directories must exist), the hooks and
+// the container reported created. It waits for the runtime's word that
+// the init is there (Bootstrap.CgroupPending), then creates the cgroup
+// namespace, whose root is the cgroup the init is in when it does. What
+// comes before (the root, /proc, /dev, /sys) depends on neither, so the
+// init sets that up while the runtime makes the cgroup.
+func (pl *planner) enterCgroup() {
+	if pl.entered {
+		return
+	}
+	pl.entered = true
+	if pl.b.CgroupPending {
+		pl.p.AwaitCgroup()
+	}
+	if pl.b.UnshareCgroupNS {
+		ctx, what := pl.p.CurrentContext()
+		pl.p.Context("cgroup namespace", "")
+		pl.p.Unshare(unix.CLONE_NEWCGROUP)
+		pl.p.Context(ctx, what)
+	}
+}
+
+// PlanAsksHooks reports whether a C init's plan stops for the runtime's
+// hooks: only when the config has prestart or createRuntime hooks to run
+// there, or poststop hooks, which a failure from that point on must run.
+// Without any, the round trip would only cost time.
+func PlanAsksHooks(sp *specs.Spec) bool {
+	h := sp.Hooks
+	//lint:ignore SA1019 prestart is deprecated but configs still use it and the spec keeps it.
+	return h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 || len(h.Poststop) > 0)
 }
 
 func (pl *planner) masks() error {

@@ -98,6 +98,10 @@ const (
 	// needs privileges in the runtime's user namespace, and a
 	// user-namespaced init may not reach a bind source by path.
 	MsgMount = "mount"
+	// MsgCgroup (runtime → C init) says the init is in its cgroup: the
+	// runtime sends the plan as soon as the init runs and makes the
+	// cgroup while the init sets up (Bootstrap.CgroupPending).
+	MsgCgroup = "cgroup"
 )
 
 // RootfsIndex is the MsgMount index of a prepared rootfs (idmapped, or
@@ -175,6 +179,11 @@ type Bootstrap struct {
 	// linux.seccomp itself.
 	Seccomp      []byte `json:"seccomp,omitempty"`
 	SeccompFlags uint   `json:"seccompFlags,omitempty"`
+	// CgroupPending says that the runtime is still making the cgroup and
+	// placing the child in it: the C init's plan waits for MsgCgroup
+	// before the first step that needs the cgroup (a cgroup namespace, a
+	// cgroup mount, the hooks, reporting ready). Only plans use it.
+	CgroupPending bool `json:"-"`
 }
 
 // CgroupHierarchy is one cgroup hierarchy as the container should see it.

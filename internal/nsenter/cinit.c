@@ -172,6 +172,25 @@ static void send_msg(const char *type, const char *st, const char *text)
 	}
 }
 
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* await_msg waits for the runtime's message of the given type; the
+ * runtime gone, there is nothing left to do. */
+static void await_msg(const char *type)
+{
+	char buf[256], want[64];
+	ssize_t n;
+	do
+		n = recv(conn, buf, sizeof(buf) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		_exit(1);
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "\"type\":\"%s\"", type);
+	if (strstr(buf + 1, want) == NULL)
+		die("expected %s from the runtime, got %.100s", type, buf + 1);
+}
+
 /* die reports the failed step: "<what>: <detail>" and exits. */
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
@@ -1362,17 +1381,13 @@ void pelagos_cinit(int syncfd)
 		case PLAN_READONLY:
 			op_readonly();
 			break;
-		case PLAN_HOOKS: {
-			char buf[256];
-			ssize_t n;
+		case PLAN_HOOKS:
 			send_msg("hooks", NULL, NULL);
-			do
-				n = recv(conn, buf, sizeof(buf), 0);
-			while (n < 0 && errno == EINTR);
-			if (n <= 0)
-				_exit(1);
+			await_msg("hooks-done");
 			break;
-		}
+		case PLAN_AWAIT_CGROUP:
+			await_msg("cgroup");
+			break;
 		case PLAN_PIVOT:
 			op_pivot();
 			break;

@@ -72,6 +72,8 @@ enum {
 	PLAN_PERSONALITY,    /* u64 persona */
 	PLAN_SCHED,	     /* bytes struct sched_attr */
 	PLAN_IOPRIO,	     /* u32 ioprio value (class << 13 | level) */
+	PLAN_AWAIT_CGROUP,   /* wait for the runtime's word that the init is
+			      * in its cgroup */
 };
 
 /* pelagos_cinit runs the plan read from syncfd; it does not return. */

@@ -25,6 +25,8 @@ const (
 // operations and their operands are documented in cinit.h).
 type Plan struct {
 	b []byte
+	// step and what are the failure context last set.
+	step, what string
 }
 
 // NewPlan starts an empty plan.
@@ -74,7 +76,13 @@ func (p *Plan) strs(list []string) *Plan {
 
 // Context names the step and the subject of the operations that follow,
 // for their error messages ("<what>: <error>", reported for step).
-func (p *Plan) Context(step, what string) { p.op(C.PLAN_CTX).str(step).str(what) }
+func (p *Plan) Context(step, what string) {
+	p.step, p.what = step, what
+	p.op(C.PLAN_CTX).str(step).str(what)
+}
+
+// CurrentContext returns the failure context last set.
+func (p *Plan) CurrentContext() (step, what string) { return p.step, p.what }
 
 // Unshare creates the namespaces in flags.
 func (p *Plan) Unshare(flags uintptr) { p.op(C.PLAN_UNSHARE).u64(uint64(flags)) }
@@ -157,6 +165,10 @@ func (p *Plan) Readonly(path string) { p.op(C.PLAN_READONLY).str(path) }
 
 // Hooks asks the runtime to run its hooks and waits until it has.
 func (p *Plan) Hooks() { p.op(C.PLAN_HOOKS) }
+
+// AwaitCgroup waits for the runtime's message that the init is in its
+// cgroup.
+func (p *Plan) AwaitCgroup() { p.op(C.PLAN_AWAIT_CGROUP) }
 
 // Pivot makes the root the root with pivot_root; MoveRoot with MS_MOVE and
 // chroot (--no-pivot). prop is the rootfsPropagation flag, or 0.
