@@ -137,8 +137,10 @@ type createStep struct {
 // here: the Go init does nothing until the bootstrap, by which time it is
 // in its cgroup. The C init gets its plan at once (sendPlanEarly) and sets
 // up its mounts while the cgroup is made, waiting for MsgCgroup only where
-// it needs the cgroup. On cgroup v2 the init is cloned straight into the
-// cgroup instead, so the cgroup comes first there.
+// it needs the cgroup. The start socket listens before that message (the
+// init may reach accept() soon after it); the config copy, which only a
+// later exec or update reads, comes after. On cgroup v2 the init is cloned
+// straight into the cgroup instead, so the cgroup comes first there.
 var createSteps = []createStep{
 	{"config", (*creation).loadConfig},
 	{"state directory", (*creation).makeStateDir},
@@ -147,11 +149,11 @@ var createSteps = []createStep{
 	{"cgroup", (*creation).makeCgroupV2},
 	{"start init", (*creation).startInit},
 	{"bootstrap", (*creation).sendPlanEarly},
-	{"start socket", (*creation).listenStart},
-	{"config copy", (*creation).writeConfigCopy},
 	{"cgroup", (*creation).makeCgroupV1},
 	{"namespaces", (*creation).placeInit},
+	{"start socket", (*creation).listenStart},
 	{"cgroup", (*creation).cgroupReady},
+	{"config copy", (*creation).writeConfigCopy},
 	{"idmapped mounts", (*creation).prepareMounts},
 	{"bootstrap", (*creation).sendBootstrap},
 	{"runtime hooks", (*creation).runtimeHooks},
@@ -315,7 +317,7 @@ func (cr *creation) makeStateDir() error {
 // writeConfigCopy writes the container's copy of its config (the bytes
 // read: nothing encodes the config again) and its seccomp program. Only
 // exec and update read them, once the container exists, so this runs
-// while the init starts: a new file costs 0.5-1 ms here.
+// while the init sets up: a new file costs 0.5-1 ms here.
 func (cr *creation) writeConfigCopy() error {
 	if err := writeAtomic(filepath.Join(cr.c.dir, configFile), cr.rawSpec); err != nil {
 		return err

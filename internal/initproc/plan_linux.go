@@ -158,14 +158,23 @@ func CompileExecPlan(b *Bootstrap) ([]byte, error) {
 }
 
 func compile(b *Bootstrap, proc *specs.Process, steps []planStep) ([]byte, error) {
-	pl := &planner{p: nsenter.NewPlan(), b: b, sp: b.Spec, proc: proc}
+	p := nsenter.NewPlan()
+	if err := compileInto(p, b, proc, steps); err != nil {
+		return nil, err
+	}
+	return p.Bytes(), nil
+}
+
+// compileInto compiles into p (a traced plan, in tests).
+func compileInto(p *nsenter.Plan, b *Bootstrap, proc *specs.Process, steps []planStep) error {
+	pl := &planner{p: p, b: b, sp: b.Spec, proc: proc}
 	for _, st := range steps {
 		pl.p.Context(st.name, "")
 		if err := st.fn(pl); err != nil {
-			return nil, &StepError{Step: st.name, Err: err}
+			return &StepError{Step: st.name, Err: err}
 		}
 	}
-	return pl.p.Bytes(), nil
+	return nil
 }
 
 // openRootAndCwd is exec's cwd step: the root is the joined mount
@@ -199,14 +208,56 @@ func (pl *planner) prepareRoot() error {
 }
 
 func (pl *planner) mounts() error {
+	// While the runtime is still making the cgroup, a cgroup mount that no
+	// later mount is related to (above, on or below it) comes last: the
+	// result is the same mount tree, and the init sets up the others
+	// before it waits for the cgroup.
+	var deferred []int
 	for i, m := range pl.sp.Mounts {
-		what := fmt.Sprintf("mounts[%d] %s on %s", i, mountSource(m), m.Destination)
-		pl.p.Context("mounts", what)
-		if err := pl.mount(m); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+		if pl.b.CgroupPending && isCgroupMount(m) && unrelatedToLater(pl.sp.Mounts, i) {
+			deferred = append(deferred, i)
+			continue
+		}
+		if err := pl.mountAt(i); err != nil {
+			return err
+		}
+	}
+	for _, i := range deferred {
+		if err := pl.mountAt(i); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// mountAt compiles mounts[i].
+func (pl *planner) mountAt(i int) error {
+	m := pl.sp.Mounts[i]
+	what := fmt.Sprintf("mounts[%d] %s on %s", i, mountSource(m), m.Destination)
+	pl.p.Context("mounts", what)
+	if err := pl.mount(m); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// isCgroupMount reports whether m is a cgroup filesystem mount (not a bind
+// of one).
+func isCgroupMount(m specs.Mount) bool {
+	return (m.Type == "cgroup" || m.Type == "cgroup2") && !mountopt.Parse(m.Options).IsBind()
+}
+
+// unrelatedToLater reports whether no mount after mounts[i] has a
+// destination on, above or below mounts[i]'s.
+func unrelatedToLater(mounts []specs.Mount, i int) bool {
+	dest := filepath.Clean("/" + mounts[i].Destination)
+	for _, m := range mounts[i+1:] {
+		d := filepath.Clean("/" + m.Destination)
+		if d == dest || strings.HasPrefix(d, dest+"/") || strings.HasPrefix(dest, d+"/") || d == "/" {
+			return false
+		}
+	}
+	return true
 }
 
 func (pl *planner) mount(m specs.Mount) error {

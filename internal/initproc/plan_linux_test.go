@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/pelagos-go/pelagos/internal/nsenter"
 )
 
 func planSpec(mounts ...specs.Mount) *specs.Spec {
@@ -107,3 +109,83 @@ func TestPlanUnsupported(t *testing.T) {
 }
 
 func currentEUID() int { return os.Geteuid() }
+
+// planOps compiles a create with a traced plan.
+func planOps(t *testing.T, b *Bootstrap) []nsenter.Op {
+	t.Helper()
+	p := nsenter.NewTracedPlan()
+	if err := compileInto(p, b, b.Spec.Process, createPlan); err != nil {
+		t.Fatal(err)
+	}
+	return p.Ops()
+}
+
+// firstOp is the index of the first operation with code whose context
+// ends with what, or -1.
+func firstOp(ops []nsenter.Op, code int, what string) int {
+	for i, op := range ops {
+		if op.Code == code && strings.HasSuffix(op.What, what) {
+			return i
+		}
+	}
+	return -1
+}
+
+// While the runtime is still making the cgroup (CgroupPending), the C
+// init sets up every mount the cgroup mount does not depend on first,
+// then waits for the runtime's word, then creates its cgroup namespace
+// (whose root must be the container's cgroup) and mounts the hierarchy.
+// A mount related to the cgroup mount keeps its place after it. The plan
+// stops for the hooks only when the config has some.
+func TestPlanWaitsForTheCgroupWhereItNeedsIt(t *testing.T) {
+	cg := specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro"}}
+	mq := specs.Mount{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue"}
+	shm := specs.Mount{Destination: "/dev/shm", Type: "tmpfs", Source: "shm"}
+	under := specs.Mount{Destination: "/sys/fs/cgroup/extra", Type: "tmpfs", Source: "tmpfs"}
+	boot := func(pending bool, mounts ...specs.Mount) *Bootstrap {
+		sp := planSpec(mounts...)
+		sp.Linux.Namespaces = append(sp.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+		return &Bootstrap{Mode: ModeCreate, Spec: sp, Rootfs: "/r", UnshareCgroupNS: true, CgroupPending: pending,
+			Cgroups: []CgroupHierarchy{{Type: "cgroup2", Dir: "/sys/fs/cgroup/pelagos-plan-test"}}}
+	}
+	const onCg = " on /sys/fs/cgroup"
+
+	t.Run("pending: unrelated mounts first", func(t *testing.T) {
+		ops := planOps(t, boot(true, cg, mq, shm))
+		await, unshare := firstOp(ops, nsenter.OpAwaitCgroup, ""), firstOp(ops, nsenter.OpUnshare, "")
+		mount, mqueue, dshm := firstOp(ops, nsenter.OpFSMount, onCg), firstOp(ops, nsenter.OpFSMount, " on /dev/mqueue"), firstOp(ops, nsenter.OpFSMount, " on /dev/shm")
+		if await < 0 || !(mqueue < await && dshm < await && await < unshare && unshare < mount) {
+			t.Errorf("operation order: mqueue %d, shm %d, await %d, cgroup namespace %d, cgroup mount %d; want them in that order",
+				mqueue, dshm, await, unshare, mount)
+		}
+		if i := firstOp(ops, nsenter.OpHooks, ""); i >= 0 {
+			t.Errorf("the plan stops for hooks (operation %d), but the config has none", i)
+		}
+	})
+	t.Run("pending: a mount below the cgroup mount stays after it", func(t *testing.T) {
+		ops := planOps(t, boot(true, cg, under))
+		await, mount, below := firstOp(ops, nsenter.OpAwaitCgroup, ""), firstOp(ops, nsenter.OpFSMount, onCg), firstOp(ops, nsenter.OpFSMount, onCg+"/extra")
+		if await < 0 || !(await < mount && mount < below) {
+			t.Errorf("operation order: await %d, cgroup mount %d, mount below it %d; want them in that order", await, mount, below)
+		}
+	})
+	t.Run("not pending: no wait, config order", func(t *testing.T) {
+		ops := planOps(t, boot(false, cg, mq))
+		unshare, mount, mqueue := firstOp(ops, nsenter.OpUnshare, ""), firstOp(ops, nsenter.OpFSMount, onCg), firstOp(ops, nsenter.OpFSMount, " on /dev/mqueue")
+		if i := firstOp(ops, nsenter.OpAwaitCgroup, ""); i >= 0 {
+			t.Errorf("the plan waits for the cgroup (operation %d), but the runtime made it before", i)
+		}
+		if unshare < 0 || !(unshare < mount && mount < mqueue) {
+			t.Errorf("operation order: cgroup namespace %d, cgroup mount %d, mqueue %d; want them in that order", unshare, mount, mqueue)
+		}
+	})
+	t.Run("no cgroup mount: wait before the hooks and ready", func(t *testing.T) {
+		b := boot(true, mq)
+		b.Spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true"}}}
+		ops := planOps(t, b)
+		await, hooks, ready := firstOp(ops, nsenter.OpAwaitCgroup, ""), firstOp(ops, nsenter.OpHooks, ""), firstOp(ops, nsenter.OpReady, "")
+		if await < 0 || hooks < 0 || !(firstOp(ops, nsenter.OpFSMount, " on /dev/mqueue") < await && await < hooks && hooks < ready) {
+			t.Errorf("operation order: await %d, hooks %d, ready %d; want the mounts, then them in that order", await, hooks, ready)
+		}
+	})
+}

@@ -27,15 +27,48 @@ type Plan struct {
 	b []byte
 	// step and what are the failure context last set.
 	step, what string
+	// ops lists the operations emitted, in a traced plan.
+	ops    []Op
+	traced bool
 }
+
+// Op is one operation of a traced plan: its code and the failure context
+// it was emitted under.
+type Op struct {
+	Code       int
+	Step, What string
+}
+
+// Operation codes a test of the planner looks for.
+const (
+	OpUnshare     = C.PLAN_UNSHARE
+	OpFSMount     = C.PLAN_FSMOUNT
+	OpClonePath   = C.PLAN_CLONE_PATH
+	OpHooks       = C.PLAN_HOOKS
+	OpAwaitCgroup = C.PLAN_AWAIT_CGROUP
+	OpReady       = C.PLAN_READY
+)
 
 // NewPlan starts an empty plan.
 func NewPlan() *Plan { return &Plan{b: []byte("PLN1")} }
 
+// NewTracedPlan starts an empty plan that also lists its operations
+// (Ops), for tests of the planner.
+func NewTracedPlan() *Plan { return &Plan{b: []byte("PLN1"), traced: true} }
+
 // Bytes is the encoded plan.
 func (p *Plan) Bytes() []byte { return p.b }
 
-func (p *Plan) op(code C.int) *Plan { p.b = append(p.b, byte(code)); return p }
+// Ops lists the operations of a traced plan.
+func (p *Plan) Ops() []Op { return p.ops }
+
+func (p *Plan) op(code C.int) *Plan {
+	if p.traced {
+		p.ops = append(p.ops, Op{Code: int(code), Step: p.step, What: p.what})
+	}
+	p.b = append(p.b, byte(code))
+	return p
+}
 
 func (p *Plan) u8(v uint8) *Plan { p.b = append(p.b, v); return p }
 
