@@ -173,6 +173,7 @@ func Create(ctx context.Context, o CreateOpts) (*Container, error) {
 		f, err := sealedExe(o.InitBinary)
 		cr.sealed <- sealResult{f, err}
 	}()
+	go warmPidfd()
 	for _, st := range createSteps {
 		if err := st.fn(cr); err != nil {
 			cr.rollback(ctx)
@@ -184,6 +185,15 @@ func Create(ctx context.Context, o CreateOpts) (*Container, error) {
 	cr.lock.Close()
 	cr.c.proc = cr.proc
 	return cr.c, nil
+}
+
+// warmPidfd has the os package make, now, its once-per-process check
+// that pidfds work (it clones a child that exits at once and waits for
+// it), which starting the init would otherwise pay for on its own path.
+func warmPidfd() {
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		p.Release()
+	}
 }
 
 func wrapStep(name string, err error) error {

@@ -84,6 +84,10 @@ type planner struct {
 	proc *specs.Process
 	// entered: the plan has had the init enter its cgroup (enterCgroup).
 	entered bool
+	// deferred are the indices of the cgroup mounts that mounts left for
+	// cgroupMounts; masked: the masks came before them.
+	deferred []int
+	masked   bool
 }
 
 // Slots the compiled steps use for their handles.
@@ -109,6 +113,8 @@ var (
 		{"mounts", (*planner).mounts},
 		{"devices", (*planner).devices},
 		{"cwd", (*planner).createCwd},
+		{"masked and readonly paths", (*planner).masksBeforeCgroup},
+		{"mounts", (*planner).cgroupMounts},
 		{"hooks", (*planner).hooks},
 		{"masked and readonly paths", (*planner).masks},
 		{"pivot root", (*planner).pivot},
@@ -207,26 +213,77 @@ func (pl *planner) prepareRoot() error {
 	return nil
 }
 
+// While the runtime is still making the cgroup (Bootstrap.CgroupPending),
+// the init waits for it as late as the result allows. A cgroup mount that
+// no later mount is related to (on, above or below it) is left for
+// cgroupMounts, after the other mounts: the same mount tree. When nothing
+// the devices, cwd and masks steps touch is related to one either, and
+// no hooks come between (they would see the masks early), those steps
+// come before it too.
 func (pl *planner) mounts() error {
-	// While the runtime is still making the cgroup, a cgroup mount that no
-	// later mount is related to (above, on or below it) comes last: the
-	// result is the same mount tree, and the init sets up the others
-	// before it waits for the cgroup.
-	var deferred []int
 	for i, m := range pl.sp.Mounts {
 		if pl.b.CgroupPending && isCgroupMount(m) && unrelatedToLater(pl.sp.Mounts, i) {
-			deferred = append(deferred, i)
+			pl.deferred = append(pl.deferred, i)
 			continue
 		}
 		if err := pl.mountAt(i); err != nil {
 			return err
 		}
 	}
-	for _, i := range deferred {
+	if !pl.stepsBeforeCgroup() {
+		return pl.cgroupMounts()
+	}
+	return nil
+}
+
+// stepsBeforeCgroup reports whether the devices, cwd and masks steps can
+// come before the cgroup mounts left for cgroupMounts.
+func (pl *planner) stepsBeforeCgroup() bool {
+	if len(pl.deferred) == 0 || PlanAsksHooks(pl.sp) {
+		return false
+	}
+	paths := []string{"/dev"}
+	paths = append(paths, pl.sp.Linux.MaskedPaths...)
+	paths = append(paths, pl.sp.Linux.ReadonlyPaths...)
+	for _, d := range pl.sp.Linux.Devices {
+		paths = append(paths, d.Path)
+	}
+	cwd := filepath.Clean("/" + pl.proc.Cwd)
+	for _, i := range pl.deferred {
+		dest := filepath.Clean("/" + pl.sp.Mounts[i].Destination)
+		// The cwd is made with mkdir -p: only a cwd on or below the
+		// mount would land elsewhere without it.
+		if cwd == dest || strings.HasPrefix(cwd, dest+"/") {
+			return false
+		}
+		for _, p := range paths {
+			if related(dest, filepath.Clean("/"+p)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// cgroupMounts compiles the cgroup mounts that mounts left.
+func (pl *planner) cgroupMounts() error {
+	for _, i := range pl.deferred {
 		if err := pl.mountAt(i); err != nil {
 			return err
 		}
 	}
+	pl.deferred = nil
+	return nil
+}
+
+// masksBeforeCgroup is the masks step, before the cgroup mounts when
+// stepsBeforeCgroup allows.
+func (pl *planner) masksBeforeCgroup() error {
+	if len(pl.deferred) == 0 {
+		return nil
+	}
+	pl.emitMasks()
+	pl.masked = true
 	return nil
 }
 
@@ -252,12 +309,17 @@ func isCgroupMount(m specs.Mount) bool {
 func unrelatedToLater(mounts []specs.Mount, i int) bool {
 	dest := filepath.Clean("/" + mounts[i].Destination)
 	for _, m := range mounts[i+1:] {
-		d := filepath.Clean("/" + m.Destination)
-		if d == dest || strings.HasPrefix(d, dest+"/") || strings.HasPrefix(dest, d+"/") || d == "/" {
+		if related(dest, filepath.Clean("/"+m.Destination)) {
 			return false
 		}
 	}
 	return true
+}
+
+// related reports whether clean absolute paths a and b are the same, or
+// one lies below the other.
+func related(a, b string) bool {
+	return a == b || a == "/" || b == "/" || strings.HasPrefix(a, b+"/") || strings.HasPrefix(b, a+"/")
 }
 
 func (pl *planner) mount(m specs.Mount) error {
@@ -514,6 +576,13 @@ func PlanAsksHooks(sp *specs.Spec) bool {
 }
 
 func (pl *planner) masks() error {
+	if !pl.masked {
+		pl.emitMasks()
+	}
+	return nil
+}
+
+func (pl *planner) emitMasks() {
 	for _, p := range pl.sp.Linux.MaskedPaths {
 		pl.p.Context("masked and readonly paths", "mask "+p)
 		pl.p.Mask(p)
@@ -522,7 +591,6 @@ func (pl *planner) masks() error {
 		pl.p.Context("masked and readonly paths", "readonly "+p)
 		pl.p.Readonly(p)
 	}
-	return nil
 }
 
 func (pl *planner) pivot() error {

@@ -162,6 +162,29 @@ func TestPlanWaitsForTheCgroupWhereItNeedsIt(t *testing.T) {
 			t.Errorf("the plan stops for hooks (operation %d), but the config has none", i)
 		}
 	})
+	t.Run("pending, no hooks: devices and masks before the wait", func(t *testing.T) {
+		b := boot(true, cg, mq)
+		b.Spec.Linux.MaskedPaths = []string{"/proc/kcore"}
+		ops := planOps(t, b)
+		await, mount := firstOp(ops, nsenter.OpAwaitCgroup, ""), firstOp(ops, nsenter.OpFSMount, onCg)
+		mknod, mask := firstOp(ops, nsenter.OpMknod, ""), firstOp(ops, nsenter.OpMask, "mask /proc/kcore")
+		if await < 0 || !(mknod < await && mask < await && await < mount) || mknod < 0 || mask < 0 {
+			t.Errorf("operation order: devices %d, mask %d, await %d, cgroup mount %d; want them in that order", mknod, mask, await, mount)
+		}
+		if n := countOps(ops, nsenter.OpMask); n != 1 {
+			t.Errorf("the plan masks %d times, want once", n)
+		}
+	})
+	t.Run("pending: a mask below the cgroup mount comes after it", func(t *testing.T) {
+		b := boot(true, cg, mq)
+		b.Spec.Linux.MaskedPaths = []string{"/sys/fs/cgroup/secret"}
+		ops := planOps(t, b)
+		await, mount := firstOp(ops, nsenter.OpAwaitCgroup, ""), firstOp(ops, nsenter.OpFSMount, onCg)
+		mask, mqueue := firstOp(ops, nsenter.OpMask, "/sys/fs/cgroup/secret"), firstOp(ops, nsenter.OpFSMount, " on /dev/mqueue")
+		if await < 0 || !(mqueue < await && await < mount && mount < mask) {
+			t.Errorf("operation order: mqueue %d, await %d, cgroup mount %d, mask %d; want them in that order", mqueue, await, mount, mask)
+		}
+	})
 	t.Run("pending: a mount below the cgroup mount stays after it", func(t *testing.T) {
 		ops := planOps(t, boot(true, cg, under))
 		await, mount, below := firstOp(ops, nsenter.OpAwaitCgroup, ""), firstOp(ops, nsenter.OpFSMount, onCg), firstOp(ops, nsenter.OpFSMount, onCg+"/extra")
@@ -188,4 +211,14 @@ func TestPlanWaitsForTheCgroupWhereItNeedsIt(t *testing.T) {
 			t.Errorf("operation order: await %d, hooks %d, ready %d; want the mounts, then them in that order", await, hooks, ready)
 		}
 	})
+}
+
+func countOps(ops []nsenter.Op, code int) int {
+	n := 0
+	for _, op := range ops {
+		if op.Code == code {
+			n++
+		}
+	}
+	return n
 }

@@ -46,6 +46,8 @@ const (
 	OpClonePath   = C.PLAN_CLONE_PATH
 	OpHooks       = C.PLAN_HOOKS
 	OpAwaitCgroup = C.PLAN_AWAIT_CGROUP
+	OpMask        = C.PLAN_MASK
+	OpMknod       = C.PLAN_MKNOD
 	OpReady       = C.PLAN_READY
 )
 
