@@ -93,6 +93,9 @@ func (g *globals) applyDefaults(hc *engine.HostConfig) error {
 	keyErr := func(key string, err error) error {
 		return fmt.Errorf("config %s: key %q: %w", f.Path, key, err)
 	}
+	if hc.CgroupnsMode == "" {
+		hc.CgroupnsMode = f.DefaultCgroupnsMode // "" leaves docker's default to the engine
+	}
 	for _, s := range f.DefaultUlimits {
 		u, err := engine.ParseUlimit(s)
 		if err != nil {

@@ -45,6 +45,10 @@ type File struct {
 	SeccompProfile string `json:"seccomp-profile,omitempty"`
 	// NoNewPrivileges: every container runs with no_new_privs.
 	NoNewPrivileges bool `json:"no-new-privileges,omitempty"`
+	// DefaultCgroupnsMode is the --cgroupns of a container that sets
+	// none: "private" or "host". Unset, docker's: private on a cgroup v2
+	// host, host on a v1 or hybrid one.
+	DefaultCgroupnsMode string `json:"default-cgroupns-mode,omitempty"`
 	// RegistryMirrors are docker.io's mirrors (docker's key); Mirrors
 	// are any registry's; InsecureRegistries may use plain HTTP or any
 	// certificate.
@@ -222,6 +226,9 @@ func (f *File) check() error {
 		if p.Size < b.Bits() || p.Size > 30 {
 			return fmt.Errorf("key \"default-address-pools\": size %d of %s must be between %d and 30", p.Size, p.Base, b.Bits())
 		}
+	}
+	if m := f.DefaultCgroupnsMode; m != "" && m != "private" && m != "host" {
+		return fmt.Errorf("key \"default-cgroupns-mode\": %q is not private or host", m)
 	}
 	for k := range f.LogOpts {
 		if k != "max-size" && k != "max-file" {

@@ -47,6 +47,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 			return nil, err
 		}
 	}
+	if o.HostConfig.CgroupnsMode == "" {
+		o.HostConfig.CgroupnsMode = defaultCgroupnsMode()
+	}
 	if err := validateHostConfig(&o.HostConfig); err != nil {
 		return nil, err
 	}

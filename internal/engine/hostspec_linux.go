@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/internal/cgroups"
 )
 
 // hostSpec applies c's HostOptions to its generated spec s: namespaces
@@ -252,4 +254,15 @@ func groupAddSpec(_ context.Context, c *Container, s *specs.Spec, root *os.File)
 		}
 	}
 	return nil
+}
+
+// defaultCgroupnsMode is docker's default --cgroupns: a cgroup namespace
+// of its own on a cgroup v2 host, the host's on a v1 or hybrid one, where
+// docker never changed it (tools there find their container in the full
+// path /proc/self/cgroup shows).
+func defaultCgroupnsMode() string {
+	if mode, err := cgroups.DetectMode(); err == nil && mode == cgroups.Unified {
+		return modePrivateNS
+	}
+	return modeHostNS
 }

@@ -133,6 +133,7 @@ func TestConfigFileErrors(t *testing.T) {
 		{`{"default-ulimits": "nofile=1"}`, `key "default-ulimits": want an array`},
 		{`{"root": "relative"}`, `key "root": "relative" is not an absolute path`},
 		{`{"log-opts": {"max-age": "1"}}`, `unknown log opt "max-age"`},
+		{`{"default-cgroupns-mode": "shared"}`, `key "default-cgroupns-mode": "shared" is not private or host`},
 		{`{"default-ulimits": ["nofile"]}`, `key "default-ulimits": invalid ulimit argument`},
 		{`{"default-address-pools": [{"base": "10.0.0.0/16", "size": 8}]}`, `key "default-address-pools": size 8`},
 		{`{"default-address-pools": [{"base": "fd00::/8", "size": 64}]}`, `key "default-address-pools": base "fd00::/8" is not an IPv4 network`},

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pelagos-go/pelagos/tests/testenv"
 )
 
 // TestRunDevices: --device creates the node inside the container with the
@@ -123,15 +125,16 @@ func TestRunNamespaceModes(t *testing.T) {
 	c := newCLI(t)
 	for _, tc := range []struct {
 		flag, ns string
-	}{{"--pid", "pid"}, {"--ipc", "ipc"}, {"--uts", "uts"}, {"--cgroupns", "cgroup"}} {
+		own      []string // what gives the container its own namespace
+	}{{"--pid", "pid", nil}, {"--ipc", "ipc", nil}, {"--uts", "uts", nil}, {"--cgroupns", "cgroup", []string{"--cgroupns", "private"}}} {
 		host := nsLink(t, tc.ns)
 		got := strings.TrimSpace(c.ok("run", "--rm", tc.flag, "host", "busybox:test", "readlink", "/proc/self/ns/"+tc.ns))
 		if got != host {
 			t.Errorf("%s host: namespace %s, want the host's %s", tc.flag, got, host)
 		}
-		got = strings.TrimSpace(c.ok("run", "--rm", "busybox:test", "readlink", "/proc/self/ns/"+tc.ns))
+		got = strings.TrimSpace(c.ok(append(append([]string{"run", "--rm"}, tc.own...), "busybox:test", "readlink", "/proc/self/ns/"+tc.ns)...))
 		if got == host {
-			t.Errorf("without %s: namespace %s is the host's", tc.flag, got)
+			t.Errorf("%v: namespace %s is the host's", tc.own, got)
 		}
 	}
 	// --pid host: our own process is visible; by default it is not.
@@ -245,5 +248,54 @@ func TestRunCgroupKnobs(t *testing.T) {
 		}
 	}
 	c.ok("container", "prune", "-f")
+	c.assertClean()
+}
+
+// TestCgroupnsDefault: a container that sets no --cgroupns gets docker's
+// default, recorded in its HostConfig: a cgroup namespace of its own on a
+// cgroup v2 host, the host's on a v1 or hybrid one (where its full cgroup
+// path shows, as under docker there). The config file's
+// default-cgroupns-mode replaces the default; a flag wins over the file.
+func TestCgroupnsDefault(t *testing.T) {
+	c := newCLI(t)
+	hs, err := testenv.Hierarchies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "host"
+	if len(hs) == 1 && hs[0].Name == "" {
+		want = "private"
+	}
+	host := nsLink(t, "cgroup")
+	id := strings.TrimSpace(c.ok("create", "busybox:test", "sh", "-c", "readlink /proc/self/ns/cgroup; cat /proc/self/cgroup"))
+	if got := c.field(id, "{{.HostConfig.CgroupnsMode}}"); got != want {
+		t.Errorf("default cgroupns mode %q, want docker's %q on this host", got, want)
+	}
+	out := c.ok("start", "-a", id)
+	ns, _, _ := strings.Cut(out, "\n")
+	switch {
+	case want == "host" && ns != host:
+		t.Errorf("default on a cgroup v1 host: namespace %s, want the host's %s", ns, host)
+	case want == "host" && !strings.Contains(out, c.cgroup+"/"+id):
+		t.Errorf("default on a cgroup v1 host: /proc/self/cgroup %q does not show %s/%s", out, c.cgroup, id)
+	case want == "private" && ns == host:
+		t.Errorf("default on a cgroup v2 host: namespace %s is the host's", ns)
+	}
+	c.ok("rm", id)
+	for _, mode := range []string{"private", "host"} {
+		cfg := c.withConfig(t, `{"default-cgroupns-mode": "`+mode+`"}`)
+		id := strings.TrimSpace(cfg.ok("create", "busybox:test", "readlink", "/proc/self/ns/cgroup"))
+		if got := cfg.field(id, "{{.HostConfig.CgroupnsMode}}"); got != mode {
+			t.Errorf("default-cgroupns-mode %s: the container's mode is %q", mode, got)
+		}
+		if ns := strings.TrimSpace(cfg.ok("start", "-a", id)); (ns == host) != (mode == "host") {
+			t.Errorf("default-cgroupns-mode %s: namespace %s (the host's: %s)", mode, ns, host)
+		}
+		cfg.ok("rm", id)
+		other := map[string]string{"private": "host", "host": "private"}[mode]
+		if got := cfg.ok("run", "--rm", "--cgroupns", other, "busybox:test", "readlink", "/proc/self/ns/cgroup"); (strings.TrimSpace(got) == host) != (other == "host") {
+			t.Errorf("--cgroupns %s over the file's %s: namespace %s (the host's: %s)", other, mode, strings.TrimSpace(got), host)
+		}
+	}
 	c.assertClean()
 }
