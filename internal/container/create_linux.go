@@ -419,9 +419,9 @@ func (cr *creation) resolveCgroup() (*cgroups.Manager, error) {
 }
 
 // sendPlanEarly sends the C init its plan as soon as it runs, so that it
-// sets up its mounts while the listening socket, the config copy and (on
-// cgroup v1) the cgroup are made here; the plan waits for MsgCgroup where
-// it needs the cgroup (cgroupReady sends it). Where the constructor still
+// sets up its mounts while (on cgroup v1) the cgroup is made and the start
+// socket bound here; the plan waits for MsgCgroup where it needs the
+// cgroup (cgroupReady sends it). Where the constructor still
 // has to talk to us (a user namespace's id maps, a forked pid-namespace
 // init) or systemd makes the cgroup, the plan goes at the usual point.
 func (cr *creation) sendPlanEarly() error {

@@ -282,9 +282,18 @@ func (c *Conn) RecvFd() (Message, *os.File, error) {
 	}
 	buf := c.rbuf
 	oob := make([]byte, unix.CmsgSpace(4))
+	reset := false
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.ECONNRESET && !reset {
+			// The peer closed its end with a message of ours unread
+			// (an init that failed a step before it read the runtime's
+			// "cgroup"): the kernel says so once, ahead of what the
+			// peer sent before it went, which the next read returns.
+			reset = true
 			continue
 		}
 		if err != nil {
