@@ -431,11 +431,8 @@ func (cr *creation) sendPlanEarly() error {
 	cgs, pending := cgroupHierarchies(cr.cg), false
 	if cr.cg == nil && !cr.o.NoCgroup && !cr.noCgroup {
 		cg, err := cr.resolveCgroup()
-		if err != nil {
-			return err
-		}
-		if cg.Systemd() {
-			return nil
+		if err != nil || cg.Systemd() {
+			return nil // the cgroup step reports the error, under its name
 		}
 		cgs, pending = cgroupHierarchies(cg), true
 	}
