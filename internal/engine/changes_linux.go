@@ -107,15 +107,16 @@ func (e *Engine) Diff(ctx context.Context, ref string) ([]Change, error) {
 	return pruneDirs(out), nil
 }
 
-// pruneDirs sorts cs and drops the "changed" directories that hold an
-// engine-made mount point and nothing reported: copied up for the mount
-// point only.
+// pruneDirs sorts cs and drops the directories that hold an engine-made
+// mount point and nothing reported: copied up ("changed") or made (added,
+// in an image without it) for the mount point only, which docker's init
+// layer keeps out of its diff.
 func pruneDirs(cs []Change) []Change {
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Path < cs[j].Path })
 	var out []Change
 	for i, c := range cs {
 		below := i+1 < len(cs) && strings.HasPrefix(cs[i+1].Path, c.Path+"/")
-		if c.Kind == Changed && !below && holdsEngineMade(c.Path) {
+		if (c.Kind == Changed || c.Kind == Added) && !below && holdsEngineMade(c.Path) {
 			continue
 		}
 		out = append(out, c)

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pelagos-go/pelagos/internal/image/imagetest"
 )
 
 const changeScript = "echo x > /tmp/new; rm /etc/notexec; echo y >> /etc/passwd; mkdir /made; touch /made/f"
@@ -24,6 +26,28 @@ func TestDiff(t *testing.T) {
 	if got := c.ok("diff", "fresh"); got != "" {
 		t.Errorf("diff of a container never started: %q", got)
 	}
+	// The mount points of /etc/hosts and the rest are the engine's, not
+	// the container's (docker keeps them in an init layer): a container
+	// that wrote nothing has no changes, with or without an /etc in its
+	// image; a file it writes next to them is one.
+	tarball := filepath.Join(t.TempDir(), "noetc.tar")
+	if err := os.WriteFile(tarball, imagetest.Tar(t, imagetest.BusyboxApplets(t)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("import", tarball, "noetc:test")
+	for _, img := range []string{"busybox:test", "noetc:test"} {
+		c.ok("run", "--name", "quiet", img, "true")
+		if got := c.ok("diff", "quiet"); got != "" {
+			t.Errorf("diff of a %s container that wrote nothing: %q", img, got)
+		}
+		c.ok("rm", "quiet")
+	}
+	c.ok("run", "--name", "wrote", "noetc:test", "touch", "/etc/mine")
+	if got, want := c.ok("diff", "wrote"), "A /etc\nA /etc/mine\n"; got != want {
+		t.Errorf("diff of a noetc:test container that wrote /etc/mine:\n%s", cmp.Diff(want, got))
+	}
+	c.ok("rm", "wrote")
+	c.ok("rmi", "noetc:test")
 	if errs := c.fails(1, "diff", "nosuch"); !strings.Contains(errs, "No such container: nosuch") {
 		t.Errorf("diff nosuch: %q", errs)
 	}
