@@ -124,6 +124,34 @@ func pruneDirs(cs []Change) []Change {
 	return out
 }
 
+// mountPointDirs lists the directories of the upper directory that hold
+// engine-made mount points and nothing else: made or copied up for them
+// only, which docker's init layer keeps out of a commit. An opaque one is
+// the container's doing and stays.
+func mountPointDirs(upper string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range engineMade {
+		dir := path.Dir(m)
+		if dir == "/" || out[dir] {
+			continue
+		}
+		p := filepath.Join(upper, dir)
+		ents, err := os.ReadDir(p)
+		if err != nil || fsarchive.IsOpaque(p) {
+			continue
+		}
+		only := true
+		for _, e := range ents {
+			if !isEngineMade(path.Join(dir, e.Name())) {
+				only = false
+				break
+			}
+		}
+		out[dir] = only
+	}
+	return out
+}
+
 func holdsEngineMade(dir string) bool {
 	for _, m := range engineMade {
 		if path.Dir(m) == dir {
@@ -203,7 +231,8 @@ func (e *Engine) writeUpperLayer(c *Container, w io.Writer) error {
 	tw := fsarchive.NewWriter(w)
 	tw.Overlay = true
 	tw.MapIDs = c.ContainerIDs()
-	tw.Skip = func(name string) bool { return isEngineMade("/" + name) }
+	mountOnly := mountPointDirs(upper)
+	tw.Skip = func(name string) bool { return isEngineMade("/"+name) || mountOnly["/"+name] }
 	if err := tw.Add(root, "/", "", false); err != nil {
 		return err
 	}

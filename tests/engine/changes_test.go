@@ -1,6 +1,11 @@
 package engine
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,10 +128,65 @@ func TestCommit(t *testing.T) {
 	if got := c.ok("run", "--rm", id2, "sh", "-c", "test -e /made || echo nomade; cat /tmp/new"); got != "nomade\nz\n" {
 		t.Errorf("second commit: %q", got)
 	}
+	// The mount points of /etc/hosts and the rest stay out of a commit,
+	// and so does an /etc made only to hold them (docker's init layer
+	// keeps them): the image of a container that wrote nothing has no
+	// /etc if its image had none.
+	tarball := filepath.Join(t.TempDir(), "noetc.tar")
+	if err := os.WriteFile(tarball, imagetest.Tar(t, imagetest.BusyboxApplets(t)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("import", tarball, "noetc:test")
+	c.ok("run", "--name", "quiet", "noetc:test", "true")
+	c.ok("commit", "quiet", "committed:quiet")
+	if names := topLayerNames(t, c, "committed:quiet"); len(names) != 0 {
+		t.Errorf("the layer committed from a container that wrote nothing holds %v, want nothing", names)
+	}
+	c.ok("rm", "quiet")
 	c.fails(1, "commit", "nosuch")
 	if errs := c.fails(125, "commit", "-c", "FROB x", "ch"); !strings.Contains(errs, "FROB") {
 		t.Errorf("bad --change: %q", errs)
 	}
 	c.ok("rm", "-f", "ch", "live", "second")
 	c.assertClean()
+}
+
+// topLayerNames lists the entries of image ref's last layer, read from
+// pelagos save's archive.
+func topLayerNames(t *testing.T, c *cli, ref string) []string {
+	t.Helper()
+	archive := filepath.Join(t.TempDir(), "img.tar")
+	c.ok("save", "-o", archive, ref)
+	files := map[string][]byte{}
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[h.Name] = b
+	}
+	var manifest []struct{ Layers []string }
+	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil || len(manifest) != 1 || len(manifest[0].Layers) == 0 {
+		t.Fatalf("save of %s: manifest.json %q: %v", ref, files["manifest.json"], err)
+	}
+	layer := files[manifest[0].Layers[len(manifest[0].Layers)-1]]
+	if zr, err := gzip.NewReader(bytes.NewReader(layer)); err == nil {
+		if layer, err = io.ReadAll(zr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tarNames(t, layer)
 }

@@ -329,6 +329,17 @@ func IsNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
 // opaque reports whether an overlayfs upper directory hides everything
 // beneath it in the lower layers (the trusted.overlay.opaque xattr, or
 // user.overlay.opaque in a rootless engine's overlays).
+// IsOpaque reports whether directory p of an overlay's upper directory
+// is opaque (it hides what the layers below hold there).
+func IsOpaque(p string) bool {
+	d, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	return opaque(d)
+}
+
 func opaque(d *os.File) bool {
 	for _, name := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
 		buf := make([]byte, 8)
