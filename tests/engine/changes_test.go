@@ -35,11 +35,7 @@ func TestDiff(t *testing.T) {
 	// the container's (docker keeps them in an init layer): a container
 	// that wrote nothing has no changes, with or without an /etc in its
 	// image; a file it writes next to them is one.
-	tarball := filepath.Join(t.TempDir(), "noetc.tar")
-	if err := os.WriteFile(tarball, imagetest.Tar(t, imagetest.BusyboxApplets(t)...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c.ok("import", tarball, "noetc:test")
+	importNoEtc(t, c)
 	for _, img := range []string{"busybox:test", "noetc:test"} {
 		c.ok("run", "--name", "quiet", img, "true")
 		if got := c.ok("diff", "quiet"); got != "" {
@@ -132,11 +128,7 @@ func TestCommit(t *testing.T) {
 	// and so does an /etc made only to hold them (docker's init layer
 	// keeps them): the image of a container that wrote nothing has no
 	// /etc if its image had none.
-	tarball := filepath.Join(t.TempDir(), "noetc.tar")
-	if err := os.WriteFile(tarball, imagetest.Tar(t, imagetest.BusyboxApplets(t)...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c.ok("import", tarball, "noetc:test")
+	importNoEtc(t, c)
 	c.ok("run", "--name", "quiet", "noetc:test", "true")
 	c.ok("commit", "quiet", "committed:quiet")
 	if names := topLayerNames(t, c, "committed:quiet"); len(names) != 0 {
@@ -189,4 +181,15 @@ func topLayerNames(t *testing.T, c *cli, ref string) []string {
 		}
 	}
 	return tarNames(t, layer)
+}
+
+// importNoEtc imports noetc:test, busybox's applets and nothing else: an
+// image without /etc.
+func importNoEtc(t *testing.T, c *cli) {
+	t.Helper()
+	tarball := filepath.Join(t.TempDir(), "noetc.tar")
+	if err := os.WriteFile(tarball, imagetest.Tar(t, imagetest.BusyboxApplets(t)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("import", tarball, "noetc:test")
 }
