@@ -50,8 +50,11 @@ func TestProcStatSelf(t *testing.T) {
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
 	want, _ := strconv.ParseUint(f[19], 10, 64)
 	state, start, err := procStat(os.Getpid())
-	if err != nil || start != want || state != 'R' {
-		t.Errorf("procStat(self) = %q, %d, %v; want 'R', %d", state, start, err, want)
+	// /proc/<pid>/stat shows the main thread's state, and the test runs
+	// on whichever thread the scheduler picked, so the main thread may be
+	// running or asleep; it is never a zombie or dead.
+	if err != nil || start != want || !strings.ContainsRune("RSD", rune(state)) {
+		t.Errorf("procStat(self) = %q, %d, %v; want 'R', 'S' or 'D', %d", state, start, err, want)
 	}
 	if _, _, err := procStat(-5); err == nil {
 		t.Error("procStat(-5) succeeded")
