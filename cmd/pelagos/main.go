@@ -17,6 +17,7 @@ import (
 	"os"
 
 	"github.com/pelagos-go/pelagos/internal/cli"
+	_ "github.com/pelagos-go/pelagos/internal/hugeheap" // the heap on a huge page: fewer page faults
 	"github.com/pelagos-go/pelagos/internal/initproc"
 	_ "github.com/pelagos-go/pelagos/internal/nsenter" // joins namespaces before the Go runtime starts
 )

@@ -36,3 +36,19 @@ func TestPelagosLinksNoRegistryClient(t *testing.T) {
 		t.Errorf("go list output does not look like pelagos's dependencies:\n%.300s", out)
 	}
 }
+
+// Only pelagos backs its heap with a huge page (internal/hugeheap): the
+// monitor and pelagos-runc are measured for their memory against conmon
+// and runc, and a huge page is 2 MiB of it.
+func TestOnlyPelagosImportsHugeheap(t *testing.T) {
+	const hh = "github.com/pelagos-go/pelagos/internal/hugeheap"
+	for cmd, want := range map[string]bool{"pelagos": true, "pelagos-monitor": false, "pelagos-runc": false} {
+		out, err := exec.Command("go", "list", "-deps", "github.com/pelagos-go/pelagos/cmd/"+cmd).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		if got := strings.Contains(" "+strings.Join(strings.Fields(string(out)), " ")+" ", " "+hh+" "); got != want {
+			t.Errorf("%s imports %s: %v, want %v", cmd, hh, got, want)
+		}
+	}
+}
