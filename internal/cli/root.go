@@ -35,8 +35,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error: rootless mode:", err)
 		return 125
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cancelOnSignal(cancel)
 	g := &globals{args: args, in: stdin, out: stdout, err: stderr}
 	root := newRootFor(g, args)
 	root.SetArgs(args)
@@ -51,6 +52,21 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitCode(err)
 	}
 	return 0
+}
+
+// cancelOnSignal cancels the command's context at SIGINT or SIGTERM, as
+// signal.NotifyContext does, registering on another goroutine: the
+// process's first registration starts the runtime's signal thread and
+// waits for it to change its signal mask, once per signal (0.3-0.9 ms
+// here), which the command need not wait for. Until the registration is
+// in, a signal has its default effect, as it has before main runs.
+func cancelOnSignal(cancel context.CancelFunc) {
+	go func() {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+		<-c
+		cancel()
+	}()
 }
 
 func newRoot(g *globals) *cobra.Command {
