@@ -67,6 +67,14 @@ type CreateOpts struct {
 	// is root in its user namespace, so the runtime cannot tell). The
 	// config must set no resource limits.
 	NoCgroup bool
+	// StartSoon says the caller starts the container as soon as Create
+	// returns: the start message goes to the init the moment it is
+	// ready, so that its last steps and the execution of the process
+	// overlap the state's save here, and Start only waits for the
+	// outcome. Until Start has run, a crash leaves a container that runs
+	// while its state says creating; delete --force kills it as any
+	// other (its cgroup was recorded first).
+	StartSoon bool
 }
 
 // creation is one Create in progress: its steps share this, and undo
@@ -648,8 +656,22 @@ func (cr *creation) runtimeHooks() error {
 }
 
 func (cr *creation) waitReady() error {
-	_, err := cr.expect(initproc.MsgReady)
-	return err
+	if _, err := cr.expect(initproc.MsgReady); err != nil {
+		return err
+	}
+	if !cr.o.StartSoon {
+		return nil
+	}
+	conn, err := dialStart(cr.c.dir)
+	if err != nil {
+		return fmt.Errorf("reach the container init: %w", err)
+	}
+	cr.undo = append(cr.undo, func() { conn.Close() })
+	if err := conn.Send(initproc.Message{Type: initproc.MsgStart}); err != nil {
+		return err
+	}
+	cr.c.startSent = conn
+	return nil
 }
 
 // expect waits for a message from the init; if the init died without

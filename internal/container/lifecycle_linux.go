@@ -27,8 +27,12 @@ func (c *Container) Start(ctx context.Context, warn func(string)) error {
 		return err
 	}
 	defer lock.Close()
-	if st := c.Status(); st != specs.StateCreated {
-		return fmt.Errorf("cannot start container %s: it is %s, not created: %w", c.rec.ID, st, ErrInvalidState)
+	// After a Create with StartSoon the process may have run and exited
+	// already: its start was sent, and release reports how it went.
+	if c.startSent == nil {
+		if st := c.Status(); st != specs.StateCreated {
+			return fmt.Errorf("cannot start container %s: it is %s, not created: %w", c.rec.ID, st, ErrInvalidState)
+		}
 	}
 	if err := c.release(ctx, warn); err != nil {
 		c.stopAfterFailure(ctx, warn)
@@ -71,6 +75,11 @@ func failsOnPoststart(version string) bool {
 // the process (EOF) or reported the step that failed. Along the way it
 // hands a seccomp notify listener to the profile's agent.
 func (c *Container) release(ctx context.Context, warn func(string)) error {
+	if conn := c.startSent; conn != nil {
+		c.startSent = nil
+		defer conn.Close()
+		return c.awaitExec(ctx, conn, c.rec.Pid, warn)
+	}
 	conn, err := dialStart(c.dir)
 	if err != nil {
 		return fmt.Errorf("reach the container init: %w", err)
@@ -246,6 +255,10 @@ func (c *Container) Processes() ([]int, error) {
 // Delete removes a stopped container: its cgroup and state, then the
 // poststop hooks. With force, a container in any state is killed first.
 func (c *Container) Delete(ctx context.Context, force bool, warn func(string)) error {
+	if c.startSent != nil {
+		c.startSent.Close()
+		c.startSent = nil
+	}
 	lock, err := lockDir(c.dir)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pelagos-go/pelagos/internal/initproc"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -76,6 +77,9 @@ type Container struct {
 	rawConfig []byte
 	// proc is the init, in the process that created it (for Wait).
 	proc *os.Process
+	// startSent is the start connection of a Create with StartSoon: the
+	// start message is sent, Start awaits the process's execution on it.
+	startSent *initproc.Conn
 }
 
 // ID returns the container ID.

@@ -112,6 +112,9 @@ func (e *Engine) createAndStart(ctx context.Context, c *Container, stdio Stdio) 
 		ConsoleSocket: stdio.ConsoleSocket, Warn: e.Warn, InitBinary: initBinary(),
 		Spec: s, RawSpec: b,
 		NoCgroup: e.Rootless,
+		// Start follows at once: the init goes on while the runtime
+		// saves its state.
+		StartSoon: true,
 	})
 	if err != nil {
 		return nil, &StartError{Err: err}

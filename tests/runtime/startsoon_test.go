@@ -1,0 +1,107 @@
+package runtime_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/pelagos-go/pelagos/internal/container"
+	"github.com/pelagos-go/pelagos/tests/bundle"
+	"github.com/pelagos-go/pelagos/tests/testenv"
+)
+
+// createSoon creates a container in this process with StartSoon, as the
+// engine does, with the process writing a mark into a host directory.
+func createSoon(t *testing.T, script string) (*container.Container, string) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	marks := t.TempDir()
+	b := newBundle(t, bundle.Args("/bin/sh", "-c", script), bundle.Mount(specs.Mount{
+		Destination: "/marks", Type: "bind", Source: marks, Options: []string{"rbind", "rw"},
+	}))
+	c, err := container.Create(context.Background(), container.CreateOpts{
+		Root: t.TempDir(), ID: "soon", Bundle: b.Dir,
+		InitBinary: testenv.Runtime(t), StartSoon: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Delete(context.Background(), true, nil) })
+	return c, marks
+}
+
+// With StartSoon the process runs without waiting for Start: the init
+// got its start message when it was ready.
+func TestStartSoonRunsBeforeStart(t *testing.T) {
+	c, marks := createSoon(t, "echo ran > /marks/ran")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(marks, "ran")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the process did not run before Start: the start message was not sent at create")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := c.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := c.Wait(); err != nil || code != 0 {
+		t.Fatalf("Wait = %d, %v; want 0", code, err)
+	}
+}
+
+// A process that has exited by the time Start runs was still started:
+// Start reports its execution, and its exit status is the process's.
+func TestStartSoonProcessExitedBeforeStart(t *testing.T) {
+	c, marks := createSoon(t, "touch /marks/done; exit 3")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(marks, "done")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the process did not run")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // let it exit
+	if err := c.Start(context.Background(), nil); err != nil {
+		t.Fatalf("Start after the process exited: %v", err)
+	}
+	if code, err := c.Wait(); err != nil || code != 3 {
+		t.Fatalf("Wait = %d, %v; want 3", code, err)
+	}
+	if err := c.Delete(context.Background(), false, nil); err != nil {
+		t.Fatalf("Delete of the stopped container: %v", err)
+	}
+}
+
+// A container created with StartSoon whose execve fails (a file of no
+// executable format: found at create, refused by the kernel) reports it
+// at Start, as one started the usual way does.
+func TestStartSoonExecFailureAtStart(t *testing.T) {
+	testenv.RequireRoot(t)
+	b := newBundle(t, bundle.Args("/bin/garbage"))
+	if err := os.WriteFile(filepath.Join(b.Rootfs(), "bin", "garbage"), []byte{0, 1, 2, 3}, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := container.Create(context.Background(), container.CreateOpts{
+		Root: t.TempDir(), ID: "soonfail", Bundle: b.Dir,
+		InitBinary: testenv.Runtime(t), StartSoon: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Delete(context.Background(), true, nil) })
+	err = c.Start(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "exec format error") {
+		t.Fatalf("Start of a file of no executable format: %v; want an exec format error", err)
+	}
+}
