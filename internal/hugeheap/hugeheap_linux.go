@@ -19,7 +19,9 @@
 //
 // Nothing depends on it working: an old kernel, transparent huge pages
 // set to "never", or no huge page free leave the heap as it was.
-// PELAGOS_HUGEHEAP=0 in the environment turns it off.
+// PELAGOS_HUGEHEAP=0 in the environment turns it off; a container's init
+// or exec child (the pelagos binary is one when no pelagos-runc lies
+// beside it) leaves the heap alone.
 package hugeheap
 
 import (
@@ -48,6 +50,14 @@ var (
 
 func init() {
 	if v, _ := syscall.Getenv("PELAGOS_HUGEHEAP"); v == "0" {
+		return
+	}
+	// The pelagos binary is also the init of its containers when no
+	// pelagos-runc lies beside it: an init with the Go runtime runs in
+	// the container's memory cgroup, where 2 MiB more may be more than
+	// its limit allows (initproc.EnvInitPipe marks it; this package
+	// imports nothing of pelagos's, to initialise this early).
+	if _, init := syscall.Getenv("_PELAGOS_INITPIPE"); init {
 		return
 	}
 	anchor = new([16]byte)

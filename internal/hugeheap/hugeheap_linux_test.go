@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"unsafe"
+
+	"github.com/pelagos-go/pelagos/internal/initproc"
 )
 
 // pageFlags returns the kernel's flags (/proc/kpageflags) of the page
@@ -79,20 +81,33 @@ func TestInitPutsTheHeapOnAHugePage(t *testing.T) {
 	}
 }
 
-// TestOffSwitch runs this test binary again with PELAGOS_HUGEHEAP=0: the
-// init must then leave the heap alone.
-func TestOffSwitch(t *testing.T) {
+// TestLeftAlone runs this test binary again with PELAGOS_HUGEHEAP=0, and
+// as a container's init (initproc.EnvInitPipe set): the init must then
+// leave the heap alone.
+func TestLeftAlone(t *testing.T) {
 	if os.Getenv("HUGEHEAP_REPORT") == "1" {
 		os.Stdout.WriteString("region=" + strconv.FormatUint(uint64(Region), 10) + "\n")
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestOffSwitch$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "HUGEHEAP_REPORT=1", "PELAGOS_HUGEHEAP=0")
+	for _, env := range []string{"PELAGOS_HUGEHEAP=0", initproc.EnvInitPipe + "=3"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLeftAlone$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "HUGEHEAP_REPORT=1", env)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", env, err, out)
+		}
+		if !strings.Contains(string(out), "region=0\n") {
+			t.Errorf("with %s the init still chose a region:\n%s", env, out)
+		}
+	}
+	// And the control: without either, it does choose one.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLeftAlone$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "HUGEHEAP_REPORT=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "region=0\n") {
-		t.Errorf("with PELAGOS_HUGEHEAP=0 the init still chose a region:\n%s", out)
+	if strings.Contains(string(out), "region=0\n") {
+		t.Errorf("with neither, the init chose no region:\n%s", out)
 	}
 }
