@@ -35,20 +35,24 @@ func createSoon(t *testing.T, script string) (*container.Container, string) {
 	return c, marks
 }
 
+// awaitMark waits up to 5 s for the container process to make path.
+func awaitMark(t *testing.T, path, failure string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(failure)
+		}
+	}
+}
+
 // With StartSoon the process runs without waiting for Start: the init
 // got its start message when it was ready.
 func TestStartSoonRunsBeforeStart(t *testing.T) {
 	c, marks := createSoon(t, "echo ran > /marks/ran")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(marks, "ran")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the process did not run before Start: the start message was not sent at create")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitMark(t, filepath.Join(marks, "ran"), "the process did not run before Start: the start message was not sent at create")
 	if err := c.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -61,16 +65,7 @@ func TestStartSoonRunsBeforeStart(t *testing.T) {
 // Start reports its execution, and its exit status is the process's.
 func TestStartSoonProcessExitedBeforeStart(t *testing.T) {
 	c, marks := createSoon(t, "touch /marks/done; exit 3")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(marks, "done")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the process did not run")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitMark(t, filepath.Join(marks, "done"), "the process did not run")
 	time.Sleep(100 * time.Millisecond) // let it exit
 	if err := c.Start(context.Background(), nil); err != nil {
 		t.Fatalf("Start after the process exited: %v", err)
