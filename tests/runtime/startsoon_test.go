@@ -15,15 +15,10 @@ import (
 	"github.com/pelagos-go/pelagos/tests/testenv"
 )
 
-// createSoon creates a container in this process with StartSoon, as the
-// engine does, with the process writing a mark into a host directory.
-func createSoon(t *testing.T, script string) (*container.Container, string) {
+// createSoon creates a container of bundle b in this process with
+// StartSoon, as the engine does.
+func createSoon(t *testing.T, b *bundle.Bundle) *container.Container {
 	t.Helper()
-	testenv.RequireRoot(t)
-	marks := t.TempDir()
-	b := newBundle(t, bundle.Args("/bin/sh", "-c", script), bundle.Mount(specs.Mount{
-		Destination: "/marks", Type: "bind", Source: marks, Options: []string{"rbind", "rw"},
-	}))
 	c, err := container.Create(context.Background(), container.CreateOpts{
 		Root: t.TempDir(), ID: "soon", Bundle: b.Dir,
 		InitBinary: testenv.Runtime(t), StartSoon: true,
@@ -32,7 +27,19 @@ func createSoon(t *testing.T, script string) (*container.Container, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Delete(context.Background(), true, nil) })
-	return c, marks
+	return c
+}
+
+// createMarking is createSoon of a shell script that may write marks
+// into the host directory returned, at /marks.
+func createMarking(t *testing.T, script string) (*container.Container, string) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	marks := t.TempDir()
+	b := newBundle(t, bundle.Args("/bin/sh", "-c", script), bundle.Mount(specs.Mount{
+		Destination: "/marks", Type: "bind", Source: marks, Options: []string{"rbind", "rw"},
+	}))
+	return createSoon(t, b), marks
 }
 
 // awaitMark waits up to 5 s for the container process to make path.
@@ -51,7 +58,7 @@ func awaitMark(t *testing.T, path, failure string) {
 // With StartSoon the process runs without waiting for Start: the init
 // got its start message when it was ready.
 func TestStartSoonRunsBeforeStart(t *testing.T) {
-	c, marks := createSoon(t, "echo ran > /marks/ran")
+	c, marks := createMarking(t, "echo ran > /marks/ran")
 	awaitMark(t, filepath.Join(marks, "ran"), "the process did not run before Start: the start message was not sent at create")
 	if err := c.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
@@ -64,7 +71,7 @@ func TestStartSoonRunsBeforeStart(t *testing.T) {
 // A process that has exited by the time Start runs was still started:
 // Start reports its execution, and its exit status is the process's.
 func TestStartSoonProcessExitedBeforeStart(t *testing.T) {
-	c, marks := createSoon(t, "touch /marks/done; exit 3")
+	c, marks := createMarking(t, "touch /marks/done; exit 3")
 	awaitMark(t, filepath.Join(marks, "done"), "the process did not run")
 	time.Sleep(100 * time.Millisecond) // let it exit
 	if err := c.Start(context.Background(), nil); err != nil {
@@ -87,15 +94,7 @@ func TestStartSoonExecFailureAtStart(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(b.Rootfs(), "bin", "garbage"), []byte{0, 1, 2, 3}, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c, err := container.Create(context.Background(), container.CreateOpts{
-		Root: t.TempDir(), ID: "soonfail", Bundle: b.Dir,
-		InitBinary: testenv.Runtime(t), StartSoon: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Delete(context.Background(), true, nil) })
-	err = c.Start(context.Background(), nil)
+	err := createSoon(t, b).Start(context.Background(), nil)
 	if err == nil || !strings.Contains(err.Error(), "exec format error") {
 		t.Fatalf("Start of a file of no executable format: %v; want an exec format error", err)
 	}
