@@ -5,17 +5,18 @@
 // Importing it is enough: its init runs right after the syscall
 // package's, before almost every other package initialises, and asks the
 // kernel (madvise MADV_COLLAPSE, Linux 6.1) to put the aligned 2 MiB
-// region around the heap's current end on a huge page, copying the few
-// pages already in use, and marks the rest of the heap's current 4 MiB
+// region that holds a fresh heap object on a huge page, copying the few
+// pages already in use, and marks the rest of that object's 4 MiB heap
 // chunk MADV_HUGEPAGE so that its first touch takes a huge page too.
 //
 // Why: on virtual machines the first touch of an anonymous page is dear.
 // On the Firecracker guest pelagos is developed on it costs ~14 µs, and a
 // `pelagos run --rm` touched ~330 fresh heap pages, ~4.6 ms of a ~40 ms
-// run; a collapse costs ~0.5 ms. The process's resident size grows by at
-// most 2 MiB, which is why only the pelagos command imports it, not the
-// monitor nor pelagos-runc, whose memory the benchmarks hold against
-// conmon and runc.
+// run; a collapse costs ~0.5 ms. The process's resident size grows by up
+// to 4 MiB (the region, and the rest of the chunk once the heap reaches
+// it), which is why only the pelagos command imports it, not the monitor
+// nor pelagos-runc, whose memory the benchmarks hold against conmon and
+// runc.
 //
 // Nothing depends on it working: an old kernel, transparent huge pages
 // set to "never", or no huge page free leave the heap as it was.
@@ -57,7 +58,7 @@ func init() {
 	// the container's memory cgroup, where 2 MiB more may be more than
 	// its limit allows (initproc.EnvInitPipe marks it; this package
 	// imports nothing of pelagos's, to initialise this early).
-	if _, init := syscall.Getenv("_PELAGOS_INITPIPE"); init {
+	if _, child := syscall.Getenv("_PELAGOS_INITPIPE"); child {
 		return
 	}
 	anchor = new([16]byte)
