@@ -149,6 +149,8 @@ type createStep struct {
 // init may reach accept() soon after it); the config copy, which only a
 // later exec or update reads, comes after. On cgroup v2 the init is cloned
 // straight into the cgroup instead, so the cgroup comes first there.
+// With StartSoon the start goes to the init right after ready, before the
+// state is saved.
 var createSteps = []createStep{
 	{"config", (*creation).loadConfig},
 	{"state directory", (*creation).makeStateDir},
@@ -166,6 +168,7 @@ var createSteps = []createStep{
 	{"bootstrap", (*creation).sendBootstrap},
 	{"runtime hooks", (*creation).runtimeHooks},
 	{"wait for init", (*creation).waitReady},
+	{"start", (*creation).startSoon},
 	{"save state", (*creation).saveCreated},
 }
 
@@ -656,9 +659,13 @@ func (cr *creation) runtimeHooks() error {
 }
 
 func (cr *creation) waitReady() error {
-	if _, err := cr.expect(initproc.MsgReady); err != nil {
-		return err
-	}
+	_, err := cr.expect(initproc.MsgReady)
+	return err
+}
+
+// startSoon sends the start the moment the init is ready, for a caller
+// that starts at once (CreateOpts.StartSoon); Start awaits the outcome.
+func (cr *creation) startSoon() error {
 	if !cr.o.StartSoon {
 		return nil
 	}
